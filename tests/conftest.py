@@ -1,0 +1,78 @@
+"""Shared fixtures: a real Redis (TICKR_TEST_REDIS_URL, else the embedded one), a key prefix
+per test that is cleaned up afterwards, and engines that are always stopped."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import redis
+
+from tickr_app import Registry, Tickr
+
+
+@pytest.fixture(scope="session")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    url = os.environ.get("TICKR_TEST_REDIS_URL")
+    if url:
+        yield url
+        return
+    from tickr_app.core.embedded import EmbeddedRedis
+
+    server = EmbeddedRedis(tmp_path_factory.mktemp("embedded-home"))
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; its keys are deleted afterwards (never FLUSHDB)."""
+    name = f"tickrtest-{uuid.uuid4().hex[:10]}"
+    yield name
+    client = redis.Redis.from_url(redis_url)
+    try:
+        keys = list(client.scan_iter(match=f"{name}:*", count=1000))
+        for start in range(0, len(keys), 500):
+            client.delete(*keys[start : start + 500])
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> Path:
+    return tmp_path / "tickr-home"
+
+
+@pytest.fixture
+def registry() -> Registry:
+    return Registry()
+
+
+TickrFactory = Callable[..., Awaitable[Tickr]]
+
+
+@pytest.fixture
+async def make_tickr(redis_url: str, prefix: str, registry: Registry, home: Path) -> AsyncIterator[TickrFactory]:
+    """Start engines on this test's prefix; all are stopped at the end (fast grace)."""
+    started: list[Tickr] = []
+
+    async def factory(**kwargs: Any) -> Tickr:
+        kwargs.setdefault("registry", registry)
+        kwargs.setdefault("prefix", prefix)
+        kwargs.setdefault("home", home)
+        kwargs.setdefault("builtin_jobs", False)
+        kwargs.setdefault("grace_period", 2.0)
+        tickr = Tickr(redis_url, **kwargs)
+        await tickr.start()
+        started.append(tickr)
+        return tickr
+
+    yield factory
+    for tickr in reversed(started):
+        await tickr.stop(grace_period=1.0)

@@ -1,0 +1,39 @@
+"""Tickr: an asyncio job queue on Redis with a terminal dashboard."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .core.context import JobContext
+from .core.engine import JobRequest, Tickr
+from .core.errors import TickrError
+from .core.job import Job
+from .core.pool import PermanentError
+from .core.registry import Registry, default_registry, job
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Client",
+    "Job",
+    "JobContext",
+    "JobRequest",
+    "PermanentError",
+    "Registry",
+    "Tickr",
+    "TickrError",
+    "default_registry",
+    "job",
+]
+
+if TYPE_CHECKING:
+    from .client import Client
+
+
+def __getattr__(name: str) -> Any:
+    # The HTTP client pulls in httpx; import it only when asked for.
+    if name == "Client":
+        from .client import Client
+
+        return Client
+    raise AttributeError(name)

@@ -1,0 +1,3 @@
+from tickr_app.cli import main
+
+raise SystemExit(main())

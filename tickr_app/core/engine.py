@@ -1,0 +1,395 @@
+"""``Tickr``: the engine one process runs — Redis connection, scheduler and worker pool.
+
+It works inside an already running event loop (Jupyter, the TUI, aiohttp), and with
+``workers=0`` it is a producer only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+from redis.exceptions import RedisError
+
+from .broker import Broker, BrokerSettings, EnqueueSpec, ListableStatus, QueueStats, WorkerInfo, default_worker_id
+from .connection import connect, mask_text
+from .errors import InvalidRequest, JobNotFound, RedisUnavailable
+from .home import tickr_home
+from .job import Job
+from .keys import DEFAULT_PREFIX, DEFAULT_QUEUE
+from .notify import Listener
+from .pool import PoolSettings, WorkerPool
+from .registry import Registry, default_registry
+from .scheduler import Scheduler
+
+log = logging.getLogger("tickr.engine")
+
+MAX_DELAY_S = 10 * 365 * 24 * 3600
+
+
+@dataclass(slots=True)
+class JobRequest:
+    """One job for ``submit_many``."""
+
+    type: str
+    payload: Any = None
+    delay: float | None = None
+    run_at: datetime | float | None = None
+    max_attempts: int | None = None
+    queue: str | None = None
+    idempotency_key: str | None = None
+
+
+class Tickr:
+    def __init__(
+        self,
+        redis_url: str | None = None,
+        *,
+        workers: int = 5,
+        queues: Sequence[str] | None = None,
+        prefix: str = DEFAULT_PREFIX,
+        registry: Registry | None = None,
+        home: str | Path | None = None,
+        lease: float = 30.0,
+        grace_period: float = 30.0,
+        scheduler: bool | None = None,
+        builtin_jobs: bool = True,
+        worker_id: str | None = None,
+        retention: float = 24 * 3600,
+        dead_cap: int = 10_000,
+        sweep_interval: float | None = None,
+        redis: Any = None,
+    ) -> None:
+        if workers < 0:
+            raise InvalidRequest("workers must be >= 0")
+        if lease <= 0:
+            raise InvalidRequest("lease must be > 0")
+        self.redis_url = redis_url
+        self.workers = workers
+        self.registry = registry if registry is not None else default_registry
+        if builtin_jobs:
+            from tickr_app.jobs import register_builtins
+
+            register_builtins(self.registry)
+        self.home = tickr_home(home)
+        self.prefix = prefix
+        self.worker_id = worker_id or default_worker_id()
+        self._queues = list(queues) if queues else None
+        self._run_scheduler = workers > 0 if scheduler is None else scheduler
+        self._pool_settings = PoolSettings(
+            concurrency=workers, lease_ms=int(lease * 1000), grace_period=grace_period
+        )
+        self._broker_settings = BrokerSettings(
+            prefix=prefix, retention_ms=int(retention * 1000), dead_cap=dead_cap
+        )
+        self._sweep_interval = sweep_interval if sweep_interval is not None else min(1.0, lease / 4)
+        self._external_redis = redis
+        self._embedded: Any = None
+        self.broker: Broker | None = None
+        self.listener: Listener | None = None
+        self.scheduler: Scheduler | None = None
+        self.pool: WorkerPool | None = None
+        self._started = False
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    @property
+    def queues(self) -> list[str]:
+        if self._queues:
+            return sorted(set(self._queues))
+        return sorted(self.registry.queues() | {DEFAULT_QUEUE})
+
+    async def start(self) -> Tickr:
+        if self._started:
+            return self
+        url = self.redis_url
+        if self._external_redis is None and url is None:
+            from .embedded import EmbeddedRedis
+
+            self._embedded = EmbeddedRedis(self.home)
+            url = await asyncio.to_thread(self._embedded.start)
+            self.redis_url = url
+        redis = self._external_redis if self._external_redis is not None else connect(url or "")
+        self.broker = Broker(redis, self._broker_settings)
+        try:
+            await self.broker.ping()
+            await self.broker.register_queues(self.queues)
+        except (RedisError, OSError) as exc:
+            await self._close_connection()
+            raise RedisUnavailable(f"cannot reach Redis at {mask_text(url or '(client)')}: {exc}") from None
+        self.listener = Listener(self.broker.redis)
+        if self._run_scheduler:
+            self.scheduler = Scheduler(self.broker, self.listener, sweep_interval=self._sweep_interval)
+            for queue in self.queues:
+                self.scheduler.add_queue(queue)
+        if self.workers > 0:
+            self.pool = WorkerPool(
+                self.broker,
+                self.registry,
+                self.queues,
+                self.listener,
+                settings=self._pool_settings,
+                worker_id=self.worker_id,
+                home=self.home,
+                stats_source=self._stats_dicts,
+            )
+        self.listener.start()
+        if self.scheduler:
+            self.scheduler.start()
+        if self.pool:
+            await self.pool.start()
+        self._started = True
+        return self
+
+    async def stop(self, *, graceful: bool = True, grace_period: float | None = None) -> None:
+        """Graceful: running jobs finish within the grace period, the rest go back to ready."""
+        if not self._started:
+            await self._close_connection()
+            return
+        self._started = False
+        if self.pool:
+            if graceful:
+                await self.pool.stop(grace_period)
+            else:
+                await self.pool.kill()
+        if self.scheduler:
+            await self.scheduler.stop()
+        if self.listener:
+            await self.listener.stop()
+        await self._close_connection()
+
+    async def _close_connection(self) -> None:
+        if self.broker is not None and self._external_redis is None:
+            try:
+                await self.broker.close()
+            except Exception:
+                pass
+        if self._embedded is not None:
+            await asyncio.to_thread(self._embedded.stop)
+            self._embedded = None
+
+    async def __aenter__(self) -> Tickr:
+        return await self.start()
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+    @property
+    def running(self) -> bool:
+        return self._started
+
+    def _require(self) -> Broker:
+        if self.broker is None:
+            raise RuntimeError("Tickr is not started: use `async with Tickr(...)` or `await tickr.start()`")
+        return self.broker
+
+    # -- submitting ------------------------------------------------------------------------
+
+    def _spec(self, req: JobRequest) -> tuple[str, EnqueueSpec]:
+        job_type = self.registry.get(req.type)
+        model = job_type.validate(req.payload if req.payload is not None else {})
+        payload_json = model.model_dump_json()
+        if req.delay is not None and req.run_at is not None:
+            raise InvalidRequest("give either delay or run_at, not both")
+        delay_ms = -1
+        run_at_ms = -1
+        if req.delay is not None:
+            if not (0 <= req.delay <= MAX_DELAY_S):
+                raise InvalidRequest(f"delay must be between 0 and {MAX_DELAY_S} seconds")
+            delay_ms = round(req.delay * 1000)
+        if req.run_at is not None:
+            when = req.run_at.timestamp() if isinstance(req.run_at, datetime) else float(req.run_at)
+            if when < 0 or when > time.time() + MAX_DELAY_S:
+                raise InvalidRequest("run_at is out of range")
+            run_at_ms = round(when * 1000)
+        max_attempts = job_type.max_attempts if req.max_attempts is None else req.max_attempts
+        if not (1 <= max_attempts <= 1000):
+            raise InvalidRequest("max_attempts must be between 1 and 1000")
+        key = req.idempotency_key or ""
+        if len(key) > 200:
+            raise InvalidRequest("idempotency key is longer than 200 characters")
+        queue = req.queue or job_type.queue
+        _check_queue_name(queue)
+        return queue, EnqueueSpec(
+            id=str(uuid.uuid4()),
+            type=job_type.name,
+            payload_json=payload_json,
+            max_attempts=max_attempts,
+            timeout_ms=int((job_type.timeout or 0) * 1000),
+            backoff_base_ms=int(job_type.backoff_base * 1000),
+            backoff_cap_ms=int(job_type.backoff_cap * 1000),
+            delay_ms=delay_ms,
+            run_at_ms=run_at_ms,
+            idempotency_key=key,
+        )
+
+    async def submit(
+        self,
+        type: str,
+        payload: Mapping[str, Any] | Any = None,
+        *,
+        delay: float | None = None,
+        run_at: datetime | float | None = None,
+        max_attempts: int | None = None,
+        queue: str | None = None,
+        idempotency_key: str | None = None,
+    ) -> Job:
+        """Validate and enqueue one job; with an idempotency key seen in the last 24 h, the
+        original job is returned instead."""
+        jobs = await self.submit_many([JobRequest(type, payload, delay, run_at, max_attempts, queue, idempotency_key)])
+        return jobs[0]
+
+    async def submit_many(self, requests: Iterable[JobRequest | Mapping[str, Any]]) -> list[Job]:
+        """Validate every job first (nothing is enqueued if one is invalid), then enqueue each
+        queue's jobs in atomic batches."""
+        broker = self._require()
+        specs: list[tuple[str, EnqueueSpec]] = []
+        for req in requests:
+            if not isinstance(req, JobRequest):
+                req = JobRequest(**dict(req))
+            specs.append(self._spec(req))
+        by_queue: dict[str, list[int]] = {}
+        for i, (queue, _) in enumerate(specs):
+            by_queue.setdefault(queue, []).append(i)
+        out: list[Job | None] = [None] * len(specs)
+        now_ms = int(time.time() * 1000)
+        duplicates: list[tuple[int, str, str]] = []
+        for queue, indexes in by_queue.items():
+            for start in range(0, len(indexes), 1000):
+                chunk = indexes[start : start + 1000]
+                results = await _redis_call(broker.enqueue(queue, [specs[i][1] for i in chunk]))
+                for i, (job_id, created) in zip(chunk, results):
+                    spec = specs[i][1]
+                    if created:
+                        out[i] = _fresh_job(queue, spec, now_ms)
+                    else:
+                        duplicates.append((i, queue, job_id))
+        for i, queue, job_id in duplicates:
+            existing = await broker.get(job_id, queue)
+            if existing is None:
+                raise JobNotFound(f"the job for this idempotency key ({job_id}) no longer exists")
+            out[i] = existing
+        return [j for j in out if j is not None]
+
+    # -- reading ---------------------------------------------------------------------------
+
+    async def get(self, job_id: str) -> Job | None:
+        return await _redis_call(self._require().get(job_id))
+
+    async def wait(self, job_id: str, timeout: float | None = None) -> Job:
+        """Wait until the job is finished (succeeded, dead or cancelled), without polling:
+        it follows the queue's event stream."""
+        broker = self._require()
+        queue = await broker.find_queue(job_id)
+        if queue is None:
+            raise JobNotFound(f"no job with id {job_id!r}")
+
+        async def follow() -> Job:
+            cursor = await broker.last_event_id(queue)
+            while True:
+                job = await broker.get(job_id, queue)
+                if job is None:
+                    raise JobNotFound(f"job {job_id} was deleted")
+                if job.is_final:
+                    return job
+                while True:
+                    events = await broker.read_events(queue, cursor, block_ms=1000)
+                    if events:
+                        cursor = events[-1][0]
+                    if not events or any(fields.get("id") == job_id for _, fields in events):
+                        break
+
+        return await asyncio.wait_for(follow(), timeout)
+
+    async def stats(self) -> dict[str, QueueStats]:
+        broker = self._require()
+        names = sorted(set(await broker.queues()) | set(self.queues))
+        return {q: await broker.queue_stats(q) for q in names}
+
+    async def _stats_dicts(self) -> dict[str, dict[str, Any]]:
+        return {name: s.to_dict() for name, s in (await self.stats()).items()}
+
+    async def list_jobs(self, queue: str = DEFAULT_QUEUE, status: ListableStatus = "ready", limit: int = 50) -> list[Job]:
+        return await self._require().list_jobs(queue, status, limit)
+
+    async def worker_processes(self) -> list[WorkerInfo]:
+        return await self._require().workers()
+
+    # -- commands --------------------------------------------------------------------------
+
+    async def cancel(self, job_id: str) -> str:
+        return await self._require().cancel(job_id)
+
+    async def retry(self, job_id: str) -> str:
+        return await self._require().retry(job_id)
+
+    async def retry_dead(self, queue: str = DEFAULT_QUEUE) -> int:
+        return await self._require().retry_dead(queue)
+
+    async def delete(self, job_id: str) -> str:
+        return await self._require().delete(job_id)
+
+    async def pause_queue(self, queue: str = DEFAULT_QUEUE) -> None:
+        await self._require().pause(queue)
+
+    async def resume_queue(self, queue: str = DEFAULT_QUEUE) -> None:
+        await self._require().resume(queue)
+
+    async def command_worker(self, worker_id: str, *, concurrency: int | None = None, paused: bool | None = None) -> None:
+        """Scale or pause any live worker process; this process's own pool reacts at once."""
+        if concurrency is not None and not (0 <= concurrency <= 10_000):
+            raise InvalidRequest("concurrency must be between 0 and 10000")
+        if self.pool is not None and worker_id == self.worker_id:
+            if concurrency is not None:
+                self.pool.scale(concurrency)
+            if paused is not None:
+                self.pool.pause() if paused else self.pool.resume()
+            return
+        await self._require().command_worker(worker_id, concurrency=concurrency, paused=paused)
+
+
+def _fresh_job(queue: str, spec: EnqueueSpec, now_ms: int) -> Job:
+    if spec.run_at_ms >= 0:
+        due = spec.run_at_ms
+    elif spec.delay_ms > 0:
+        due = now_ms + spec.delay_ms
+    else:
+        due = now_ms
+    return Job(
+        id=spec.id,
+        type=spec.type,
+        queue=queue,
+        status="waiting" if due > now_ms else "ready",
+        payload=orjson.loads(spec.payload_json),
+        attempts=0,
+        max_attempts=spec.max_attempts,
+        created_at=now_ms,
+        due_at=due,
+        timeout_ms=spec.timeout_ms,
+        idempotency_key=spec.idempotency_key or None,
+    )
+
+
+_QUEUE_NAME_MAX = 100
+
+
+def _check_queue_name(queue: str) -> None:
+    if not queue or len(queue) > _QUEUE_NAME_MAX or any(c in queue for c in "{}:, \t\r\n"):
+        raise InvalidRequest(
+            f"invalid queue name {queue[:120]!r}: 1-{_QUEUE_NAME_MAX} characters, no spaces, commas, colons or braces"
+        )
+
+
+async def _redis_call(awaitable: Any) -> Any:
+    try:
+        return await awaitable
+    except (RedisError, OSError) as exc:
+        raise RedisUnavailable(f"Redis is unavailable: {mask_text(str(exc))}") from None

@@ -1,0 +1,48 @@
+"""Errors the engine raises; the API and CLI map each to a status code or one line."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class TickrError(Exception):
+    """Base class: carries a stable machine-readable code."""
+
+    code = "tickr_error"
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+
+class UnknownJobType(TickrError):
+    code = "unknown_job_type"
+
+
+class InvalidPayload(TickrError):
+    code = "invalid_payload"
+
+
+class InvalidRequest(TickrError):
+    code = "invalid_request"
+
+
+class JobNotFound(TickrError):
+    code = "job_not_found"
+
+
+class WrongState(TickrError):
+    code = "wrong_state"
+
+
+class WorkerNotFound(TickrError):
+    code = "worker_not_found"
+
+
+class RedisUnavailable(TickrError):
+    code = "redis_unavailable"
+
+
+class EmbeddedRedisError(TickrError):
+    code = "embedded_redis_failed"

@@ -1,0 +1,105 @@
+"""Every Redis key name Tickr uses, in one place (tests import these too).
+
+Per-queue keys share the hash tag ``{queue}`` so one Lua script only ever touches one Redis
+Cluster slot. Process-wide keys (worker registry, queue registry) have no tag: no script
+touches them together with queue keys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+DEFAULT_PREFIX = "tickr"
+DEFAULT_QUEUE = "default"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueKeys:
+    """Names of one queue's keys under a prefix."""
+
+    prefix: str
+    queue: str
+
+    @property
+    def base(self) -> str:
+        return f"{self.prefix}:{{{self.queue}}}"
+
+    @property
+    def ready(self) -> str:
+        return f"{self.base}:ready"
+
+    @property
+    def waiting(self) -> str:
+        return f"{self.base}:waiting"
+
+    @property
+    def active(self) -> str:
+        return f"{self.base}:active"
+
+    @property
+    def dead(self) -> str:
+        return f"{self.base}:dead"
+
+    @property
+    def succeeded(self) -> str:
+        return f"{self.base}:succeeded"
+
+    @property
+    def cancelled(self) -> str:
+        return f"{self.base}:cancelled"
+
+    @property
+    def events(self) -> str:
+        return f"{self.base}:events"
+
+    @property
+    def stats(self) -> str:
+        return f"{self.base}:stats"
+
+    @property
+    def paused(self) -> str:
+        return f"{self.base}:paused"
+
+    @property
+    def job_prefix(self) -> str:
+        return f"{self.base}:job:"
+
+    def job(self, job_id: str) -> str:
+        return f"{self.base}:job:{job_id}"
+
+    def idempotency(self, key: str) -> str:
+        return f"{self.base}:idem:{key}"
+
+    @property
+    def wake_channel(self) -> str:
+        """Pub/sub channel that wakes schedulers when an earlier job is due, or a queue resumes."""
+        return f"{self.base}:wake"
+
+
+@lru_cache(maxsize=1024)
+def queue_keys(prefix: str, queue: str) -> QueueKeys:
+    return QueueKeys(prefix, queue)
+
+
+@dataclass(frozen=True, slots=True)
+class GlobalKeys:
+    """Process-wide keys: which queues exist and which worker processes are alive."""
+
+    prefix: str
+
+    @property
+    def queues(self) -> str:
+        return f"{self.prefix}:queues"
+
+    @property
+    def workers(self) -> str:
+        return f"{self.prefix}:workers"
+
+    def worker(self, worker_id: str) -> str:
+        return f"{self.prefix}:worker:{worker_id}"
+
+    @property
+    def control_prefix(self) -> str:
+        """Channel prefix; a worker listens on ``control_prefix + worker_id``."""
+        return f"{self.prefix}:ctl:"

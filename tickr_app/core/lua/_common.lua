@@ -1,0 +1,40 @@
+-- Shared helpers, prepended to every script by scripts.py (Lua has no import in Redis).
+local function now_ms()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+
+local function emit(stream, maxlen, event, id, extra)
+  if extra then
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'e', event, 'id', id, 'x', extra)
+  else
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'e', event, 'id', id)
+  end
+end
+
+-- Full-jitter exponential backoff: uniform in [0, min(cap, base * 2^(attempt-1))].
+local function backoff_ms(base, cap, attempt, rnd)
+  local ceiling = base * (2 ^ (attempt - 1))
+  if ceiling > cap then ceiling = cap end
+  return math.floor(ceiling * rnd)
+end
+
+-- Put a job on the waiting set; tell schedulers in every process when it became the earliest.
+local function schedule(waiting, wake_channel, id, due)
+  redis.call('ZADD', waiting, due, id)
+  local head = redis.call('ZRANGE', waiting, 0, 0)
+  if head[1] == id then
+    redis.call('PUBLISH', wake_channel, due)
+  end
+end
+
+-- Keep at most `cap` dead jobs: drop the oldest with their hashes.
+local function trim_dead(dead, job_prefix, cap)
+  local excess = redis.call('ZCARD', dead) - cap
+  if excess > 0 then
+    local old = redis.call('ZPOPMIN', dead, excess)
+    for i = 1, #old, 2 do
+      redis.call('DEL', job_prefix .. old[i])
+    end
+  end
+end

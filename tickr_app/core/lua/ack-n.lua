@@ -1,0 +1,33 @@
+-- Mark a batch of leased jobs succeeded. A job whose lease token no longer matches (its lease
+-- expired and was recovered) is rejected, so a late ack is never applied twice.
+-- KEYS: active, succeeded, events, stats, then one job hash per job
+-- ARGV: retention_ms, events_maxlen, n, then per job: id, token, result_json, type
+-- Returns per job: 1 applied, 0 rejected
+local active, succeeded, events, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local retention, maxlen, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local now = now_ms()
+local out = {}
+local done = 0
+for i = 0, n - 1 do
+  local a = 4 + i * 4
+  local id, token = ARGV[a], ARGV[a + 1]
+  local key = KEYS[5 + i]
+  if redis.call('HGET', key, 'lease') == token then
+    redis.call('ZREM', active, id)
+    redis.call('HSET', key, 'status', 'succeeded', 'finished_at', now, 'result', ARGV[a + 2], 'progress', 100)
+    redis.call('HDEL', key, 'lease')
+    redis.call('PEXPIRE', key, retention)
+    redis.call('ZADD', succeeded, now, id)
+    emit(events, maxlen, 'succeeded', id)
+    redis.call('HINCRBY', stats, 'succeeded|' .. ARGV[a + 3], 1)
+    done = done + 1
+    out[#out + 1] = 1
+  else
+    out[#out + 1] = 0
+  end
+end
+if done > 0 then
+  redis.call('HINCRBY', stats, 'succeeded', done)
+  redis.call('HINCRBY', stats, 'processed', done)
+end
+return out

@@ -1,0 +1,51 @@
+-- Enqueue a batch of jobs: ready now, or waiting until their due time.
+-- KEYS: ready, waiting, events, stats, then per job: job hash, idempotency key (or the job hash again)
+-- ARGV: wake_channel, events_maxlen, idem_ttl_ms, queue, n,
+--       then per job: id, type, payload, delay_ms, run_at_ms, max_attempts, timeout_ms,
+--                     backoff_base_ms, backoff_cap_ms, idem_key_or_empty
+-- Returns per job: {id, 1 if created | 0 if an idempotency key matched an earlier job}
+local ready, waiting, events, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local wake, maxlen, idem_ttl, queue, n = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
+local now = now_ms()
+local out = {}
+local created = 0
+for i = 0, n - 1 do
+  local a = 6 + i * 10
+  local id, jtype = ARGV[a], ARGV[a + 1]
+  local job_key, idem_key = KEYS[5 + i * 2], KEYS[6 + i * 2]
+  local has_idem = ARGV[a + 9] ~= ''
+  local existing = false
+  if has_idem then
+    existing = redis.call('GET', idem_key)
+  end
+  if existing then
+    out[#out + 1] = existing
+    out[#out + 1] = 0
+  else
+    local delay, run_at = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+    local due = now
+    if run_at >= 0 then due = run_at elseif delay > 0 then due = now + delay end
+    local status = 'ready'
+    if due > now then status = 'waiting' end
+    redis.call('HSET', job_key, 'id', id, 'type', jtype, 'queue', queue, 'payload', ARGV[a + 2],
+      'status', status, 'attempts', 0, 'max_attempts', ARGV[a + 5], 'timeout_ms', ARGV[a + 6],
+      'backoff_base_ms', ARGV[a + 7], 'backoff_cap_ms', ARGV[a + 8], 'created_at', now, 'due_at', due,
+      'progress', 0)
+    if has_idem then
+      redis.call('HSET', job_key, 'idempotency_key', ARGV[a + 9])
+      redis.call('SET', idem_key, id, 'PX', idem_ttl)
+    end
+    if status == 'waiting' then
+      schedule(waiting, wake, id, due)
+    else
+      redis.call('LPUSH', ready, id)
+    end
+    emit(events, maxlen, status, id)
+    redis.call('HINCRBY', stats, 'enqueued', 1)
+    redis.call('HINCRBY', stats, 'enqueued|' .. jtype, 1)
+    created = created + 1
+    out[#out + 1] = id
+    out[#out + 1] = 1
+  end
+end
+return out

@@ -1,0 +1,37 @@
+-- A leased attempt failed: back to waiting with a backoff, or to the dead letter queue after
+-- the last attempt (or at once when the error is not retryable).
+-- KEYS: active, waiting, dead, events, stats, job hash, job-key prefix (to trim the dead queue)
+-- ARGV: id, token, error, traceback, retry_delay_ms, dead_cap, events_maxlen, wake_channel,
+--       force_dead ('1' or '0')
+-- Returns 'retry', 'dead' or 'rejected' (lease lost)
+local active, waiting, dead, events, stats, key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local id, token = ARGV[1], ARGV[2]
+if redis.call('HGET', key, 'lease') ~= token then
+  return 'rejected'
+end
+local now = now_ms()
+local attempts = tonumber(redis.call('HGET', key, 'attempts'))
+local max_attempts = tonumber(redis.call('HGET', key, 'max_attempts'))
+local jtype = redis.call('HGET', key, 'type')
+redis.call('ZREM', active, id)
+redis.call('HDEL', key, 'lease')
+redis.call('HSET', key, 'error', ARGV[3], 'traceback', ARGV[4], 'failed_at', now)
+redis.call('HINCRBY', stats, 'failed', 1)
+redis.call('HINCRBY', stats, 'processed', 1)
+redis.call('HINCRBY', stats, 'failed|' .. jtype, 1)
+if attempts >= max_attempts or ARGV[9] == '1' then
+  redis.call('HSET', key, 'status', 'dead', 'finished_at', now)
+  redis.call('ZADD', dead, now, id)
+  trim_dead(dead, KEYS[7], tonumber(ARGV[6]))
+  redis.call('HINCRBY', stats, 'dead', 1)
+  redis.call('HINCRBY', stats, 'dead|' .. jtype, 1)
+  emit(events, ARGV[7], 'dead', id)
+  return 'dead'
+end
+local due = now + tonumber(ARGV[5])
+redis.call('HSET', key, 'status', 'waiting', 'due_at', due)
+schedule(waiting, ARGV[8], id, due)
+redis.call('HINCRBY', stats, 'retried', 1)
+redis.call('HINCRBY', stats, 'retried|' .. jtype, 1)
+emit(events, ARGV[7], 'retry', id)
+return 'retry'

@@ -1,0 +1,187 @@
+"""Job types: a name, an async handler and the pydantic model its payload must satisfy.
+
+The payload model is the single source for validation (engine and API), the JSON Schema the
+API publishes, and the form the TUI generates.
+"""
+
+from __future__ import annotations
+
+import inspect
+import typing
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from .errors import InvalidPayload, UnknownJobType
+from .keys import DEFAULT_QUEUE
+
+if typing.TYPE_CHECKING:
+    from .context import JobContext
+
+Handler = Callable[..., Awaitable[Any]]
+
+DEFAULT_MAX_ATTEMPTS = 5
+DEFAULT_TIMEOUT_S = 300.0
+DEFAULT_BACKOFF_BASE_S = 1.0
+DEFAULT_BACKOFF_CAP_S = 600.0
+
+
+class AnyPayload(BaseModel):
+    """Payload model for handlers that take a plain dict: any JSON object."""
+
+    model_config = ConfigDict(extra="allow")
+
+
+@dataclass(frozen=True, slots=True)
+class JobType:
+    name: str
+    handler: Handler
+    payload_model: type[BaseModel]
+    queue: str = DEFAULT_QUEUE
+    timeout: float | None = DEFAULT_TIMEOUT_S
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS
+    backoff_base: float = DEFAULT_BACKOFF_BASE_S
+    backoff_cap: float = DEFAULT_BACKOFF_CAP_S
+    description: str = ""
+    takes_context: bool = True
+    wants_dict: bool = False
+
+    def validate(self, payload: Any) -> BaseModel:
+        """Validate a payload (dict, or JSON text/bytes) or raise InvalidPayload with field errors."""
+        try:
+            if isinstance(payload, (str, bytes, bytearray)):
+                return self.payload_model.model_validate_json(payload)
+            return self.payload_model.model_validate(payload)
+        except ValidationError as exc:
+            raise InvalidPayload(
+                f"payload does not match the schema of job type {self.name!r}",
+                details=field_errors(exc),
+            ) from None
+
+    def json_schema(self) -> dict[str, Any]:
+        return self.payload_model.model_json_schema()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "queue": self.queue,
+            "description": self.description,
+            "timeout": self.timeout,
+            "max_attempts": self.max_attempts,
+            "backoff": {"base": self.backoff_base, "cap": self.backoff_cap},
+            "payload_schema": self.json_schema(),
+        }
+
+
+def field_errors(exc: ValidationError) -> list[dict[str, Any]]:
+    """Pydantic errors reduced to what a client can show next to a field."""
+    return [
+        {"field": ".".join(str(p) for p in err["loc"]) or "(payload)", "message": err["msg"], "type": err["type"]}
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+
+
+@dataclass
+class Registry:
+    """Job types by name. Types are only ever resolved from here, never from request data."""
+
+    types: dict[str, JobType] = field(default_factory=dict)
+
+    def add(self, job_type: JobType) -> JobType:
+        self.types[job_type.name] = job_type
+        return job_type
+
+    def get(self, name: str) -> JobType:
+        try:
+            return self.types[name]
+        except KeyError:
+            known = ", ".join(sorted(self.types)) or "none registered"
+            raise UnknownJobType(f"unknown job type {name!r} (known: {known})") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.types
+
+    def __iter__(self) -> Iterator[JobType]:
+        return iter(self.types.values())
+
+    def __len__(self) -> int:
+        return len(self.types)
+
+    def queues(self) -> set[str]:
+        return {t.queue for t in self.types.values()}
+
+    def job(
+        self,
+        name: str | None = None,
+        *,
+        queue: str = DEFAULT_QUEUE,
+        timeout: float | None = DEFAULT_TIMEOUT_S,
+        max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+        backoff_base: float = DEFAULT_BACKOFF_BASE_S,
+        backoff_cap: float = DEFAULT_BACKOFF_CAP_S,
+    ) -> Callable[[Handler], Handler]:
+        """Decorator registering an async handler ``(payload: Model, ctx: JobContext)``."""
+
+        def register(handler: Handler) -> Handler:
+            if not inspect.iscoroutinefunction(handler):
+                raise TypeError(f"job handler {handler.__qualname__} must be an async function")
+            if max_attempts < 1:
+                raise ValueError("max_attempts must be at least 1")
+            model, takes_context, wants_dict = _inspect_handler(handler)
+            self.add(
+                JobType(
+                    name=name or handler.__name__,
+                    handler=handler,
+                    payload_model=model,
+                    queue=queue,
+                    timeout=timeout,
+                    max_attempts=max_attempts,
+                    backoff_base=backoff_base,
+                    backoff_cap=backoff_cap,
+                    description=inspect.getdoc(handler) or "",
+                    takes_context=takes_context,
+                    wants_dict=wants_dict,
+                )
+            )
+            return handler
+
+        return register
+
+
+def _inspect_handler(handler: Handler) -> tuple[type[BaseModel], bool, bool]:
+    params = list(inspect.signature(handler).parameters.values())
+    if not params:
+        raise TypeError(f"job handler {handler.__qualname__} must take the payload as first argument")
+    try:
+        hints = typing.get_type_hints(handler)
+    except Exception:  # unresolved forward references: fall back to the raw annotation
+        hints = {p.name: p.annotation for p in params}
+    annotation = hints.get(params[0].name, inspect.Parameter.empty)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation, len(params) > 1, False
+    return AnyPayload, len(params) > 1, True
+
+
+default_registry = Registry()
+
+
+def job(
+    name: str | None = None,
+    *,
+    queue: str = DEFAULT_QUEUE,
+    timeout: float | None = DEFAULT_TIMEOUT_S,
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
+    backoff_base: float = DEFAULT_BACKOFF_BASE_S,
+    backoff_cap: float = DEFAULT_BACKOFF_CAP_S,
+) -> Callable[[Handler], Handler]:
+    """Register a job type in the default registry (see ``Registry.job``)."""
+    return default_registry.job(
+        name,
+        queue=queue,
+        timeout=timeout,
+        max_attempts=max_attempts,
+        backoff_base=backoff_base,
+        backoff_cap=backoff_cap,
+    )
