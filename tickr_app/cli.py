@@ -1,0 +1,284 @@
+"""The ``tickr`` command. Every failure a user can cause ends in one clear line and a
+non-zero exit, never a traceback."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from .core.connection import mask_text
+from .core.errors import TickrError
+from .core.home import tickr_home
+from .core.keys import DEFAULT_PREFIX
+from .settings import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_WORKERS, RuntimeOptions, env
+
+EXIT_USAGE = 2
+
+
+class CliError(Exception):
+    """A problem to report as one line."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _port(text: str) -> int:
+    value = _positive_int(text)
+    if value > 65535:
+        raise argparse.ArgumentTypeError(f"port must be 0-65535, got {value}")
+    return value
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected seconds, got {text!r}") from None
+    if not value >= 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected seconds >= 0, got {text!r}")
+    return value
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = env(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise CliError(f"TICKR_{name} must be a whole number, got {raw!r}") from None
+
+
+def _common(parser: argparse.ArgumentParser, *, engine: bool = True, api: bool = True) -> None:
+    g = parser.add_argument_group("connection")
+    g.add_argument("--redis", metavar="URL", help="Redis URL (TICKR_REDIS_URL); none: embedded Redis under TICKR_HOME")
+    g.add_argument("--prefix", metavar="NAME", help=f"key prefix (TICKR_PREFIX, default {DEFAULT_PREFIX!r})")
+    g.add_argument("--home", metavar="DIR", help="data folder (TICKR_HOME, default ~/.local/share/tickr)")
+    if api:
+        g.add_argument("--host", help=f"API host (TICKR_HOST, default {DEFAULT_HOST})")
+        g.add_argument("--port", type=_port, help=f"API port (TICKR_PORT, default {DEFAULT_PORT})")
+        g.add_argument("--token", help="API bearer token (TICKR_API_TOKEN); required for a non-loopback host")
+    if engine:
+        e = parser.add_argument_group("engine")
+        e.add_argument("--workers", type=_positive_int, help=f"concurrency (TICKR_WORKERS, default {DEFAULT_WORKERS})")
+        e.add_argument("--queue", action="append", metavar="NAME", help="queue to serve (repeatable; default: all of the job types')")
+        e.add_argument("--jobs", action="append", metavar="MODULE", help="import MODULE to register job types (repeatable; TICKR_JOBS, comma-separated)")
+        e.add_argument("--lease", type=_seconds, help="lease length in seconds (default 30)")
+        e.add_argument("--grace", type=_seconds, help="graceful-shutdown period in seconds (default 30)")
+    parser.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"), help="logging level (default INFO)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="tickr", description="Tickr: asyncio job queue on Redis, with a terminal dashboard.")
+    sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
+
+    tui = sub.add_parser("tui", help="the terminal UI with embedded API, scheduler and workers (default)")
+    _common(tui)
+    tui.add_argument("--attach", action="store_true", help="run no API and no workers: watch and command a Tickr running elsewhere")
+
+    serve = sub.add_parser("serve", help="headless API + scheduler + workers, for servers")
+    _common(serve)
+
+    worker = sub.add_parser("worker", help="scheduler + workers only, to scale out across processes and hosts")
+    _common(worker, api=False)
+
+    submit = sub.add_parser("submit", help="submit a job through the HTTP API")
+    submit.add_argument("type", help="job type, e.g. email")
+    submit.add_argument("--payload", default="{}", help="payload as a JSON object (default {})")
+    submit.add_argument("--delay", type=_seconds, help="run after this many seconds")
+    submit.add_argument("--max-attempts", type=_positive_int)
+    submit.add_argument("--queue")
+    submit.add_argument("--idempotency-key")
+    submit.add_argument("--url", default=None, help="API base URL (TICKR_URL, default http://127.0.0.1:8000)")
+    submit.add_argument("--token", help="API bearer token (TICKR_API_TOKEN)")
+    submit.add_argument("--json", action="store_true", help="print the whole job as JSON")
+
+    web = sub.add_parser("web", help="serve the TUI to a browser; the engine runs once, each tab attaches")
+    _common(web)
+    web.add_argument("--web-port", type=_port, default=None, help="browser port (default 8080)")
+
+    bench = sub.add_parser("bench", help="measure throughput and latency on the configured Redis")
+    bench.add_argument("--redis", metavar="URL", help="Redis URL (TICKR_REDIS_URL); none: embedded Redis")
+    bench.add_argument("--prefix", metavar="NAME", help="key prefix (default: a fresh random one)")
+    try:
+        from . import bench as bench_module
+
+        bench_module.add_arguments(bench)
+    except (ImportError, AttributeError):
+        pass
+    return parser
+
+
+def options_from(args: argparse.Namespace) -> RuntimeOptions:
+    jobs = list(getattr(args, "jobs", None) or [])
+    if not jobs and env("JOBS"):
+        jobs = [m.strip() for m in (env("JOBS") or "").split(",") if m.strip()]
+    host = getattr(args, "host", None) or env("HOST", DEFAULT_HOST) or DEFAULT_HOST
+    port = getattr(args, "port", None)
+    if port is None:
+        port = _env_int("PORT", DEFAULT_PORT)
+    workers = getattr(args, "workers", None)
+    if workers is None:
+        workers = _env_int("WORKERS", DEFAULT_WORKERS)
+    lease = getattr(args, "lease", None)
+    grace = getattr(args, "grace", None)
+    if lease is not None and lease <= 0:
+        raise CliError("--lease must be greater than 0")
+    return RuntimeOptions(
+        redis_url=getattr(args, "redis", None) or env("REDIS_URL"),
+        home=tickr_home(getattr(args, "home", None)),
+        prefix=getattr(args, "prefix", None) or env("PREFIX", DEFAULT_PREFIX) or DEFAULT_PREFIX,
+        host=host,
+        port=port,
+        workers=workers,
+        queues=list(getattr(args, "queue", None) or []),
+        job_modules=jobs,
+        token=getattr(args, "token", None) or env("API_TOKEN"),
+        lease=30.0 if lease is None else lease,
+        grace_period=30.0 if grace is None else grace,
+    )
+
+
+def _setup_logging(level: str, logfile: Path | None = None) -> None:
+    numeric = logging.getLevelName(level.upper())
+    if not isinstance(numeric, int):
+        raise CliError(f"unknown log level {level!r}")
+    handler: logging.Handler
+    if logfile is not None:
+        logfile.parent.mkdir(parents=True, exist_ok=True)
+        handler = logging.FileHandler(logfile)
+    else:
+        handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(numeric)
+    logging.getLogger("aiohttp.access").setLevel(max(numeric, logging.WARNING))
+
+
+def _run_loop(coro: Any) -> int:
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+def _headless(args: argparse.Namespace, *, api: bool) -> int:
+    from .runtime import Runtime, run_headless
+
+    options = options_from(args)
+    options.api = api
+    _setup_logging(args.log_level)
+
+    async def main() -> int:
+        return await run_headless(Runtime(options))
+
+    return _run_loop(main())
+
+
+def _tui(args: argparse.Namespace) -> int:
+    from .tui.launch import run_tui
+
+    options = options_from(args)
+    _setup_logging(args.log_level, options.home / "tickr.log")
+    return asyncio.run(run_tui(options, attach=bool(getattr(args, "attach", False))))
+
+
+def _web(args: argparse.Namespace) -> int:
+    from .web import run_web
+
+    options = options_from(args)
+    _setup_logging(args.log_level)
+    return run_web(options, web_port=args.web_port)
+
+
+def _submit(args: argparse.Namespace) -> int:
+    import orjson
+
+    from .client import ApiError, Client, ConnectionFailed
+
+    try:
+        payload = orjson.loads(args.payload)
+    except orjson.JSONDecodeError as exc:
+        raise CliError(f"--payload is not valid JSON: {exc}") from None
+    if not isinstance(payload, dict):
+        raise CliError("--payload must be a JSON object, e.g. '{\"to\": \"a@example.com\"}'")
+    url = args.url or env("URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")
+    token = args.token or env("API_TOKEN")
+    try:
+        with Client(url, token=token) as client:
+            job = client.submit(
+                args.type,
+                payload,
+                delay=args.delay,
+                max_attempts=args.max_attempts,
+                queue=args.queue,
+                idempotency_key=args.idempotency_key,
+            )
+    except ConnectionFailed as exc:
+        raise CliError(str(exc)) from None
+    except ApiError as exc:
+        lines = [f"tickr submit: {exc.message} ({exc.status} {exc.code})"]
+        if isinstance(exc.details, list):
+            for d in exc.details:
+                if isinstance(d, dict):
+                    lines.append(f"  {d.get('field', '?')}: {d.get('message', d)}")
+        print("\n".join(lines), file=sys.stderr)
+        return 1
+    if args.json:
+        sys.stdout.write(orjson.dumps(job, option=orjson.OPT_INDENT_2).decode() + "\n")
+    else:
+        print(job["id"])
+    return 0
+
+
+def _bench(args: argparse.Namespace) -> int:
+    from . import bench
+
+    if args.redis is None:
+        args.redis = env("REDIS_URL")
+    return _run_loop(bench.run(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
+        argv = ["tui", *argv]
+    args = parser.parse_args(argv)
+    handlers = {
+        "tui": _tui,
+        "serve": lambda a: _headless(a, api=True),
+        "worker": lambda a: _headless(a, api=False),
+        "submit": _submit,
+        "web": _web,
+        "bench": _bench,
+    }
+    try:
+        return handlers[args.command](args)
+    except KeyboardInterrupt:
+        return 130
+    except (CliError, TickrError) as exc:
+        print(f"tickr: {mask_text(str(exc))}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"tickr: {mask_text(str(exc))}", file=sys.stderr)
+        return 1

@@ -1,0 +1,47 @@
+"""Command-line settings: flags beat ``TICKR_*`` environment variables, which beat defaults."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .core.home import tickr_home
+from .core.keys import DEFAULT_PREFIX
+
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORT = 8000
+DEFAULT_WORKERS = 5
+
+
+def env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(f"TICKR_{name}")
+    return value if value not in (None, "") else default
+
+
+@dataclass(slots=True)
+class RuntimeOptions:
+    redis_url: str | None = None
+    home: Path = field(default_factory=tickr_home)
+    prefix: str = DEFAULT_PREFIX
+    host: str = DEFAULT_HOST
+    port: int = DEFAULT_PORT
+    workers: int = DEFAULT_WORKERS
+    queues: list[str] = field(default_factory=list)
+    job_modules: list[str] = field(default_factory=list)
+    token: str | None = None
+    lease: float = 30.0
+    grace_period: float = 30.0
+    api: bool = True
+    scheduler: bool = True
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost and 127.0.0.0/8 or ::1: binding there needs no API token."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
