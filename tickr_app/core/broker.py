@@ -487,7 +487,8 @@ class Broker:
         """Publish this process's state; returns (and clears) commands sent to it meanwhile."""
         g = self.global_keys
         key = g.worker(info.id)
-        pipe = self.redis.pipeline(transaction=True)
+        # Worker keys live in different cluster slots: no MULTI, and no atomicity needed here.
+        pipe = self.redis.pipeline(transaction=False)
         pipe.hset(
             key,
             mapping={
@@ -505,10 +506,8 @@ class Broker:
         )
         pipe.pexpire(key, ttl_ms)
         pipe.zadd(g.workers, {info.id: info.heartbeat_at})
-        pipe.hmget(key, "cmd_concurrency", "cmd_paused")
-        pipe.hdel(key, "cmd_concurrency", "cmd_paused")
-        results = await pipe.execute()
-        concurrency, paused = results[3]
+        await pipe.execute()
+        concurrency, paused = await self.scripts.take_commands([key], [])
         commands: dict[str, str] = {}
         if concurrency is not None:
             commands["concurrency"] = concurrency

@@ -49,3 +49,4 @@ class Scripts:
     retry_dead: Any
     delete: Any
     progress: Any
+    take_commands: Any
