@@ -282,3 +282,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"tickr: {mask_text(str(exc))}", file=sys.stderr)
         return 1
+    except Exception as exc:  # a bug of ours: still one line, details in the log at DEBUG
+        logging.getLogger("tickr").debug("unexpected error", exc_info=True)
+        print(f"tickr: unexpected error: {type(exc).__name__}: {mask_text(str(exc))}", file=sys.stderr)
+        return 1

@@ -46,6 +46,8 @@ def connect(url: str, **overrides: Any) -> aioredis.Redis:
         "retry_on_error": [RedisConnectionError, RedisTimeoutError],
         "max_connections": 512,
     }
+    if scheme == "unix":
+        options.pop("socket_keepalive")  # not a socket option of unix domain connections
     options.update(overrides)
     return aioredis.from_url(url, **options)
 

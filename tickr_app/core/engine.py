@@ -117,14 +117,19 @@ class Tickr:
             self._embedded = EmbeddedRedis(self.home)
             url = await asyncio.to_thread(self._embedded.start)
             self.redis_url = url
-        redis = self._external_redis if self._external_redis is not None else connect(url or "")
-        self.broker = Broker(redis, self._broker_settings)
         try:
+            redis = self._external_redis if self._external_redis is not None else connect(url or "")
+            self.broker = Broker(redis, self._broker_settings)
             await self.broker.ping()
             await self.broker.register_queues(self.queues)
         except (RedisError, OSError) as exc:
             await self._close_connection()
-            raise RedisUnavailable(f"cannot reach Redis at {mask_text(url or '(client)')}: {exc}") from None
+            raise RedisUnavailable(
+                f"cannot reach Redis at {mask_text(url or '(client)')}: {mask_text(str(exc))}"
+            ) from None
+        except BaseException:
+            await self._close_connection()
+            raise
         self.listener = Listener(self.broker.redis)
         if self._run_scheduler:
             self.scheduler = Scheduler(self.broker, self.listener, sweep_interval=self._sweep_interval)
@@ -141,11 +146,19 @@ class Tickr:
                 home=self.home,
                 stats_source=self._stats_dicts,
             )
+        if self.pool:
+            await self.pool.start()  # registers its wake and control channels
         self.listener.start()
+        if self.scheduler or self.pool:
+            # Be subscribed before returning and before the first promote: a wake, cancel or
+            # scale message published before the subscription would be lost, and only the
+            # slow fallbacks (idle re-check, lease heartbeat) would pick it up.
+            try:
+                await asyncio.wait_for(self.listener.connected.wait(), 5.0)
+            except TimeoutError:
+                log.warning("pub/sub is not connected yet; wake-ups and commands may be slow until it is")
         if self.scheduler:
             self.scheduler.start()
-        if self.pool:
-            await self.pool.start()
         self._started = True
         return self
 
