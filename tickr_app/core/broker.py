@@ -128,6 +128,8 @@ class WorkerInfo:
 
 ListableStatus = Literal["waiting", "ready", "active", "succeeded", "dead", "cancelled"]
 _FETCH_FIELDS = 11
+MAX_FETCH = 1000
+"""Lua's unpack() limit is about 8,000 values; a fetch batch stays far below it."""
 _STAT_FIELDS = ("enqueued", "processed", "succeeded", "failed", "retried", "cancelled")
 
 
@@ -236,7 +238,8 @@ class Broker:
     # -- leasing ---------------------------------------------------------------------------
 
     async def fetch(self, queue: str, n: int, worker_id: str, lease_ms: int) -> list[LeasedJob] | None:
-        """Lease up to n jobs; None when the queue is paused for every process."""
+        """Lease up to n jobs (at most 1,000 per call); None when the queue is paused for every process."""
+        n = min(n, MAX_FETCH)
         k = self.keys(queue)
         flat = await self.scripts.fetch(
             [k.ready, k.active, k.events, k.paused, k.job_prefix],
@@ -473,7 +476,11 @@ class Broker:
     async def read_events(
         self, queue: str, after: str, block_ms: int | None = None, count: int = 1000
     ) -> list[tuple[str, dict[str, str]]]:
-        """Events after an id: [(event id, {'e': name, 'id': job id, ...})]."""
+        """Events after an id: [(event id, {'e': name, 'id': job ids, 'n': count?})].
+
+        Batch operations (enqueue, fetch, ack, promote) write one event per batch: ``id`` is
+        then the comma-joined ids and ``n`` their count; use ``event_job_ids``/``event_count``.
+        """
         reply = await self.redis.xread({self.keys(queue).events: after}, count=count, block=block_ms)
         if not reply:
             return []
@@ -573,6 +580,19 @@ class Broker:
             return
         await self.redis.hset(key, mapping=mapping)
         await self.redis.publish(g.control_prefix + worker_id, orjson.dumps(mapping).decode())
+
+
+def event_job_ids(fields: dict[str, str]) -> list[str]:
+    ids = fields.get("id", "")
+    return ids.split(",") if ids else []
+
+
+def event_count(fields: dict[str, str]) -> int:
+    """How many jobs an event covers (1 unless it is a batch event)."""
+    try:
+        return int(fields.get("n", 1))
+    except ValueError:
+        return 1
 
 
 def _checked(result: str, job_id: str, ok: tuple[str, ...], action: str) -> str:

@@ -13,6 +13,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import InvalidRequest
+from .fastpack import fast_connection_class
 
 SUPPORTED_SCHEMES = ("redis", "rediss", "unix")
 
@@ -48,6 +49,9 @@ def connect(url: str, **overrides: Any) -> aioredis.Redis:
     }
     if scheme == "unix":
         options.pop("socket_keepalive")  # not a socket option of unix domain connections
+    fast = fast_connection_class(scheme)
+    if fast is not None:
+        options["connection_class"] = fast
     options.update(overrides)
     return aioredis.from_url(url, **options)
 

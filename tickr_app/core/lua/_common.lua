@@ -4,6 +4,13 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 
+-- One event per batch: `id` holds the batch's job ids joined by commas and `n` their count.
+local function emit_batch(stream, maxlen, event, ids)
+  if #ids > 0 then
+    redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'e', event, 'id', table.concat(ids, ','), 'n', #ids)
+  end
+end
+
 local function emit(stream, maxlen, event, id, extra)
   if extra then
     redis.call('XADD', stream, 'MAXLEN', '~', maxlen, '*', 'e', event, 'id', id, 'x', extra)
@@ -20,6 +27,13 @@ local function backoff_ms(base, cap, attempt, rnd)
 end
 
 -- Put a job on the waiting set; tell schedulers in every process when it became the earliest.
+-- Add per-type counters collected over a batch: counts[type] = n.
+local function count_by_type(stats, what, counts)
+  for jtype, n in pairs(counts) do
+    redis.call('HINCRBY', stats, what .. '|' .. jtype, n)
+  end
+end
+
 local function schedule(waiting, wake_channel, id, due)
   redis.call('ZADD', waiting, due, id)
   local head = redis.call('ZRANGE', waiting, 0, 0)

@@ -7,27 +7,32 @@ local active, succeeded, events, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local retention, maxlen, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local now = now_ms()
 local out = {}
-local done = 0
+local done = {}
+local zargs = {}
+local by_type = {}
 for i = 0, n - 1 do
   local a = 4 + i * 4
-  local id, token = ARGV[a], ARGV[a + 1]
+  local id, token, jtype = ARGV[a], ARGV[a + 1], ARGV[a + 3]
   local key = KEYS[5 + i]
   if redis.call('HGET', key, 'lease') == token then
-    redis.call('ZREM', active, id)
     redis.call('HSET', key, 'status', 'succeeded', 'finished_at', now, 'result', ARGV[a + 2], 'progress', 100)
     redis.call('HDEL', key, 'lease')
     redis.call('PEXPIRE', key, retention)
-    redis.call('ZADD', succeeded, now, id)
-    emit(events, maxlen, 'succeeded', id)
-    redis.call('HINCRBY', stats, 'succeeded|' .. ARGV[a + 3], 1)
-    done = done + 1
+    done[#done + 1] = id
+    zargs[#zargs + 1] = now
+    zargs[#zargs + 1] = id
+    by_type[jtype] = (by_type[jtype] or 0) + 1
     out[#out + 1] = 1
   else
     out[#out + 1] = 0
   end
 end
-if done > 0 then
-  redis.call('HINCRBY', stats, 'succeeded', done)
-  redis.call('HINCRBY', stats, 'processed', done)
+if #done > 0 then
+  redis.call('ZREM', active, unpack(done))
+  redis.call('ZADD', succeeded, unpack(zargs))
+  redis.call('HINCRBY', stats, 'succeeded', #done)
+  redis.call('HINCRBY', stats, 'processed', #done)
+  count_by_type(stats, 'succeeded', by_type)
+  emit_batch(events, maxlen, 'succeeded', done)
 end
 return out

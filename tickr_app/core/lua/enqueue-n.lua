@@ -8,7 +8,8 @@ local ready, waiting, events, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local wake, maxlen, idem_ttl, queue, n = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local now = now_ms()
 local out = {}
-local created = 0
+local now_ready, now_waiting = {}, {}
+local by_type = {}
 for i = 0, n - 1 do
   local a = 6 + i * 10
   local id, jtype = ARGV[a], ARGV[a + 1]
@@ -37,15 +38,23 @@ for i = 0, n - 1 do
     end
     if status == 'waiting' then
       schedule(waiting, wake, id, due)
+      now_waiting[#now_waiting + 1] = id
     else
-      redis.call('LPUSH', ready, id)
+      now_ready[#now_ready + 1] = id
     end
-    emit(events, maxlen, status, id)
-    redis.call('HINCRBY', stats, 'enqueued', 1)
-    redis.call('HINCRBY', stats, 'enqueued|' .. jtype, 1)
-    created = created + 1
+    by_type[jtype] = (by_type[jtype] or 0) + 1
     out[#out + 1] = id
     out[#out + 1] = 1
   end
 end
+if #now_ready > 0 then
+  redis.call('LPUSH', ready, unpack(now_ready))
+end
+local created = #now_ready + #now_waiting
+if created > 0 then
+  redis.call('HINCRBY', stats, 'enqueued', created)
+  count_by_type(stats, 'enqueued', by_type)
+end
+emit_batch(events, maxlen, 'ready', now_ready)
+emit_batch(events, maxlen, 'waiting', now_waiting)
 return out

@@ -5,6 +5,7 @@
 local ready, dead, events, stats, job_prefix = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5]
 local popped = redis.call('ZPOPMIN', dead, tonumber(ARGV[1]))
 local n = 0
+local ids = {}
 for i = 1, #popped, 2 do
   local id = popped[i]
   local key = job_prefix .. id
@@ -12,9 +13,10 @@ for i = 1, #popped, 2 do
     redis.call('HDEL', key, 'finished_at', 'lease', 'worker', 'started_at')
     redis.call('HSET', key, 'status', 'ready', 'attempts', 0, 'progress', 0)
     redis.call('LPUSH', ready, id)
-    emit(events, ARGV[2], 'ready', id)
+    ids[#ids + 1] = id
     n = n + 1
   end
 end
 redis.call('HINCRBY', stats, 'manual_retries', n)
+emit_batch(events, ARGV[2], 'ready', ids)
 return n
