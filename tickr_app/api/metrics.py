@@ -1,0 +1,178 @@
+"""Prometheus metrics on a registry of each app's own (never the global one).
+
+Counters and queue depths are read from Redis at every scrape, so they cover every process
+sharing that Redis. The histograms (job duration, queue wait) and the HTTP request counter
+are local: they cover the jobs this process's pool ran and the requests this server answered.
+When Redis is down the scrape still answers, with ``tickr_redis_up 0``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from redis.exceptions import RedisError
+
+from tickr_app.core.errors import TickrError
+
+if TYPE_CHECKING:
+    from tickr_app.core.broker import LeasedJob, QueueStats, WorkerInfo
+    from tickr_app.core.engine import Tickr
+
+log = logging.getLogger("tickr.api.metrics")
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+SCRAPE_TIMEOUT_S = 5.0
+
+DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, float("inf"))
+WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, float("inf"))
+
+# by_type counter name in Redis -> (metric name, help)
+_TYPE_COUNTERS = (
+    ("enqueued", "tickr_jobs_enqueued", "Jobs enqueued."),
+    ("succeeded", "tickr_jobs_succeeded", "Jobs that succeeded."),
+    ("failed", "tickr_jobs_failed", "Failed attempts (each retried or dead job counts once per failure)."),
+    ("retried", "tickr_jobs_retried", "Failed attempts that were scheduled for a retry."),
+    ("dead", "tickr_jobs_dead", "Jobs moved to the dead letter queue."),
+)
+_QUEUE_COUNTERS = (
+    ("enqueued", "tickr_queue_enqueued", "Jobs enqueued, per queue."),
+    ("processed", "tickr_queue_processed", "Attempts finished (succeeded or failed), per queue."),
+    ("succeeded", "tickr_queue_succeeded", "Jobs that succeeded, per queue."),
+    ("failed", "tickr_queue_failed", "Failed attempts, per queue."),
+    ("retried", "tickr_queue_retried", "Failed attempts scheduled for a retry, per queue."),
+    ("cancelled", "tickr_queue_cancelled", "Jobs cancelled, per queue."),
+)
+_DEPTHS = ("ready", "waiting", "active", "dead")
+
+
+@dataclass(slots=True)
+class Snapshot:
+    redis_up: bool = False
+    queues: list[QueueStats] = field(default_factory=list)
+    workers: list[WorkerInfo] = field(default_factory=list)
+
+
+class RedisCollector(Collector):
+    """Yields the families of the snapshot the scrape handler just read from Redis."""
+
+    def __init__(self) -> None:
+        self.snapshot = Snapshot()
+
+    def describe(self) -> list[Metric]:
+        return []
+
+    def collect(self) -> Iterator[Metric]:
+        snap = self.snapshot
+        up = GaugeMetricFamily("tickr_redis_up", "1 when Redis answered this scrape.")
+        up.add_metric([], 1.0 if snap.redis_up else 0.0)
+        yield up
+        if not snap.redis_up:
+            return
+        for what, name, doc in _TYPE_COUNTERS:
+            family = CounterMetricFamily(name, doc, labels=["queue", "type"])
+            for q in snap.queues:
+                for jtype, counts in sorted(q.by_type.items()):
+                    if what in counts:
+                        family.add_metric([q.name, jtype], counts[what])
+            yield family
+        for what, name, doc in _QUEUE_COUNTERS:
+            family = CounterMetricFamily(name, doc, labels=["queue"])
+            for q in snap.queues:
+                family.add_metric([q.name], getattr(q, what))
+            yield family
+        depth = GaugeMetricFamily("tickr_queue_jobs", "Jobs in a queue by state.", labels=["queue", "state"])
+        paused = GaugeMetricFamily("tickr_queue_paused", "1 when the queue is paused for every process.", labels=["queue"])
+        for q in snap.queues:
+            for state in _DEPTHS:
+                depth.add_metric([q.name, state], getattr(q, state))
+            paused.add_metric([q.name], 1.0 if q.paused else 0.0)
+        yield depth
+        yield paused
+        processes = GaugeMetricFamily("tickr_worker_processes", "Live worker processes.")
+        processes.add_metric([], len(snap.workers))
+        yield processes
+        slots = GaugeMetricFamily("tickr_worker_slots", "Worker slots per process.", labels=["worker", "state"])
+        for w in snap.workers:
+            slots.add_metric([w.id, "busy"], w.busy)
+            slots.add_metric([w.id, "total"], w.concurrency)
+        yield slots
+
+
+class ApiMetrics:
+    """One app's metrics: its own registry, the Redis collector and the local histograms."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=False)
+        self.collector = RedisCollector()
+        self.registry.register(self.collector)
+        self.job_duration = Histogram(
+            "tickr_job_duration_seconds",
+            "Run time of job attempts in this process's pool.",
+            ["queue", "type"],
+            buckets=DURATION_BUCKETS,
+            registry=self.registry,
+        )
+        self.queue_wait = Histogram(
+            "tickr_job_queue_wait_seconds",
+            "Time from a job being due to an attempt starting, in this process's pool.",
+            ["queue", "type"],
+            buckets=WAIT_BUCKETS,
+            registry=self.registry,
+        )
+        self.http_requests = Counter(
+            "tickr_http_requests",
+            "HTTP requests answered by this API server.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self._attached: Any = None
+
+    # -- local observations ----------------------------------------------------------------
+
+    def observe_job(self, job: LeasedJob, waited: float, ran: float) -> None:
+        self.job_duration.labels(job.queue, job.type).observe(ran)
+        self.queue_wait.labels(job.queue, job.type).observe(waited)
+
+    def attach(self, tickr: Tickr) -> None:
+        """Follow the jobs of the engine's pool (idempotent; a producer has no pool)."""
+        pool = getattr(tickr, "pool", None)
+        observers = getattr(pool, "observers", None)
+        if pool is None or observers is None or pool is self._attached:
+            return
+        self.detach()
+        observers.append(self.observe_job)
+        self._attached = pool
+
+    def detach(self) -> None:
+        if self._attached is not None:
+            try:
+                self._attached.observers.remove(self.observe_job)
+            except ValueError:
+                pass
+            self._attached = None
+
+    # -- scraping --------------------------------------------------------------------------
+
+    async def render(self, tickr: Tickr) -> bytes:
+        self.attach(tickr)
+        snapshot = await read_snapshot(tickr)
+        self.collector.snapshot = snapshot  # no await between this and generate_latest
+        return generate_latest(self.registry)
+
+
+async def read_snapshot(tickr: Tickr) -> Snapshot:
+    try:
+        async with asyncio.timeout(SCRAPE_TIMEOUT_S):
+            stats = await tickr.stats()
+            workers = await tickr.worker_processes()
+    except (RedisError, TickrError, ConnectionError, TimeoutError, RuntimeError) as exc:
+        log.debug("metrics scrape without Redis: %s", exc)
+        return Snapshot(redis_up=False)
+    return Snapshot(True, [stats[name] for name in sorted(stats)], workers)

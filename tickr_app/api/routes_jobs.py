@@ -1,0 +1,110 @@
+"""/api/v1/jobs and /api/v1/job-types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from tickr_app.core.errors import JobNotFound, UnknownJobType
+
+from .body import read_model, validate
+from .errors import json_response, not_found, unprocessable
+from .schemas import ListJobsQuery, SubmitJob, is_idempotency_key, is_job_id
+from .state import API_PREFIX, TICKR, tickr_of
+
+# Without a status filter, GET /jobs fills its limit in this order: what runs now first.
+MIXED_ORDER = ("active", "ready", "waiting", "dead", "succeeded", "cancelled")
+
+
+def _job_id(request: web.Request) -> str:
+    job_id = request.match_info["id"]
+    if not is_job_id(job_id):
+        raise not_found("job_not_found", "no job with that id (job ids are UUIDs)")
+    return job_id.lower()
+
+
+def _idempotency_key(request: web.Request) -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not is_idempotency_key(key):
+        raise unprocessable(
+            "invalid Idempotency-Key header",
+            [{"field": "Idempotency-Key", "message": "1-200 printable ASCII characters", "type": "header"}],
+        )
+    return key
+
+
+async def submit_job(request: web.Request) -> web.Response:
+    tickr = tickr_of(request)
+    req = await read_model(request, SubmitJob)
+    key = _idempotency_key(request)
+    if req.type not in tickr.registry:
+        known = sorted(t.name for t in tickr.registry)
+        shown = req.type if len(req.type) <= 80 else req.type[:77] + "..."
+        raise UnknownJobType(f"unknown job type {shown!r}", details={"known": known})
+    job = await tickr.submit(
+        req.type,
+        req.payload if req.payload is not None else {},
+        delay=req.delay,
+        run_at=req.run_at,  # type: ignore[arg-type]  # epoch seconds after validation
+        max_attempts=req.max_attempts,
+        queue=req.queue,
+        idempotency_key=key,
+    )
+    return json_response(job.to_dict(), 202, {"Location": f"{API_PREFIX}/jobs/{job.id}"})
+
+
+async def get_job(request: web.Request) -> web.Response:
+    job_id = _job_id(request)
+    job = await tickr_of(request).get(job_id)
+    if job is None:
+        raise JobNotFound(f"no job with id {job_id!r}")
+    return json_response(job.to_dict())
+
+
+async def list_jobs(request: web.Request) -> web.Response:
+    tickr = tickr_of(request)
+    query = validate(ListJobsQuery, {k: request.query.get(k) for k in ("queue", "status", "limit") if k in request.query})
+    statuses = (query.status,) if query.status else MIXED_ORDER
+    jobs: list[dict[str, Any]] = []
+    for status in statuses:
+        room = query.limit - len(jobs)
+        if room <= 0:
+            break
+        jobs.extend(j.to_dict() for j in await tickr.list_jobs(query.queue, status, room))
+    return json_response({"queue": query.queue, "status": query.status, "limit": query.limit, "jobs": jobs})
+
+
+async def cancel_job(request: web.Request) -> web.Response:
+    job_id = _job_id(request)
+    outcome = await tickr_of(request).cancel(job_id)
+    return json_response({"id": job_id, "status": "cancelled" if outcome == "cancelled" else "cancel_requested"})
+
+
+async def retry_job(request: web.Request) -> web.Response:
+    job_id = _job_id(request)
+    tickr = tickr_of(request)
+    await tickr.retry(job_id)
+    job = await tickr.get(job_id)
+    if job is None:
+        raise JobNotFound(f"job {job_id} was deleted")
+    return json_response(job.to_dict())
+
+
+async def job_types(request: web.Request) -> web.Response:
+    types = sorted(request.app[TICKR].registry, key=lambda t: t.name)  # needs no Redis
+    return json_response({"job_types": [t.describe() for t in types]})
+
+
+def routes() -> list[web.RouteDef]:
+    p = API_PREFIX
+    return [
+        web.post(f"{p}/jobs", submit_job),
+        web.get(f"{p}/jobs", list_jobs),
+        web.get(f"{p}/jobs/{{id:[^/]+}}", get_job),
+        web.delete(f"{p}/jobs/{{id:[^/]+}}", cancel_job),
+        web.post(f"{p}/jobs/{{id:[^/]+}}/retry", retry_job),
+        web.get(f"{p}/job-types", job_types),
+    ]
