@@ -1,0 +1,351 @@
+"""``TickrApp``: the Textual dashboard. It drives an engine the caller started and owns.
+
+The app never starts an event loop or an engine: the CLI runs engine, API and app in one loop
+(``await app.run_async()``), tests do the same with ``app.run_test()``. Every Redis call runs
+in a worker, so the UI never waits on Redis.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, Literal
+
+from redis.exceptions import RedisError
+from textual import events
+from textual.app import App, ComposeResult
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Footer, Header, TabbedContent, TabPane
+
+from ..core.engine import Tickr
+from ..core.errors import TickrError
+from ..core.keys import DEFAULT_QUEUE
+from .commands import SCOPE_BY_ACTION, TickrCommands, TuiCommand, bindings
+from .format import short_id
+from .messages import JobsChanged, OpenJob
+from .screens.confirm import ConfirmScreen
+from .screens.drain import DrainScreen
+from .screens.help import HelpScreen
+from .screens.job_detail import JobDetailScreen
+from .widgets.queues_pane import QueuesPane
+from .widgets.submit_pane import SubmitPane
+from .widgets.workers_pane import WorkersPane
+
+Pane = Literal["submit", "queues", "workers"]
+
+
+class TickrApp(App[None]):
+    """Submit jobs, watch the queues live, pause and scale workers."""
+
+    CSS_PATH = "tickr.tcss"
+    TITLE = "Tickr"
+    BINDINGS = bindings()
+    COMMANDS = App.COMMANDS | {TickrCommands}
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
+
+    def __init__(self, tickr: Tickr, *, api_url: str | None = None, attach: bool = False) -> None:
+        super().__init__()
+        self.tickr = tickr
+        self.api_url = api_url
+        self.attach = attach or tickr.pool is None
+        """No pool of our own: pool keys command the worker process selected on Workers."""
+        self.draining: DrainScreen | None = None
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        with TabbedContent(id="panes", initial="queues"):
+            with TabPane("Submit", id="submit"):
+                yield SubmitPane(self.tickr)
+            with TabPane("Queues", id="queues"):
+                yield QueuesPane(self.tickr)
+            with TabPane("Workers", id="workers"):
+                yield WorkersPane(self.tickr)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        parts = []
+        if self.attach:
+            parts.append("attached")
+        elif self.tickr.pool is not None:
+            parts.append(f"worker {self.tickr.worker_id}")
+        if self.api_url:
+            parts.append(f"API {self.api_url}")
+        parts.append(f"prefix {self.tickr.prefix}")
+        self.sub_title = " · ".join(parts)
+        self.query_one(QueuesPane).visible_table.focus()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # On narrow terminals the footer needs the room for keys; ctrl+p still opens the palette.
+        for footer in self.query(Footer):
+            footer.show_command_palette = event.size.width >= 100
+
+    @property
+    def pane(self) -> Pane:
+        return self.query_one("#panes", TabbedContent).active  # type: ignore[return-value]
+
+    @property
+    def queues_pane(self) -> QueuesPane:
+        return self.query_one(QueuesPane)
+
+    @property
+    def workers_pane(self) -> WorkersPane:
+        return self.query_one(WorkersPane)
+
+    # -- where each command applies (keys, footer and palette) -----------------------------
+
+    def command_available(self, command: TuiCommand, screen: Screen[Any]) -> bool:
+        return self._available(command.action.split("(", 1)[0], command.scope, screen)
+
+    def _available(self, action: str, scope: str, screen: Screen[Any]) -> bool:
+        if self.draining is not None:
+            return False
+        if isinstance(screen, JobDetailScreen):
+            return scope == "job" or action in ("help", "toggle_theme")
+        if isinstance(screen, ModalScreen):
+            return False
+        pane = self.pane
+        if scope == "global":
+            return True
+        if scope == "pool":
+            return pane == "workers"
+        if scope == "queue":
+            return pane in ("queues", "workers")
+        if scope in ("job", "queues"):
+            return pane == "queues"
+        if scope == "submit":
+            return pane == "submit"
+        return True
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "quit":
+            return True  # also while draining: a second quit stops at once
+        scope = SCOPE_BY_ACTION.get(action)
+        if scope is None:
+            return True
+        return self._available(action, scope, self.screen)
+
+    # -- panes -----------------------------------------------------------------------------
+
+    def action_switch_pane(self, pane: Pane) -> None:
+        self.query_one("#panes", TabbedContent).active = pane
+        if pane == "queues":
+            self.queues_pane.visible_table.focus()
+            self.queues_pane.refresh_now()
+        elif pane == "workers":
+            self.workers_pane.table.focus()
+            self.workers_pane.refresh_now()
+        else:
+            for select in self.query("#job-type"):
+                select.focus()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        if event.tabbed_content.id == "panes":
+            self.refresh_bindings()
+
+    def action_toggle_theme(self) -> None:
+        self.theme = "textual-light" if self.current_theme.dark else "textual-dark"
+
+    def action_help(self) -> None:
+        self.push_screen(HelpScreen())
+
+    def action_submit_job(self) -> None:
+        self.query_one(SubmitPane).submit()
+
+    # -- messages from the widgets ---------------------------------------------------------
+
+    def on_open_job(self, message: OpenJob) -> None:
+        self.push_screen(JobDetailScreen(self.tickr, message.job_id))
+
+    def on_jobs_changed(self, message: JobsChanged) -> None:
+        self.queues_pane.refresh_now()
+
+    # -- running engine commands off the UI ------------------------------------------------
+
+    def _run_command(self, title: str, call: Callable[[], Awaitable[Any]], done: Callable[[Any], str]) -> None:
+        async def run() -> None:
+            try:
+                result = await call()
+            except TickrError as exc:
+                self.notify(exc.message, title=title, severity="error")
+                return
+            except (RedisError, OSError) as exc:
+                self.notify(f"Redis unavailable: {exc}", title=title, severity="error")
+                return
+            self.notify(done(result), title=title)
+            self.queues_pane.refresh_now()
+            self.workers_pane.refresh_now()
+            if isinstance(self.screen, JobDetailScreen):
+                self.screen.reload()
+
+        self.run_worker(run(), group="commands", exit_on_error=False)
+
+    # -- job actions -----------------------------------------------------------------------
+
+    def _selected_job(self) -> str | None:
+        if isinstance(self.screen, JobDetailScreen):
+            return self.screen.job_id
+        job_id = self.queues_pane.selected_job_id
+        if job_id is None:
+            self.notify("No job selected: pick one in a table first.", severity="warning")
+        return job_id
+
+    def action_show_job(self) -> None:
+        job_id = self._selected_job()
+        if job_id is not None and not isinstance(self.screen, JobDetailScreen):
+            self.push_screen(JobDetailScreen(self.tickr, job_id))
+
+    def action_retry_job(self) -> None:
+        job_id = self._selected_job()
+        if job_id is not None:
+            self._run_command(
+                "Retry", lambda: self.tickr.retry(job_id), lambda r: f"Job {short_id(job_id)} is {r} again."
+            )
+
+    def action_cancel_job(self) -> None:
+        job_id = self._selected_job()
+        if job_id is not None:
+            self._run_command(
+                "Cancel",
+                lambda: self.tickr.cancel(job_id),
+                lambda r: f"Job {short_id(job_id)} "
+                + ("cancelled." if r == "cancelled" else "is running: its worker was asked to stop it."),
+            )
+
+    def action_delete_job(self) -> None:
+        job_id = self._selected_job()
+        if job_id is None:
+            return
+        detail = self.screen if isinstance(self.screen, JobDetailScreen) else None
+
+        def answered(sure: bool | None) -> None:
+            if not sure:
+                return
+            if detail is not None and detail.is_attached:
+                detail.dismiss(None)
+            self._run_command(
+                "Delete", lambda: self.tickr.delete(job_id), lambda _r: f"Job {short_id(job_id)} deleted."
+            )
+
+        self.push_screen(
+            ConfirmScreen(
+                "Delete job?", f"Delete job {job_id} and its record? This cannot be undone.", confirm="Delete"
+            ),
+            answered,
+        )
+
+    def action_retry_all_dead(self) -> None:
+        queue = self.queues_pane.queue or DEFAULT_QUEUE
+        stats = self.queues_pane.stats.get(queue)
+        dead = stats.dead if stats is not None else None
+        if dead == 0:
+            self.notify(f"Queue {queue} has no dead jobs.")
+            return
+        what = f"all {dead:,} dead jobs" if dead is not None else "every dead job"
+
+        def answered(sure: bool | None) -> None:
+            if sure:
+                self._run_command(
+                    "Retry all dead",
+                    lambda: self.tickr.retry_dead(queue),
+                    lambda n: f"{n:,} dead job(s) of queue {queue} back to ready.",
+                )
+
+        self.push_screen(
+            ConfirmScreen(
+                "Retry all dead jobs?", f"Put {what} of queue {queue} back to ready?", confirm="Retry all", danger=False
+            ),
+            answered,
+        )
+
+    # -- pool and queue actions ------------------------------------------------------------
+
+    def _remote_target(self) -> Any:
+        """The worker process selected on the Workers pane, if it is not this one."""
+        info = self.workers_pane.selected_worker
+        if info is not None and not (self.tickr.pool is not None and info.id == self.tickr.worker_id):
+            return info
+        return None
+
+    def _no_target(self) -> None:
+        self.notify(
+            "No worker process selected (attached: this TUI runs no pool of its own).", severity="warning"
+        )
+
+    def action_toggle_pause_pool(self) -> None:
+        remote = self._remote_target()
+        if remote is not None:
+            paused = not remote.paused
+            self.workers_pane.expect(remote.id, paused=paused)
+            self._run_command(
+                "Pause" if paused else "Resume",
+                lambda: self.tickr.command_worker(remote.id, paused=paused),
+                lambda _r: f"Worker {remote.id} {'paused' if paused else 'resumed'}.",
+            )
+            return
+        pool = self.tickr.pool
+        if pool is None:
+            self._no_target()
+            return
+        if pool.paused:
+            pool.resume()
+            self.notify("Pool resumed.")
+        else:
+            pool.pause()
+            self.notify("Pool paused: running jobs finish, nothing new starts.")
+        self.workers_pane.refresh_now()
+
+    def action_scale(self, delta: int) -> None:
+        remote = self._remote_target()
+        if remote is not None:
+            target = max(0, remote.concurrency + delta)
+            self.workers_pane.expect(remote.id, concurrency=target)
+            self._run_command(
+                "Scale",
+                lambda: self.tickr.command_worker(remote.id, concurrency=target),
+                lambda _r: f"Worker {remote.id} scaled to {target}.",
+            )
+            return
+        pool = self.tickr.pool
+        if pool is None:
+            self._no_target()
+            return
+        target = max(0, pool.concurrency + delta)
+        if target == pool.concurrency:
+            self.notify("The pool is already at 0 slots.", severity="warning")
+            return
+        pool.scale(target)
+        self.notify(f"Pool scaled to {target} slot(s)." + (" Busy slots finish first." if delta < 0 else ""))
+        self.workers_pane.refresh_now()
+
+    def action_toggle_pause_queue(self) -> None:
+        queue = self.queues_pane.queue or DEFAULT_QUEUE
+        broker = self.tickr.broker
+
+        async def toggle() -> bool:
+            assert broker is not None
+            if await broker.is_paused(queue):
+                await self.tickr.resume_queue(queue)
+                return False
+            await self.tickr.pause_queue(queue)
+            return True
+
+        self._run_command(
+            f"Queue {queue}",
+            toggle,
+            lambda paused: f"Queue {queue} {'paused for every process' if paused else 'resumed'}.",
+        )
+
+    # -- quitting --------------------------------------------------------------------------
+
+    async def action_quit(self) -> None:
+        """Graceful: the drain dialog lets in-flight jobs finish, then exits. Again: stop now."""
+        if self.draining is not None:
+            self.draining.action_force()
+            return
+        if self.tickr.pool is None:
+            self.exit()
+            return
+        self.draining = DrainScreen(self.tickr)
+        self.refresh_bindings()
+        await self.push_screen(self.draining)

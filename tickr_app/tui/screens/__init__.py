@@ -1,0 +1,1 @@
+"""Modal screens: job details, confirmations, the drain on quit, and the keys."""

@@ -1,0 +1,259 @@
+"""``QueuesPane``: live counts of every queue, throughput, and the selected queue's jobs.
+
+A timer on this pane ticks 5×/s; while the pane is on screen each tick starts one poll (never
+two at once: a slow Redis coalesces ticks instead of queueing them) that reads cheap counts
+(``stats()``) and the queue's event stream. The visible job table is listed again only when
+events say something changed (or every couple of seconds as a safety net); countdowns and
+elapsed times tick locally in between.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import cast
+
+from redis.exceptions import RedisError
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Static, TabbedContent, TabPane
+from textual.worker import Worker
+
+from ...core.broker import QueueStats, event_count
+from ...core.engine import Tickr
+from ...core.errors import TickrError
+from ...core.job import Job
+from ...core.keys import DEFAULT_QUEUE
+from ..format import now_ms
+from ..messages import QueueSelected
+from .job_table import LIMIT, JobTable, TableStatus, theme_colors
+from .queue_table import QueueTable
+from .throughput import BUCKET_S, BUCKETS, Throughput
+
+log = logging.getLogger("tickr.tui")
+
+TICK_S = 0.2
+"""Refresh period: 5 refreshes a second."""
+RELIST_EVERY_S = 2.0
+"""List the visible table again at least this often, even without events."""
+EVENT_BATCH = 500
+HISTORY_EVENTS = 5000
+"""Events per queue read once at start to draw the throughput of the last minutes."""
+PROCESSED_EVENTS = frozenset({"succeeded", "dead", "retry", "recovered"})
+"""Events that each count one processed attempt (the ``processed`` counter)."""
+
+TABLES: tuple[tuple[TableStatus, str], ...] = (
+    ("ready", "Ready"),
+    ("waiting", "Waiting"),
+    ("active", "Active"),
+    ("dead", "Dead"),
+    ("finished", "Finished"),
+)
+
+
+class QueuesPane(Vertical):
+    BINDINGS = [
+        Binding("left_square_bracket", "cycle_table(-1)", "Prev table", key_display="[", show=False),
+        Binding("right_square_bracket", "cycle_table(1)", "Next table", key_display="]", show=False),
+    ]
+
+    def __init__(self, tickr: Tickr, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.tickr = tickr
+        self.queue = DEFAULT_QUEUE
+        """The queue whose jobs the tables show."""
+        self.stats: dict[str, QueueStats] = {}
+        self._poll: Worker[None] | None = None
+        self._force = True
+        self._cursor: tuple[str, str] | None = None  # (queue, last event id)
+        self._shown: tuple[str, str] | None = None  # (queue, status) the visible table holds
+        self._listed_at = 0.0
+        self._events = 0
+        self._picked_default = False
+        self._history: list[float] | None = None  # ages (s) of processed events, read once
+        self.error: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="queues-top"):
+            yield QueueTable(id="queue-table")
+            yield Throughput(id="throughput")
+        with TabbedContent(id="job-tabs", initial="jobs-active"):
+            for status, title in TABLES:
+                with TabPane(title, id=f"jobs-{status}"):
+                    yield JobTable(status, id=f"table-{status}")
+        yield Static(id="queues-status")
+
+    def on_mount(self) -> None:
+        self.set_interval(TICK_S, self._tick)
+
+    # -- selection -------------------------------------------------------------------------
+
+    @property
+    def visible_status(self) -> TableStatus:
+        active = self.query_one("#job-tabs", TabbedContent).active or "jobs-active"
+        return cast(TableStatus, active.removeprefix("jobs-"))
+
+    @property
+    def visible_table(self) -> JobTable:
+        return self.query_one(f"#table-{self.visible_status}", JobTable)
+
+    @property
+    def selected_job_id(self) -> str | None:
+        return self.visible_table.selected_job_id
+
+    def show_table(self, status: TableStatus, *, focus: bool = True) -> None:
+        self.query_one("#job-tabs", TabbedContent).active = f"jobs-{status}"
+        if focus:
+            self.query_one(f"#table-{status}", JobTable).focus()
+        self.refresh_now()
+
+    def action_cycle_table(self, step: int) -> None:
+        order = [s for s, _ in TABLES]
+        self.show_table(order[(order.index(self.visible_status) + step) % len(order)])
+
+    @on(TabbedContent.TabActivated, "#job-tabs")
+    def _tab_changed(self) -> None:
+        self.refresh_now()
+
+    def on_queue_selected(self, message: QueueSelected) -> None:
+        message.stop()
+        if message.queue != self.queue:
+            self.queue = message.queue
+            for table in self.query(JobTable):
+                table.set_jobs([])
+            self.refresh_now()
+
+    # -- refreshing ------------------------------------------------------------------------
+
+    def refresh_now(self) -> None:
+        """List again on the next poll, and poll now if none is running."""
+        self._force = True
+        self._tick()
+
+    def _tick(self) -> None:
+        if not self.is_on_screen:
+            return  # hidden pane: no Redis traffic
+        if self._poll is not None and self._poll.is_running:
+            self.visible_table.tick()
+            return  # a poll is still out: coalesce
+        self._poll = self._poll_redis()
+
+    async def _read_events(self, queue: str) -> set[str]:
+        broker = self.tickr.broker
+        assert broker is not None
+        if self._cursor is None or self._cursor[0] != queue:
+            self._cursor = (queue, await broker.last_event_id(queue))
+            return {"*"}
+        events = await broker.read_events(queue, self._cursor[1], count=EVENT_BATCH)
+        if not events:
+            return set()
+        self._events += len(events)
+        last = events[-1][0]
+        if len(events) == EVENT_BATCH:  # a flood: skip to the newest, everything is stale anyway
+            last = await broker.last_event_id(queue)
+        self._cursor = (queue, last)
+        return {fields.get("e", "") for _eid, fields in events}
+
+    async def _read_history(self, queues: list[str]) -> list[float]:
+        """Ages of the processed attempts of the last minutes, from the event streams (their
+        ids are Redis timestamps), so the throughput chart starts with its history."""
+        broker = self.tickr.broker
+        assert broker is not None
+        now = await broker.time_ms()
+        since = f"{now - int(BUCKET_S * BUCKETS * 1000)}-0"
+        ages: list[float] = []
+        for queue in queues:
+            for eid, fields in await broker.read_events(queue, since, count=HISTORY_EVENTS):
+                if fields.get("e") in PROCESSED_EVENTS:
+                    # A batch event (e.g. one ack call) stands for several jobs.
+                    ages.extend([(now - int(eid.split("-", 1)[0])) / 1000] * event_count(fields))
+        return ages
+
+    async def _list(self, queue: str, status: TableStatus) -> list[Job]:
+        if status != "finished":
+            return await self.tickr.list_jobs(queue, status, LIMIT)
+        done = await self.tickr.list_jobs(queue, "succeeded", LIMIT)
+        done += await self.tickr.list_jobs(queue, "cancelled", LIMIT)
+        done.sort(key=lambda j: j.finished_at or 0, reverse=True)
+        return done[:LIMIT]
+
+    @work(exclusive=True, group="poll-queues", exit_on_error=False)
+    async def _poll_redis(self) -> None:
+        queue, status = self.queue, self.visible_status
+        try:
+            stats = await self.tickr.stats()
+            if self._history is None:
+                self._history = await self._read_history(sorted(stats))
+            kinds = await self._read_events(queue)
+            if status != "active":
+                kinds.discard("progress")
+            jobs: list[Job] | None = None
+            if (
+                self._force
+                or kinds
+                or self._shown != (queue, status)
+                or time.monotonic() - self._listed_at > RELIST_EVERY_S
+            ):
+                self._force = False
+                jobs = await self._list(queue, status)
+                self._listed_at = time.monotonic()
+        except (TickrError, RedisError, OSError) as exc:
+            self.error = f"Redis unavailable: {exc}"[:160]
+            self._render_status()
+            return
+        except Exception as exc:  # a bug must not stop the dashboard: log it, show it, carry on
+            log.exception("refreshing the queues failed")
+            self.error = f"refresh failed: {type(exc).__name__}: {exc}"[:160]
+            self._render_status()
+            return
+        self.error = None
+        self._apply(stats, queue, status, jobs)
+
+    def _apply(self, stats: dict[str, QueueStats], queue: str, status: TableStatus, jobs: list[Job] | None) -> None:
+        self.stats = stats
+        table = self.query_one(QueueTable)
+        table.update_stats(stats)
+        if not self._picked_default and stats:
+            self._picked_default = True
+            table.select_queue(queue if queue in stats else sorted(stats)[0])
+        throughput = self.query_one(Throughput)
+        if self._history:
+            throughput.seed(self._history)
+            self._history = []
+        throughput.record(sum(s.processed for s in stats.values()))
+        current = stats.get(self.queue)
+        tabs = self.query_one("#job-tabs", TabbedContent)
+        for name, title in TABLES:
+            count = getattr(current, name, None) if current is not None and name != "finished" else None
+            label = f"{title} {count:,}" if count is not None else title
+            tab = tabs.get_tab(f"jobs-{name}")
+            if str(tab.label) != label:
+                tab.label = label
+        if queue == self.queue and status == self.visible_status:
+            visible = self.visible_table
+            if jobs is not None:
+                visible.set_jobs(jobs, now_ms())
+                self._shown = (queue, status)
+            else:
+                visible.tick()
+        self._render_status()
+
+    def _render_status(self) -> None:
+        c = theme_colors(self.app)
+        line = Text()
+        if self.error:
+            line.append("● ", style=c.get("error", ""))
+            line.append(self.error, style=c.get("error", ""))
+        else:
+            current = self.stats.get(self.queue)
+            line.append("● live", style=c.get("success", ""))
+            line.append(f" · queue {self.queue}")
+            if current is not None and current.paused:
+                line.append("  PAUSED for every process (P resumes)", style=f"bold {c.get('warning', '')}")
+            shown = len(self.visible_table.jobs)
+            line.append(f"  ·  {shown} shown (max {LIMIT})  ·  {self._events:,} events seen", style="dim")
+            line.append("  ·  [ ] switch table  ·  enter opens a job", style="dim")
+        self.query_one("#queues-status", Static).update(line)

@@ -1,0 +1,103 @@
+"""``RecentJobs``: the jobs submitted from this TUI, with their live status (polled 2×/s while
+on screen); Enter opens one."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+
+from redis.exceptions import RedisError
+from rich.text import Text
+from textual import work
+from textual.widgets import DataTable
+from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
+from textual.worker import Worker
+
+from ...core.engine import Tickr
+from ...core.errors import TickrError
+from ...core.job import Job
+from ..format import ago, now_ms, short_id
+from ..messages import OpenJob
+from .job_table import theme_colors
+
+KEEP = 20
+POLL_S = 0.5
+COLUMNS = (("id", "Job"), ("type", "Type"), ("status", "Status"), ("submitted", "Submitted"))
+STATUS_COLOR = {"succeeded": "success", "dead": "error", "active": "accent", "cancelled": "warning"}
+
+
+class RecentJobs(DataTable[Text]):
+    DEFAULT_CSS = """
+    RecentJobs { height: 1fr; }
+    """
+
+    def __init__(self, tickr: Tickr, *, id: str | None = None) -> None:
+        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        self.tickr = tickr
+        self.jobs: list[Job] = []
+        self._poll: Worker[None] | None = None
+
+    def on_mount(self) -> None:
+        for key, label in COLUMNS:
+            self.add_column(label, key=key)
+        self.set_interval(POLL_S, self._tick)
+
+    def add_job(self, job: Job) -> None:
+        self.jobs = [job, *[j for j in self.jobs if j.id != job.id]][:KEEP]
+        self._redraw()
+
+    def _cells(self, job: Job, now: int) -> tuple[Text, ...]:
+        c = theme_colors(self.app)
+        return (
+            Text(short_id(job.id), style=c.get("accent", "")),
+            Text(job.type, style="bold"),
+            Text(job.status, style=c.get(STATUS_COLOR.get(job.status, ""), "")),
+            Text(ago(job.created_at, now), style="dim"),
+        )
+
+    def _redraw(self) -> None:
+        now = now_ms()
+        index = self.cursor_row
+        self.clear()
+        for job in self.jobs:
+            self.add_row(*self._cells(job, now), key=job.id)
+        if self.jobs:
+            self.move_cursor(row=min(max(index, 0), len(self.jobs) - 1), animate=False)
+
+    def _tick(self) -> None:
+        if not self.jobs or not self.is_on_screen:
+            return
+        if self._poll is not None and self._poll.is_running:
+            return
+        self._poll = self._refresh_statuses()
+
+    @work(exclusive=True, group="poll-recent", exit_on_error=False)
+    async def _refresh_statuses(self) -> None:
+        broker = self.tickr.broker
+        if broker is None:
+            return
+        by_queue: dict[str, list[str]] = defaultdict(list)
+        for job in self.jobs:
+            by_queue[job.queue].append(job.id)
+        fresh: dict[str, Job] = {}
+        try:
+            for queue, ids in by_queue.items():
+                for job in await broker.get_many(queue, ids):
+                    fresh[job.id] = job
+        except (TickrError, RedisError, OSError):
+            return
+        now = now_ms()
+        for i, job in enumerate(self.jobs):
+            new = fresh.get(job.id)
+            if new is None:
+                continue
+            self.jobs[i] = new
+            for (key, _label), cell in zip(COLUMNS, self._cells(new, now)):
+                try:
+                    self.update_cell(new.id, key, cell, update_width=True)
+                except (RowDoesNotExist, CellDoesNotExist):
+                    break
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if event.row_key.value is not None:
+            self.post_message(OpenJob(str(event.row_key.value)))
