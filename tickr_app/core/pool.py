@@ -60,6 +60,9 @@ class _Slot:
     started: float = 0.0
     cancel_reason: CancelReason | None = None
     retiring: bool = False
+    in_handler: bool = False
+    """True only while the handler runs: a cancel must never hit the slot while it records
+    the job's outcome (that would kill the slot task and leave the job leased forever)."""
 
 
 @dataclass(slots=True)
@@ -134,6 +137,9 @@ class WorkerPool:
         self.counters = PoolCounters()
         self.on_change: Callable[[], None] | None = None
         """Called after scale/pause changes (the TUI refreshes on it)."""
+        self.observers: list[Callable[[LeasedJob, float, float], None]] = []
+        """Called after every attempt with (job, seconds from due to start, seconds run), e.g.
+        by the API's Prometheus histograms. Must be quick and must not raise."""
         self._host = socket.gethostname()
 
     # -- public state ----------------------------------------------------------------------
@@ -199,15 +205,17 @@ class WorkerPool:
                 on_progress(self.busy)
             await self._wait_change(min(0.1, max(0.0, deadline - time.monotonic())))
         for slot in self._slots:
-            if slot.job is not None and slot.task is not None:
+            if slot.job is not None and slot.task is not None and slot.in_handler:
                 slot.cancel_reason = "shutdown"
                 slot.task.cancel()
+            elif slot.job is not None:
+                slot.retiring = True  # recording its outcome: let it finish, then end
             elif slot.task is not None:
                 slot.task.cancel()
         await asyncio.gather(*(s.task for s in self._slots if s.task), return_exceptions=True)
         self._slots.clear()
         try:
-            await asyncio.wait_for(self._flush_acks_now(), timeout=10.0)
+            await asyncio.wait_for(self._drain_outcomes(), timeout=10.0)
         except TimeoutError:
             log.warning("could not flush %d acks to Redis; their leases will bring them back", len(self._held))
         for task in self._upkeep:
@@ -254,7 +262,7 @@ class WorkerPool:
             if slot.job is not None and slot.job.id == job_id and slot.task is not None:
                 if slot.ctx is not None:
                     slot.ctx.cancelled.set()
-                if slot.cancel_reason is None:
+                if slot.cancel_reason is None and slot.in_handler:
                     slot.cancel_reason = reason
                     slot.task.cancel()
                 return True
@@ -329,7 +337,9 @@ class WorkerPool:
 
     async def _fetch_loop(self, queue: str) -> None:
         backoff = Reconnect()
-        while True:
+        # Not `while True`: on Python 3.11 the wait_for below can swallow the cancel from stop()
+        # (CPython gh-86296); the loop must still end, not block on capacity forever.
+        while not self._stopping:
             free = self._free()
             if free <= 0:
                 self._capacity.clear()
@@ -340,6 +350,7 @@ class WorkerPool:
                 jobs = await self.broker.fetch(queue, free, self.worker_id, self.settings.lease_ms)
             except RedisError as exc:
                 self._reserved -= free
+                self._capacity.set()
                 log.warning("fetch from queue %s failed (%s); retrying", queue, exc)
                 await asyncio.sleep(backoff.next_delay())
                 continue
@@ -347,6 +358,9 @@ class WorkerPool:
                 self._reserved -= free
                 raise
             self._reserved -= free
+            if jobs is None or len(jobs) < free:
+                # Unused reservation: fetchers of other queues that saw no free slot re-check.
+                self._capacity.set()
             backoff.reset()
             if jobs is None:  # queue paused for every process
                 resumed = self._queue_resumed[queue]
@@ -382,9 +396,12 @@ class WorkerPool:
             job = await self._inbox.get()
             slot.job = job
             slot.started = time.monotonic()
+            waited = max(0.0, time.time() - job.due_at / 1000)
             try:
                 await self._run(slot, job)
             finally:
+                if self.observers:
+                    self._observe(job, waited, time.monotonic() - slot.started)
                 slot.job = None
                 slot.ctx = None
                 slot.cancel_reason = None
@@ -392,6 +409,13 @@ class WorkerPool:
         if slot in self._slots:
             self._slots.remove(slot)
         self._changed_quietly()
+
+    def _observe(self, job: LeasedJob, waited: float, ran: float) -> None:
+        for observer in list(self.observers):
+            try:
+                observer(job, waited, ran)
+            except Exception:
+                log.exception("job observer %r failed", observer)
 
     def _changed_quietly(self) -> None:
         self._capacity.set()
@@ -427,14 +451,21 @@ class WorkerPool:
         timeout = job.timeout_ms / 1000 if job.timeout_ms > 0 else None
         started = time.perf_counter()
         task = asyncio.current_task()
+        deadline = asyncio.timeout(timeout) if timeout is not None else None
         try:
-            if timeout is None:
-                result = await (job_type.handler(payload, ctx) if job_type.takes_context else job_type.handler(payload))
-            else:
-                async with asyncio.timeout(timeout):
+            slot.in_handler = True
+            try:
+                if deadline is None:
                     result = await (
                         job_type.handler(payload, ctx) if job_type.takes_context else job_type.handler(payload)
                     )
+                else:
+                    async with deadline:
+                        result = await (
+                            job_type.handler(payload, ctx) if job_type.takes_context else job_type.handler(payload)
+                        )
+            finally:
+                slot.in_handler = False
         except asyncio.CancelledError:
             reason = slot.cancel_reason
             if reason is None or task is None:
@@ -444,8 +475,10 @@ class WorkerPool:
             if reason == "shutdown":
                 raise
             return
-        except TimeoutError:
-            await self._record_failure(job, f"timed out after {timeout:g} s", tb.format_exc(), retryable=True)
+        except TimeoutError as exc:
+            # Our deadline, or a TimeoutError the handler raised itself (a socket timeout...).
+            error = f"timed out after {timeout:g} s" if deadline is not None and deadline.expired() else _describe(exc)
+            await self._record_failure(job, error, tb.format_exc(), retryable=True)
             return
         except PermanentError as exc:
             await self._record_failure(job, _describe(exc), tb.format_exc(), retryable=False)
@@ -513,6 +546,14 @@ class WorkerPool:
     async def _ack_loop(self) -> None:
         while True:
             await self._acks_pending.wait()
+            await self._flush_acks_now()
+
+    async def _drain_outcomes(self) -> None:
+        """Flush queued acks and wait for the ack call already in flight in the ack loop (the
+        loop is cancelled next: cancelling it mid-call would lose a finished job's outcome)."""
+        await self._flush_acks_now()
+        while self._held:
+            await self._wait_change(0.05)
             await self._flush_acks_now()
 
     async def _flush_acks_now(self) -> None:

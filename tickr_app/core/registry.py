@@ -121,15 +121,17 @@ class Registry:
         max_attempts: int = DEFAULT_MAX_ATTEMPTS,
         backoff_base: float = DEFAULT_BACKOFF_BASE_S,
         backoff_cap: float = DEFAULT_BACKOFF_CAP_S,
+        payload_model: type[BaseModel] | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Decorator registering an async handler ``(payload: Model, ctx: JobContext)``."""
+        """Decorator registering an async handler ``(payload: Model, ctx: JobContext)``; the
+        model comes from the first parameter's annotation unless ``payload_model`` is given."""
 
         def register(handler: Handler) -> Handler:
             if not inspect.iscoroutinefunction(handler):
                 raise TypeError(f"job handler {handler.__qualname__} must be an async function")
             if max_attempts < 1:
                 raise ValueError("max_attempts must be at least 1")
-            model, takes_context, wants_dict = _inspect_handler(handler)
+            model, takes_context, wants_dict = _inspect_handler(handler, payload_model)
             self.add(
                 JobType(
                     name=name or handler.__name__,
@@ -150,18 +152,43 @@ class Registry:
         return register
 
 
-def _inspect_handler(handler: Handler) -> tuple[type[BaseModel], bool, bool]:
+def _inspect_handler(handler: Handler, payload_model: type[BaseModel] | None = None) -> tuple[type[BaseModel], bool, bool]:
     params = list(inspect.signature(handler).parameters.values())
     if not params:
         raise TypeError(f"job handler {handler.__qualname__} must take the payload as first argument")
+    takes_context = len(params) > 1
+    if payload_model is not None:
+        return payload_model, takes_context, False
     try:
-        hints = typing.get_type_hints(handler)
-    except Exception:  # unresolved forward references: fall back to the raw annotation
-        hints = {p.name: p.annotation for p in params}
-    annotation = hints.get(params[0].name, inspect.Parameter.empty)
+        annotation = typing.get_type_hints(handler).get(params[0].name, inspect.Parameter.empty)
+    except Exception:
+        annotation = params[0].annotation
+        if isinstance(annotation, str):
+            annotation = _resolve(annotation, handler)
+        if isinstance(annotation, str):
+            # A model defined inside a function cannot be resolved from a string annotation
+            # (``from __future__ import annotations``); silently accepting any dict instead
+            # would skip validation and defaults, so say so.
+            raise TypeError(
+                f"cannot resolve the payload annotation {annotation!r} of job handler "
+                f"{handler.__qualname__}: define the model at module level, or pass "
+                "payload_model= to @job"
+            ) from None
     if isinstance(annotation, type) and issubclass(annotation, BaseModel):
-        return annotation, len(params) > 1, False
-    return AnyPayload, len(params) > 1, True
+        return annotation, takes_context, False
+    return AnyPayload, takes_context, True
+
+
+def _resolve(annotation: str, handler: Handler) -> Any:
+    """Evaluate one string annotation in the handler's module; the string itself if that fails
+    (other annotations of the handler may be unresolvable without this one being so)."""
+    import builtins
+
+    namespace = {**vars(builtins), **getattr(handler, "__globals__", {})}
+    try:
+        return eval(annotation, namespace)  # noqa: S307 - an annotation the handler's author wrote
+    except Exception:
+        return annotation
 
 
 default_registry = Registry()
@@ -175,6 +202,7 @@ def job(
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     backoff_base: float = DEFAULT_BACKOFF_BASE_S,
     backoff_cap: float = DEFAULT_BACKOFF_CAP_S,
+    payload_model: type[BaseModel] | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register a job type in the default registry (see ``Registry.job``)."""
     return default_registry.job(
@@ -184,4 +212,5 @@ def job(
         max_attempts=max_attempts,
         backoff_base=backoff_base,
         backoff_cap=backoff_cap,
+        payload_model=payload_model,
     )

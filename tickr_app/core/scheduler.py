@@ -69,7 +69,9 @@ class Scheduler:
     async def _promote_loop(self, queue: str) -> None:
         wake = self._wake[queue]
         backoff = Reconnect()
-        while True:
+        # Not `while True`: on Python 3.11, asyncio.wait_for can swallow our cancel when the wake
+        # event fires at the same moment (CPython gh-86296), and stop() would then wait forever.
+        while self._running:
             wake.clear()
             started = time.monotonic()
             try:

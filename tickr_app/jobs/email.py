@@ -1,5 +1,184 @@
-"""Placeholder until the email job lands."""
+"""The built-in ``email`` job: builds a real RFC 5322 message and delivers it.
+
+With ``TICKR_SMTP_URL`` set (``smtp://user:pass@host:port``, STARTTLS when the server offers
+it, or ``smtps://...`` for implicit TLS) the message is sent over SMTP; otherwise it is written
+to ``TICKR_HOME/outbox/<job id>.eml``, so the embedded demo works with no mail server at all.
+
+The Message-ID is derived from the job id, so a retried job that was already delivered once
+(at-least-once) produces the same Message-ID and mail clients can recognise the duplicate.
+"""
+
 from __future__ import annotations
+
+import asyncio
+import os
+import smtplib
+import ssl
+import tempfile
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import unquote, urlsplit
+
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, WithJsonSchema, field_validator
+from pydantic_core import PydanticCustomError
+
+from tickr_app.core.context import JobContext
+from tickr_app.core.pool import PermanentError
 from tickr_app.core.registry import Registry
+
+JOB_NAME = "email"
+SMTP_URL_ENV = "TICKR_SMTP_URL"
+SMTP_TIMEOUT_S = 30.0
+DEFAULT_SENDER = "tickr@localhost"
+
+
+def _sender_address(value: str) -> str:
+    """Like ``EmailStr``, but a local sender (``tickr@localhost``, ``ops@mailhost``) is fine:
+    the From address of a local mail setup need not be globally deliverable."""
+    local, at, domain = value.rpartition("@")
+    try:
+        if at and domain.lower() == "localhost":
+            # email-validator refuses the special-use name outright; check the local part only.
+            validate_email(f"{local}@example.com", check_deliverability=False)
+            return f"{local}@localhost"
+        return validate_email(value, check_deliverability=False, globally_deliverable=False).normalized
+    except EmailNotValidError as exc:
+        raise PydanticCustomError(
+            "value_error", "value is not a valid email address: {reason}", {"reason": str(exc)}
+        ) from None
+
+
+SenderAddress = Annotated[
+    str,
+    AfterValidator(_sender_address),
+    WithJsonSchema({"type": "string", "format": "email"}),
+]
+
+
+class EmailPayload(BaseModel):
+    """An email to send: one recipient, optional copies, plain-text body."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    to: EmailStr
+    subject: str = Field(min_length=1, max_length=200)
+    body: str
+    cc: list[EmailStr] = Field(default_factory=list, max_length=100)
+    from_addr: SenderAddress = DEFAULT_SENDER
+
+    @field_validator("subject")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        # A header value must not carry line breaks (header injection).
+        if "\r" in value or "\n" in value:
+            raise ValueError("the subject must be a single line")
+        return value
+
+
+def build_message(payload: EmailPayload, job_id: str) -> EmailMessage:
+    msg = EmailMessage(policy=SMTP_POLICY)
+    msg["From"] = payload.from_addr
+    msg["To"] = payload.to
+    if payload.cc:
+        msg["Cc"] = ", ".join(payload.cc)
+    msg["Subject"] = payload.subject
+    msg["Date"] = formatdate(localtime=True)
+    domain = payload.from_addr.rpartition("@")[2] or "localhost"
+    msg["Message-ID"] = f"<{job_id}@{domain}>"
+    msg["X-Tickr-Job-Id"] = job_id
+    msg.set_content(payload.body)
+    return msg
+
+
+def _write_atomically(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def _send_smtp(url: str, msg: EmailMessage, sender: str, recipients: list[str]) -> None:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("smtp", "smtps"):
+        raise PermanentError(f"{SMTP_URL_ENV} must start with smtp:// or smtps://, not {scheme or '(none)'}://")
+    host = parts.hostname
+    if not host:
+        raise PermanentError(f"{SMTP_URL_ENV} has no host")
+    try:
+        port = parts.port or (465 if scheme == "smtps" else 25)
+    except ValueError:
+        raise PermanentError(f"{SMTP_URL_ENV} has an invalid port") from None
+    user = unquote(parts.username) if parts.username else None
+    password = unquote(parts.password) if parts.password else ""
+    context = ssl.create_default_context()
+    client: smtplib.SMTP
+    if scheme == "smtps":
+        client = smtplib.SMTP_SSL(host, port, timeout=SMTP_TIMEOUT_S, context=context)
+    else:
+        client = smtplib.SMTP(host, port, timeout=SMTP_TIMEOUT_S)
+    try:
+        client.ehlo_or_helo_if_needed()
+        if scheme == "smtp" and client.has_extn("starttls"):
+            client.starttls(context=context)
+            client.ehlo()
+        if user:
+            client.login(user, password)
+        refused = client.send_message(msg, from_addr=sender, to_addrs=recipients)
+        if refused:
+            # Some recipients were accepted; retrying would send them a duplicate.
+            raise PermanentError(f"the server refused some recipients: {sorted(refused)}")
+    except smtplib.SMTPRecipientsRefused as exc:
+        codes = [code for code, _ in exc.recipients.values()]
+        if all(code >= 500 for code in codes):
+            raise PermanentError(f"the server refused every recipient: {exc.recipients}") from None
+        raise
+    except smtplib.SMTPResponseException as exc:
+        if exc.smtp_code >= 500:
+            text = exc.smtp_error.decode(errors="replace") if isinstance(exc.smtp_error, bytes) else exc.smtp_error
+            raise PermanentError(f"SMTP error {exc.smtp_code}: {text}") from None
+        raise
+    finally:
+        try:
+            client.quit()
+        except (smtplib.SMTPException, OSError):
+            client.close()
+
+
+async def send_email(payload: EmailPayload, ctx: JobContext) -> dict[str, Any]:
+    """Send an email over SMTP (TICKR_SMTP_URL), or write it to the outbox as a .eml file."""
+    msg = build_message(payload, ctx.id)
+    await ctx.progress(10, "message built")
+    url = os.environ.get(SMTP_URL_ENV, "").strip()
+    if url:
+        recipients = [payload.to, *payload.cc]
+        await ctx.progress(50, "sending")
+        await asyncio.to_thread(_send_smtp, url, msg, payload.from_addr, recipients)
+        await ctx.progress(100, "sent")
+        return {"sent_to": recipients, "message_id": msg["Message-ID"]}
+    path = ctx.home / "outbox" / f"{ctx.id}.eml"
+    await ctx.progress(50, "writing to the outbox")
+    await asyncio.to_thread(_write_atomically, path, msg.as_bytes())
+    await ctx.progress(100, "written")
+    return {"path": str(path), "message_id": msg["Message-ID"]}
+
+
 def register(registry: Registry) -> None:
-    return None
+    """Add the ``email`` job type to ``registry`` (idempotent)."""
+    if JOB_NAME in registry:
+        return
+    registry.job(JOB_NAME, timeout=2 * SMTP_TIMEOUT_S + 30, max_attempts=5, backoff_base=2.0)(send_email)

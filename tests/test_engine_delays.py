@@ -1,0 +1,150 @@
+"""Delayed jobs: promoted in due order, never early, woken early for an earlier job, and
+run_at in the past runs at once."""
+
+from __future__ import annotations
+
+import random
+import time
+
+from helpers import eventually, percentile
+
+from tickr_app import JobContext, JobRequest, Registry
+
+
+async def test_delayed_jobs_run_in_due_order_and_never_early(make_tickr, registry: Registry) -> None:
+    starts: dict[str, float] = {}
+    order: list[str] = []
+
+    @registry.job("tick")
+    async def tick(payload: dict, ctx: JobContext) -> None:
+        starts[ctx.id] = time.time() * 1000
+        order.append(ctx.id)
+
+    tickr = await make_tickr(workers=4)
+    delays_ms = [50 + i * 18 for i in range(20)]  # 50 .. 392 ms
+    random.shuffle(delays_ms)
+    jobs = []
+    for d in delays_ms:  # one submit each, shuffled: an earlier job often arrives while the
+        jobs.append(await tickr.submit("tick", {"d": d}, delay=d / 1000))  # scheduler sleeps
+    assert all(j.status == "waiting" for j in jobs)
+    assert (await tickr.stats())["default"].waiting == 20
+
+    done = [await tickr.wait(j.id, timeout=5) for j in jobs]
+    assert all(d.status == "succeeded" for d in done)
+    due = {d.id: d.due_at for d in done}
+    for d in done:
+        # never early, on the Redis clock (the one that set the due time) ...
+        assert d.started_at >= d.due_at, f"job started {d.due_at - d.started_at} ms early (Redis clock)"
+        # ... and as the handler saw it
+        assert starts[d.id] >= d.due_at, f"handler ran {d.due_at - starts[d.id]:.2f} ms early"
+    # start order follows due order (equal due times may start either way round)
+    dues_in_start_order = [due[i] for i in order]
+    assert dues_in_start_order == sorted(dues_in_start_order), "jobs started out of due order"
+
+    lateness = [starts[i] - due[i] for i in order]
+    p50, p99 = percentile(lateness, 50), percentile(lateness, 99)
+    print(f"\ndelayed-job lateness over {len(lateness)} jobs: p50 {p50:.2f} ms, p99 {p99:.2f} ms, max {max(lateness):.2f} ms")
+    assert max(lateness) < 1000, f"a delayed job ran {max(lateness):.0f} ms late"
+
+
+async def test_submit_many_with_delays_keeps_due_order(make_tickr, registry: Registry) -> None:
+    order: list[int] = []
+
+    @registry.job("tick")
+    async def tick(payload: dict) -> None:
+        order.append(payload["n"])
+
+    tickr = await make_tickr(workers=1)
+    ns = list(range(15))
+    random.shuffle(ns)
+    jobs = await tickr.submit_many([JobRequest("tick", {"n": n}, delay=0.05 + n * 0.01) for n in ns])
+    for j in jobs:
+        await tickr.wait(j.id, timeout=5)
+    assert order == sorted(order)
+
+
+async def test_scheduler_wakes_early_for_an_earlier_job(make_tickr, registry: Registry) -> None:
+    starts: dict[str, float] = {}
+
+    @registry.job("tick")
+    async def tick(payload: dict, ctx: JobContext) -> None:
+        starts[ctx.id] = time.time() * 1000
+
+    tickr = await make_tickr(workers=1)
+    # Watch what the scheduler's promote calls report, to know it has gone to sleep until the
+    # far job (a wrapper around the real broker call; Redis does the work).
+    seen_next_due: list[int] = []
+    real_promote = tickr.broker.promote
+
+    async def recording_promote(queue: str, batch: int = 1000):
+        result = await real_promote(queue, batch)
+        seen_next_due.append(result[1])
+        return result
+
+    tickr.broker.promote = recording_promote  # type: ignore[method-assign]
+    far = await tickr.submit("tick", {}, delay=30)
+    far_due = (await tickr.get(far.id)).due_at  # as Redis stored it
+    await eventually(lambda: far_due in seen_next_due, 5, message="the scheduler saw the far job as next due")
+
+    near = await tickr.submit("tick", {}, delay=0.2)
+    done = await tickr.wait(near.id, timeout=3)  # a scheduler that was not woken sleeps 5-30 s
+    assert done.status == "succeeded"
+    lateness = starts[near.id] - done.due_at
+    assert 0 <= lateness < 1000, f"lateness {lateness:.1f} ms"
+    assert (await tickr.get(far.id)).status == "waiting"
+
+
+async def test_wake_message_from_another_process_reaches_the_scheduler(make_tickr, registry: Registry) -> None:
+    @registry.job("tick")
+    async def tick(payload: dict) -> None:
+        return None
+
+    worker = await make_tickr(workers=1)
+    producer = await make_tickr(workers=0)  # a separate engine with its own Redis connections
+    seen_next_due: list[int] = []
+    real_promote = worker.broker.promote
+
+    async def recording_promote(queue: str, batch: int = 1000):
+        result = await real_promote(queue, batch)
+        seen_next_due.append(result[1])
+        return result
+
+    worker.broker.promote = recording_promote  # type: ignore[method-assign]
+    far = await producer.submit("tick", {}, delay=30)
+    far_due = (await producer.get(far.id)).due_at
+    await eventually(lambda: far_due in seen_next_due, 5, message="the worker's scheduler saw the far job")
+    near = await producer.submit("tick", {}, delay=0.1)
+    done = await producer.wait(near.id, timeout=3)
+    assert done.status == "succeeded"
+    assert 0 <= done.started_at - done.due_at < 1000
+
+
+async def test_run_at_in_the_past_runs_at_once(make_tickr, registry: Registry) -> None:
+    @registry.job("tick")
+    async def tick(payload: dict) -> str:
+        return "ran"
+
+    tickr = await make_tickr(workers=1)
+    past = time.time() - 60
+    j = await tickr.submit("tick", {}, run_at=past)
+    assert j.status == "ready"
+    assert j.due_at == round(past * 1000)
+    done = await tickr.wait(j.id, timeout=3)
+    assert done.result == "ran"
+
+
+async def test_run_at_in_the_future_waits_until_then(make_tickr, registry: Registry) -> None:
+    from datetime import datetime, timedelta, timezone
+
+    @registry.job("tick")
+    async def tick(payload: dict) -> float:
+        return time.time() * 1000
+
+    tickr = await make_tickr(workers=1)
+    when = datetime.now(timezone.utc) + timedelta(milliseconds=250)
+    j = await tickr.submit("tick", {}, run_at=when)
+    assert j.status == "waiting"
+    assert j.due_at == round(when.timestamp() * 1000)
+    done = await tickr.wait(j.id, timeout=3)
+    assert done.result >= j.due_at
+    assert done.started_at >= j.due_at
