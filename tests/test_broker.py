@@ -143,6 +143,17 @@ async def test_fail_retries_with_backoff_then_goes_dead(broker: Broker) -> None:
     assert await broker.redis.zrange(broker.keys(Q).dead, 0, -1) == [job.id]
 
 
+async def test_a_failure_after_a_cancel_request_cancels_instead_of_retrying(broker: Broker) -> None:
+    await enqueue(broker, spec(max_attempts=5))
+    [job] = await broker.fetch(Q, 1, "w", 5000)
+    assert await broker.cancel(job.id) == "requested"
+    assert await broker.fail(job, "CleanupError: x", "tb", 0) == "cancelled"
+    cancelled = await broker.get(job.id)
+    assert cancelled.status == "cancelled" and cancelled.error == "CleanupError: x"
+    assert await broker.redis.zcard(broker.keys(Q).waiting) == 0
+    assert await broker.redis.zrange(broker.keys(Q).cancelled, 0, -1) == [job.id]
+
+
 async def test_recover_moves_expired_leases_to_waiting_counting_the_attempt(broker: Broker) -> None:
     await enqueue(broker, spec(max_attempts=3, backoff_base_ms=10))
     [job] = await broker.fetch(Q, 1, "dead-worker", 50)

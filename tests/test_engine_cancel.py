@@ -203,7 +203,9 @@ async def test_cancel_while_a_failure_is_being_recorded_keeps_the_pool_alive(
     go.set()
 
     done = await tickr.wait(j.id, timeout=5)
-    assert done.status == "dead" and "broken" in done.error  # the failure was recorded
+    # The cancel was requested before the failure was recorded: the job ends cancelled (not
+    # retried or dead), with the failure kept as its last error.
+    assert done.status == "cancelled" and "broken" in done.error
     assert j.id not in tickr.pool._held
     nxt = await tickr.submit("fails", {})
     assert (await tickr.wait(nxt.id, timeout=5)).result == "ok"  # the only slot still works

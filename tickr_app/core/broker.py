@@ -97,6 +97,17 @@ class QueueStats:
             "by_type": self.by_type,
         }
 
+    # Notebook displays (see reprs.py).
+    def _repr_html_(self) -> str:
+        from .reprs import queue_stats_html
+
+        return queue_stats_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        from .reprs import queue_stats_text
+
+        p.text("QueueStats(...)" if cycle else queue_stats_text(self))
+
 
 @dataclass(slots=True)
 class WorkerInfo:
@@ -124,6 +135,17 @@ class WorkerInfo:
             "heartbeat_at": self.heartbeat_at,
             "jobs": self.jobs,
         }
+
+    # Notebook displays (see reprs.py).
+    def _repr_html_(self) -> str:
+        from .reprs import worker_html
+
+        return worker_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        from .reprs import worker_text
+
+        p.text("WorkerInfo(...)" if cycle else worker_text(self))
 
 
 ListableStatus = Literal["waiting", "ready", "active", "succeeded", "dead", "cancelled"]
@@ -292,10 +314,11 @@ class Broker:
     async def fail(
         self, job: LeasedJob, error: str, traceback: str, retry_delay_ms: int, *, retryable: bool = True
     ) -> str:
-        """Record a failed attempt; returns 'retry', 'dead' or 'rejected'."""
+        """Record a failed attempt; returns 'retry', 'dead', 'cancelled' (a cancel was requested
+        while it ran) or 'rejected' (lease lost)."""
         k = self.keys(job.queue)
         return await self.scripts.fail(
-            [k.active, k.waiting, k.dead, k.events, k.stats, k.job(job.id), k.job_prefix],
+            [k.active, k.waiting, k.dead, k.events, k.stats, k.job(job.id), k.job_prefix, k.cancelled],
             [
                 job.id,
                 job.token,
@@ -306,6 +329,7 @@ class Broker:
                 self.settings.events_maxlen,
                 k.wake_channel,
                 "0" if retryable else "1",
+                self.settings.retention_ms,
             ],
         )
 

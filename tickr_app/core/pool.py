@@ -346,8 +346,21 @@ class WorkerPool:
                 await self._capacity.wait()
                 continue
             self._reserved += free
+            fetch = asyncio.ensure_future(self.broker.fetch(queue, free, self.worker_id, self.settings.lease_ms))
             try:
-                jobs = await self.broker.fetch(queue, free, self.worker_id, self.settings.lease_ms)
+                jobs = await asyncio.shield(fetch)
+            except asyncio.CancelledError:
+                # The script may already have leased jobs to us: hold them so stop() gives
+                # them back at once, instead of leaving them to lease expiry as a lost attempt.
+                self._reserved -= free
+                try:
+                    leased = await asyncio.wait_for(fetch, 2.0)
+                except BaseException:
+                    leased = None
+                for job in leased or ():
+                    self._held[job.id] = job
+                    self._inbox.put_nowait(job)
+                raise
             except RedisError as exc:
                 self._reserved -= free
                 self._capacity.set()

@@ -91,6 +91,8 @@ class Scheduler:
                 timeout = (next_due - redis_now) / 1000 - (time.monotonic() - started)
                 if timeout <= 0:
                     continue
+                # Re-check now and then even for far-off jobs, in case a wake was lost.
+                timeout = min(timeout, IDLE_RECHECK_S)
             try:
                 await asyncio.wait_for(wake.wait(), timeout)
             except TimeoutError:

@@ -1,9 +1,11 @@
 -- A leased attempt failed: back to waiting with a backoff, or to the dead letter queue after
--- the last attempt (or at once when the error is not retryable).
--- KEYS: active, waiting, dead, events, stats, job hash, job-key prefix (to trim the dead queue)
+-- the last attempt (or at once when the error is not retryable). A job whose cancel was
+-- requested while it ran is cancelled instead of retried.
+-- KEYS: active, waiting, dead, events, stats, job hash, job-key prefix (to trim the dead queue),
+--       cancelled
 -- ARGV: id, token, error, traceback, retry_delay_ms, dead_cap, events_maxlen, wake_channel,
---       force_dead ('1' or '0')
--- Returns 'retry', 'dead' or 'rejected' (lease lost)
+--       force_dead ('1' or '0'), retention_ms
+-- Returns 'retry', 'dead', 'cancelled' or 'rejected' (lease lost)
 local active, waiting, dead, events, stats, key = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
 local id, token = ARGV[1], ARGV[2]
 if redis.call('HGET', key, 'lease') ~= token then
@@ -19,6 +21,14 @@ redis.call('HSET', key, 'error', ARGV[3], 'traceback', ARGV[4], 'failed_at', now
 redis.call('HINCRBY', stats, 'failed', 1)
 redis.call('HINCRBY', stats, 'processed', 1)
 redis.call('HINCRBY', stats, 'failed|' .. jtype, 1)
+if redis.call('HGET', key, 'cancel_requested') == '1' then
+  redis.call('HSET', key, 'status', 'cancelled', 'finished_at', now)
+  redis.call('PEXPIRE', key, tonumber(ARGV[10]))
+  redis.call('ZADD', KEYS[8], now, id)
+  redis.call('HINCRBY', stats, 'cancelled', 1)
+  emit(events, ARGV[7], 'cancelled', id)
+  return 'cancelled'
+end
 if attempts >= max_attempts or ARGV[9] == '1' then
   redis.call('HSET', key, 'status', 'dead', 'finished_at', now)
   redis.call('ZADD', dead, now, id)
