@@ -37,6 +37,7 @@ from .keys import DEFAULT_PREFIX, DEFAULT_QUEUE
 from .notify import Listener
 from .pool import PoolSettings, WorkerPool
 from .registry import Registry, default_registry
+from .reprs import JobList, StatsReport, WorkerList
 from .scheduler import Scheduler
 
 log = logging.getLogger("tickr.engine")
@@ -46,6 +47,31 @@ SUBMIT_BATCH = 1000
 """Jobs per enqueue script call."""
 SUBMIT_PIPELINE = 3
 """Enqueue calls in flight at once in submit_many."""
+
+
+class _StartMethod:
+    """``start`` is both an instance method (``await tickr.start()``) and, looked up on the
+    class, a constructor that returns a started engine (``t = await Tickr.start(**kwargs)``),
+    handy in a notebook where ``async with`` cannot span cells."""
+
+    def __init__(self, func: Any) -> None:
+        self.func = func
+        self.__doc__ = func.__doc__
+        self.__name__ = func.__name__
+        self.__wrapped__ = func
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is not None:
+            return self.func.__get__(instance, owner)
+        func = self.func
+
+        async def start(*args: Any, **kwargs: Any) -> Any:
+            if args and isinstance(args[0], owner):  # Tickr.start(tickr), unbound style
+                return await func(*args, **kwargs)
+            return await func(owner(*args, **kwargs))
+
+        start.__doc__ = "Create an engine with these arguments, start it and return it."
+        return start
 
 
 @dataclass(slots=True)
@@ -121,7 +147,10 @@ class Tickr:
             return sorted(set(self._queues))
         return sorted(self.registry.queues() | {DEFAULT_QUEUE})
 
+    @_StartMethod
     async def start(self) -> Tickr:
+        """Connect (starting the embedded Redis if no URL is given), then run the scheduler
+        and the pool; returns the engine. ``await Tickr.start(**kwargs)`` also works."""
         if self._started:
             return self
         url = self.redis_url
@@ -212,6 +241,11 @@ class Tickr:
     @property
     def running(self) -> bool:
         return self._started
+
+    def __repr__(self) -> str:
+        state = "running" if self._started else "stopped"
+        where = mask_text(self.redis_url) if self.redis_url else "embedded Redis"
+        return f"<Tickr {state} redis={where} prefix={self.prefix!r} workers={self.workers} queues={self.queues}>"
 
     def _require(self) -> Broker:
         if self.broker is None:
@@ -355,18 +389,19 @@ class Tickr:
         return await asyncio.wait_for(follow(), timeout)
 
     async def stats(self) -> dict[str, QueueStats]:
+        """Counts per queue, as a ``dict`` (a ``StatsReport``: one table in a notebook)."""
         broker = self._require()
         names = sorted(set(await broker.queues()) | set(self.queues))
-        return {q: await broker.queue_stats(q) for q in names}
+        return StatsReport({q: await broker.queue_stats(q) for q in names})
 
     async def _stats_dicts(self) -> dict[str, dict[str, Any]]:
         return {name: s.to_dict() for name, s in (await self.stats()).items()}
 
     async def list_jobs(self, queue: str = DEFAULT_QUEUE, status: ListableStatus = "ready", limit: int = 50) -> list[Job]:
-        return await self._require().list_jobs(queue, status, limit)
+        return JobList(await self._require().list_jobs(queue, status, limit))
 
     async def worker_processes(self) -> list[WorkerInfo]:
-        return await self._require().workers()
+        return WorkerList(await self._require().workers())
 
     # -- commands --------------------------------------------------------------------------
 

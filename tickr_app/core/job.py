@@ -81,3 +81,14 @@ class Job:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    # Notebook displays (see reprs.py): an HTML card in Jupyter, a few lines in IPython.
+    def _repr_html_(self) -> str:
+        from .reprs import job_html
+
+        return job_html(self)
+
+    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
+        from .reprs import job_text
+
+        p.text("Job(...)" if cycle else job_text(self))

@@ -34,7 +34,7 @@ from .registry import Registry
 
 log = logging.getLogger("tickr.pool")
 
-CancelReason = Literal["job", "shutdown", "lost"]
+CancelReason = Literal["job", "shutdown", "lost", "timeout"]
 
 
 class PermanentError(Exception):
@@ -172,6 +172,7 @@ class WorkerPool:
     # -- lifecycle -------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
         self._started_at = await self.broker.time_ms()
         await self.broker.register_queues(self.queues)
         for queue in self.queues:
@@ -430,6 +431,14 @@ class WorkerPool:
             except Exception:
                 log.exception("job observer %r failed", observer)
 
+    def _time_out(self, slot: _Slot, job_id: str) -> None:
+        if slot.job is not None and slot.job.id == job_id and slot.in_handler and slot.cancel_reason is None:
+            if slot.ctx is not None:
+                slot.ctx.cancelled.set()
+            slot.cancel_reason = "timeout"
+            if slot.task is not None:
+                slot.task.cancel()
+
     def _changed_quietly(self) -> None:
         self._capacity.set()
         if self.on_change:
@@ -463,35 +472,32 @@ class WorkerPool:
         slot.ctx = ctx
         timeout = job.timeout_ms / 1000 if job.timeout_ms > 0 else None
         started = time.perf_counter()
-        task = asyncio.current_task()
-        deadline = asyncio.timeout(timeout) if timeout is not None else None
+        task = slot.task
+        # One timer handle instead of asyncio.timeout(): the deadline cancels the slot task
+        # with reason "timeout", through the same path as a user's cancel.
+        deadline = (
+            self._loop.call_later(timeout, self._time_out, slot, job.id) if timeout is not None and task else None
+        )
         try:
             slot.in_handler = True
             try:
-                if deadline is None:
-                    result = await (
-                        job_type.handler(payload, ctx) if job_type.takes_context else job_type.handler(payload)
-                    )
-                else:
-                    async with deadline:
-                        result = await (
-                            job_type.handler(payload, ctx) if job_type.takes_context else job_type.handler(payload)
-                        )
+                result = await (job_type.handler(payload, ctx) if job_type.takes_context else job_type.handler(payload))
             finally:
                 slot.in_handler = False
+                if deadline is not None:
+                    deadline.cancel()
         except asyncio.CancelledError:
             reason = slot.cancel_reason
             if reason is None or task is None:
                 raise
             task.uncancel()
+            slot.cancel_reason = None
+            if reason == "timeout":
+                await self._record_failure(job, f"timed out after {timeout:g} s", tb.format_exc(), retryable=True)
+                return
             await self._handle_cancel(job, reason)
             if reason == "shutdown":
                 raise
-            return
-        except TimeoutError as exc:
-            # Our deadline, or a TimeoutError the handler raised itself (a socket timeout...).
-            error = f"timed out after {timeout:g} s" if deadline is not None and deadline.expired() else _describe(exc)
-            await self._record_failure(job, error, tb.format_exc(), retryable=True)
             return
         except PermanentError as exc:
             await self._record_failure(job, _describe(exc), tb.format_exc(), retryable=False)
