@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError
 
+from .batcher import EnqueueBatcher
 from .broker import (
     Broker,
     BrokerSettings,
@@ -133,6 +134,7 @@ class Tickr:
         self._external_redis = redis
         self._embedded: Any = None
         self.broker: Broker | None = None
+        self._batcher: EnqueueBatcher | None = None
         self.listener: Listener | None = None
         self.scheduler: Scheduler | None = None
         self.pool: WorkerPool | None = None
@@ -163,6 +165,7 @@ class Tickr:
         try:
             redis = self._external_redis if self._external_redis is not None else connect(url or "")
             self.broker = Broker(redis, self._broker_settings)
+            self._batcher = EnqueueBatcher(self.broker)
             await self.broker.ping()
             await self.broker.register_queues(self.queues)
         except (RedisError, OSError) as exc:
@@ -307,9 +310,18 @@ class Tickr:
         idempotency_key: str | None = None,
     ) -> Job:
         """Validate and enqueue one job; with an idempotency key seen in the last 24 h, the
-        original job is returned instead."""
-        jobs = await self.submit_many([JobRequest(type, payload, delay, run_at, max_attempts, queue, idempotency_key)])
-        return jobs[0]
+        original job is returned instead. Concurrent submits share Redis round trips."""
+        broker = self._require()
+        queue_name, spec = self._spec(JobRequest(type, payload, delay, run_at, max_attempts, queue, idempotency_key))
+        now_ms = int(time.time() * 1000)
+        assert self._batcher is not None  # set with the broker
+        job_id, created = await self._batcher.enqueue(queue_name, spec)
+        if created:
+            return _fresh_job(queue_name, spec, now_ms)
+        existing = await _redis_call(broker.get(job_id, queue_name))
+        if existing is None:
+            raise JobNotFound(f"the job for this idempotency key ({job_id}) no longer exists")
+        return existing
 
     async def submit_many(self, requests: Iterable[JobRequest | Mapping[str, Any]]) -> list[Job]:
         """Validate every job first (nothing is enqueued if one is invalid), then enqueue each
