@@ -166,14 +166,14 @@ async def test_scheduler_stops_even_when_woken_at_the_same_moment(make_tickr, re
     waits for (CPython gh-86296); the scheduler's stop must not hang on that."""
     tickr = await make_tickr(workers=0, scheduler=True)
     calls: list[int] = []
-    real_promote = tickr.broker.promote
+    real_promote = tickr.broker.promote_and_lease
 
-    async def counting_promote(queue: str, batch: int = 1000):
-        result = await real_promote(queue, batch)
+    async def counting_promote(queue: str, *args, **kwargs):
+        result = await real_promote(queue, *args, **kwargs)
         calls.append(1)  # from here the loop goes straight back into its wait
         return result
 
-    tickr.broker.promote = counting_promote  # type: ignore[method-assign]
+    tickr.broker.promote_and_lease = counting_promote  # type: ignore[method-assign]
     tickr.scheduler._wake["default"].set()  # one more promote, then it waits again
     await eventually(lambda: calls, 3)
     tickr.scheduler._wake["default"].set()  # the wake and the cancel land together

@@ -269,26 +269,7 @@ class Broker:
         )
         if flat and flat[0] == "paused":
             return None
-        jobs = []
-        for i in range(0, len(flat), _FETCH_FIELDS):
-            f = flat[i : i + _FETCH_FIELDS]
-            jobs.append(
-                LeasedJob(
-                    queue,
-                    f[0],
-                    f[1],
-                    int(f[2]),
-                    f[3],
-                    f[4],
-                    int(f[5]),
-                    int(f[6]),
-                    int(f[7]),
-                    int(f[8]),
-                    int(f[9]),
-                    int(f[10]),
-                )
-            )
-        return jobs
+        return _leased_jobs(queue, flat, 0)
 
     async def wait_for_ready(self, queue: str, timeout_s: float) -> bool:
         """Block until the ready list is non-empty, without taking anything from it.
@@ -369,12 +350,22 @@ class Broker:
     # -- scheduling ------------------------------------------------------------------------
 
     async def promote(self, queue: str, batch: int = 1000) -> tuple[int, int, int]:
-        """Move due jobs to ready; returns (promoted, next due ms or -1, Redis now ms)."""
+        """Move due jobs to ready; returns (promoted, next due ms or -1, Redis now µs)."""
+        promoted, next_due, now_us, _ = await self.promote_and_lease(queue, batch)
+        return promoted, next_due, now_us
+
+    async def promote_and_lease(
+        self, queue: str, batch: int = 1000, lease_n: int = 0, worker_id: str = "", lease_ms: int = 0
+    ) -> tuple[int, int, int, list[LeasedJob]]:
+        """Promote due jobs and, if any were promoted, lease up to ``lease_n`` ready jobs to the
+        calling process in the same script (one round trip less for a delayed job). Returns
+        (promoted, next due ms or -1, Redis now µs, leased jobs)."""
         k = self.keys(queue)
-        promoted, next_due, now = await self.scripts.promote(
-            [k.waiting, k.ready, k.events, k.job_prefix], [batch, self.settings.events_maxlen]
+        flat = await self.scripts.promote(
+            [k.waiting, k.ready, k.events, k.job_prefix, k.active, k.paused],
+            [batch, self.settings.events_maxlen, min(lease_n, MAX_FETCH), worker_id, lease_ms],
         )
-        return int(promoted), int(next_due), int(now)
+        return int(flat[0]), int(flat[1]), int(flat[2]), _leased_jobs(queue, flat, 3)
 
     async def recover(self, queue: str, batch: int = 500) -> int:
         """Take back jobs whose lease expired; returns how many."""
@@ -604,6 +595,19 @@ class Broker:
             return
         await self.redis.hset(key, mapping=mapping)
         await self.redis.publish(g.control_prefix + worker_id, orjson.dumps(mapping).decode())
+
+
+def _leased_jobs(queue: str, flat: list[Any], start: int) -> list[LeasedJob]:
+    """LeasedJobs from a script reply: 11 fields per job from ``start`` on."""
+    jobs = []
+    for i in range(start, len(flat), _FETCH_FIELDS):
+        f = flat[i : i + _FETCH_FIELDS]
+        jobs.append(
+            LeasedJob(
+                queue, f[0], f[1], int(f[2]), f[3], f[4], int(f[5]), int(f[6]), int(f[7]), int(f[8]), int(f[9]), int(f[10])
+            )
+        )
+    return jobs
 
 
 def event_job_ids(fields: dict[str, str]) -> list[str]:

@@ -192,6 +192,8 @@ class Tickr:
                 home=self.home,
                 stats_source=self._stats_dicts,
             )
+        if self.scheduler is not None and self.pool is not None:
+            self.scheduler.pool = self.pool
         if self.pool:
             await self.pool.start()  # registers its wake and control channels
         self.listener.start()
@@ -214,13 +216,14 @@ class Tickr:
             await self._close_connection()
             return
         self._started = False
+        # The scheduler first: it hands freshly leased jobs to the pool, which must still take them.
+        if self.scheduler:
+            await self.scheduler.stop()
         if self.pool:
             if graceful:
                 await self.pool.stop(grace_period)
             else:
                 await self.pool.kill()
-        if self.scheduler:
-            await self.scheduler.stop()
         if self.listener:
             await self.listener.stop()
         await self._close_connection()

@@ -331,6 +331,31 @@ class WorkerPool:
 
     # -- fetching --------------------------------------------------------------------------
 
+    def reserve_for_promote(self, queue: str) -> int:
+        """Idle slots the scheduler may fill straight from its promote call (0 if none or
+        this pool does not serve the queue); settle with ``accept_leased``."""
+        if queue not in self.queues:
+            return 0
+        free = self._free()
+        if free <= 0:
+            return 0
+        self._reserved += free
+        return free
+
+    def accept_leased(self, jobs: list[LeasedJob], reserved: int) -> None:
+        """Take jobs leased to this process by the scheduler's promote call."""
+        self._reserved -= reserved
+        for job in jobs:
+            self._held[job.id] = job
+            if self._stopping:
+                task = asyncio.get_running_loop().create_task(self._give_back(job))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+            else:
+                self._inbox.put_nowait(job)
+        if len(jobs) < reserved:
+            self._capacity.set()
+
     def _free(self) -> int:
         if self._locally_paused or self._stopping:
             return 0

@@ -17,6 +17,7 @@ from redis.exceptions import RedisError
 from .backoff import Reconnect
 from .broker import Broker
 from .notify import Listener
+from .pool import WorkerPool
 
 log = logging.getLogger("tickr.scheduler")
 
@@ -27,8 +28,12 @@ TRIM_EVERY_S = 60.0
 
 
 class Scheduler:
-    def __init__(self, broker: Broker, listener: Listener, *, sweep_interval: float = 1.0) -> None:
+    def __init__(
+        self, broker: Broker, listener: Listener, *, sweep_interval: float = 1.0, pool: WorkerPool | None = None
+    ) -> None:
         self.broker = broker
+        self.pool = pool
+        """This process's pool, if any: due jobs are leased to it in the promote call itself."""
         self.listener = listener
         self.sweep_interval = sweep_interval
         self._queues: set[str] = set()
@@ -74,12 +79,33 @@ class Scheduler:
         while self._running:
             wake.clear()
             started = time.monotonic()
+            pool = self.pool
+            reserved = pool.reserve_for_promote(queue) if pool is not None else 0
+            call = asyncio.ensure_future(
+                self.broker.promote_and_lease(
+                    queue, PROMOTE_BATCH, reserved, pool.worker_id if pool else "", pool.settings.lease_ms if pool else 0
+                )
+            )
             try:
-                promoted, next_due, redis_now = await self.broker.promote(queue, PROMOTE_BATCH)
+                promoted, next_due, redis_now_us, leased = await asyncio.shield(call)
+            except asyncio.CancelledError:
+                # Jobs the script may already have leased to us must reach the pool, not wait
+                # for lease expiry.
+                try:
+                    leased = (await asyncio.wait_for(call, 2.0))[3]
+                except BaseException:
+                    leased = []
+                if pool is not None:
+                    pool.accept_leased(leased, reserved)
+                raise
             except RedisError as exc:
+                if pool is not None:
+                    pool.accept_leased([], reserved)
                 log.warning("promote on queue %s failed (%s); retrying", queue, exc)
                 await asyncio.sleep(backoff.next_delay())
                 continue
+            if pool is not None:
+                pool.accept_leased(leased, reserved)
             backoff.reset()
             self.promoted += promoted
             if promoted >= PROMOTE_BATCH:
@@ -89,15 +115,12 @@ class Scheduler:
             else:
                 # Sleep relative to the Redis clock, read about halfway through the call: waking
                 # earlier only costs a promote that finds nothing due yet.
-                timeout = (next_due - redis_now) / 1000 - (time.monotonic() - started) / 2
+                timeout = (next_due * 1000 - redis_now_us) / 1e6 - (time.monotonic() - started) / 2
                 if timeout <= 0:
                     continue
                 # Re-check now and then even for far-off jobs, in case a wake was lost.
                 timeout = min(timeout, IDLE_RECHECK_S)
-            try:
-                await asyncio.wait_for(wake.wait(), timeout)
-            except TimeoutError:
-                pass
+            await _sleep_until_woken(wake, timeout)
 
     async def _sweep_loop(self) -> None:
         backoff = Reconnect()
@@ -115,3 +138,22 @@ class Scheduler:
             except RedisError as exc:
                 log.warning("lease sweep failed (%s); retrying", exc)
                 await asyncio.sleep(backoff.next_delay())
+
+
+SPIN_WINDOW_S = 0.002
+"""Event-loop timers fire up to ~1 ms off (epoll and libuv count whole milliseconds). The last
+stretch before a due time is spent yielding to the loop instead, so the promote call starts
+within one loop turn of the due time; other tasks keep running meanwhile."""
+
+
+async def _sleep_until_woken(wake: asyncio.Event, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    coarse = timeout - SPIN_WINDOW_S
+    if coarse > 0:
+        try:
+            await asyncio.wait_for(wake.wait(), coarse)
+            return
+        except TimeoutError:
+            pass
+    while not wake.is_set() and time.monotonic() < deadline:
+        await asyncio.sleep(0)
