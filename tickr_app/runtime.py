@@ -77,47 +77,70 @@ class Runtime:
         await self.tickr.stop(graceful=graceful)
 
 
-async def run_headless(runtime: Runtime) -> int:
-    """Run until SIGINT/SIGTERM; the first drains gracefully, a second stops at once."""
-    loop = asyncio.get_running_loop()
-    stop_requested = asyncio.Event()
-    signals = 0
-    draining: asyncio.Future[None] | None = None
+class TwoStageSignals:
+    """SIGINT/SIGTERM handling for headless processes: the first signal asks for a graceful
+    stop, a second one cancels the graceful stop in progress (leases bring the jobs back)."""
 
-    def on_signal(sig: signal.Signals) -> None:
-        nonlocal signals
-        signals += 1
-        if signals == 1:
-            log.info("%s received: finishing in-flight jobs (send again to stop at once)", sig.name)
-            stop_requested.set()
+    def __init__(self, first_message: str = "finishing in-flight jobs") -> None:
+        self.stop_requested = asyncio.Event()
+        self._first_message = first_message
+        self._count = 0
+        self._draining: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def install(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            self._loop.add_signal_handler(sig, self._on_signal, sig)
+
+    def remove(self) -> None:
+        if self._loop is not None:
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._loop.remove_signal_handler(sig)
+
+    def _on_signal(self, sig: signal.Signals) -> None:
+        self._count += 1
+        if self._count == 1:
+            log.info("%s received: %s (send again to stop at once)", sig.name, self._first_message)
+            self.stop_requested.set()
         else:
             log.warning("%s received again: stopping now; leases will bring running jobs back", sig.name)
-            if draining is not None:
-                draining.cancel()
+            if self._draining is not None:
+                self._draining.cancel()
 
-    await runtime.start()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal, sig)
+    async def stop_runtime(self, runtime: Runtime) -> None:
+        """Graceful stop that a second signal turns into an immediate one."""
+        self._draining = asyncio.ensure_future(runtime.stop(graceful=True))
+        try:
+            await self._draining
+        except asyncio.CancelledError:
+            await runtime.stop(graceful=False)
+
+
+def describe(runtime: Runtime) -> str:
+    """One line on what this process runs, for its start-up log (passwords masked)."""
     t = runtime.tickr
-    parts = [f"redis {t.redis_url and _safe(t.redis_url)}", f"prefix {t.prefix!r}", f"queues {', '.join(t.queues)}"]
+    parts = [f"redis {_safe(t.redis_url) if t.redis_url else 'embedded'}", f"prefix {t.prefix!r}", f"queues {', '.join(t.queues)}"]
     if t.pool is not None:
         parts.append(f"{t.pool.concurrency} workers ({t.worker_id})")
     if runtime.api_url:
         parts.insert(0, f"API {runtime.api_url}/api/v1")
-    log.info("tickr running: %s", "; ".join(parts))
+    return "; ".join(parts)
+
+
+async def run_headless(runtime: Runtime) -> int:
+    """Run until SIGINT/SIGTERM; the first drains gracefully, a second stops at once."""
+    signals = TwoStageSignals()
+    await runtime.start()
+    signals.install()
+    log.info("tickr running: %s", describe(runtime))
     try:
-        await stop_requested.wait()
-        draining = asyncio.ensure_future(runtime.stop(graceful=True))
-        try:
-            await draining
-        except asyncio.CancelledError:
-            await runtime.stop(graceful=False)
+        await signals.stop_requested.wait()
+        await signals.stop_runtime(runtime)
     finally:
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        signals.remove()
     log.info("tickr stopped")
     return 0
-
 
 
 def _safe(url: str) -> str:

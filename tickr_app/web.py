@@ -21,12 +21,11 @@ import asyncio
 import logging
 import os
 import shlex
-import signal
 import sys
 from typing import Any
 
 from .core.errors import InvalidRequest
-from .runtime import Runtime
+from .runtime import Runtime, TwoStageSignals, describe
 from .settings import RuntimeOptions, env, is_loopback
 
 log = logging.getLogger("tickr.web")
@@ -194,24 +193,8 @@ async def _discard(stream: asyncio.StreamReader | None) -> None:
 async def _serve(options: RuntimeOptions, web_port: int, log_level: str) -> int:
     from aiohttp import web
 
-    loop = asyncio.get_running_loop()
-    stop_requested = asyncio.Event()
-    signals = 0
-    draining: asyncio.Future[None] | None = None
-
-    def on_signal(sig: signal.Signals) -> None:
-        nonlocal signals
-        signals += 1
-        if signals == 1:
-            log.info("%s received: closing browser tabs, finishing in-flight jobs (send again to stop at once)", sig.name)
-            stop_requested.set()
-        else:
-            log.warning("%s received again: stopping now; leases will bring running jobs back", sig.name)
-            if draining is not None:
-                draining.cancel()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, on_signal, sig)
+    signals = TwoStageSignals("closing browser tabs, finishing in-flight jobs")
+    signals.install()
     runtime = Runtime(options)
     runner: web.AppRunner | None = None
     try:
@@ -237,30 +220,19 @@ async def _serve(options: RuntimeOptions, web_port: int, log_level: str) -> int:
         server.port = port
         server.public_url = f"http://{_url_host(host)}:{port}"
         await runtime.start()
-        t = runtime.tickr
-        parts = [f"prefix {t.prefix!r}", f"queues {', '.join(t.queues)}"]
-        if t.pool is not None:
-            parts.append(f"{t.pool.concurrency} workers ({t.worker_id})")
-        if runtime.api_url:
-            parts.insert(0, f"API {runtime.api_url}/api/v1")
-        log.info("tickr web: open %s in a browser; engine: %s", server.public_url, "; ".join(parts))
+        log.info("tickr web: open %s in a browser; engine: %s", server.public_url, describe(runtime))
 
-        await stop_requested.wait()
+        await signals.stop_requested.wait()
         await site.stop()
         await server.close_tabs()
         await runner.cleanup()
         runner = None
-        draining = asyncio.ensure_future(runtime.stop(graceful=True))
-        try:
-            await draining
-        except asyncio.CancelledError:
-            await runtime.stop(graceful=False)
+        await signals.stop_runtime(runtime)
     finally:
         if runner is not None:
             await runner.cleanup()
         if runtime.tickr.running or runtime.api is not None:
             await runtime.stop(graceful=True)
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)
+        signals.remove()
     log.info("tickr web stopped")
     return 0

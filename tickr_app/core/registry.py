@@ -17,9 +17,6 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from .errors import InvalidPayload, UnknownJobType
 from .keys import DEFAULT_QUEUE
 
-if typing.TYPE_CHECKING:
-    from .context import JobContext
-
 Handler = Callable[..., Awaitable[Any]]
 
 DEFAULT_MAX_ATTEMPTS = 5

@@ -14,11 +14,9 @@ import asyncio
 import os
 import smtplib
 import ssl
-import tempfile
 from email.message import EmailMessage
 from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import unquote, urlsplit
 
@@ -29,6 +27,8 @@ from pydantic_core import PydanticCustomError
 from tickr_app.core.context import JobContext
 from tickr_app.core.pool import PermanentError
 from tickr_app.core.registry import Registry
+
+from .files import write_atomically
 
 JOB_NAME = "email"
 SMTP_URL_ENV = "TICKR_SMTP_URL"
@@ -94,23 +94,6 @@ def build_message(payload: EmailPayload, job_id: str) -> EmailMessage:
     return msg
 
 
-def _write_atomically(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 def _send_smtp(url: str, msg: EmailMessage, sender: str, recipients: list[str]) -> None:
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
@@ -172,7 +155,7 @@ async def send_email(payload: EmailPayload, ctx: JobContext) -> dict[str, Any]:
         return {"sent_to": recipients, "message_id": msg["Message-ID"]}
     path = ctx.home / "outbox" / f"{ctx.id}.eml"
     await ctx.progress(50, "writing to the outbox")
-    await asyncio.to_thread(_write_atomically, path, msg.as_bytes())
+    await asyncio.to_thread(write_atomically, path, msg.as_bytes())
     await ctx.progress(100, "written")
     return {"path": str(path), "message_id": msg["Message-ID"]}
 

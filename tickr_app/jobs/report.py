@@ -9,16 +9,15 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-import os
-import tempfile
 from datetime import datetime, timezone
-from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from tickr_app.core.context import JobContext
 from tickr_app.core.registry import Registry
+
+from .files import write_atomically
 
 JOB_NAME = "report"
 
@@ -112,23 +111,6 @@ def render_csv(stats: dict[str, dict[str, Any]]) -> str:
     return out.getvalue()
 
 
-def _write_atomically(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
-            f.write(text)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-
-
 async def generate_report(payload: ReportPayload, ctx: JobContext) -> dict[str, Any]:
     """Summarise every queue's counts into a Markdown or CSV file under TICKR_HOME/reports."""
     suffix = "md" if payload.format == "markdown" else "csv"
@@ -147,7 +129,7 @@ async def generate_report(payload: ReportPayload, ctx: JobContext) -> dict[str, 
                 text = render_markdown(payload.title, ctx.id, datetime.now(timezone.utc), stats)
             else:
                 text = render_csv(stats)
-            await asyncio.to_thread(_write_atomically, path, text)
+            await asyncio.to_thread(write_atomically, path, text.encode("utf-8"))
             message = f"wrote {path.name}"
         await ctx.progress(step * 100 / payload.steps, message)
     return {"path": str(path), "queues": len(stats), "format": payload.format}
