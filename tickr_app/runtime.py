@@ -31,6 +31,16 @@ def import_job_modules(modules: list[str]) -> None:
             raise InvalidRequest(f"cannot import job module {name!r}: {type(exc).__name__}: {exc}") from None
 
 
+def check_options(options: RuntimeOptions, *, attach: bool = False) -> None:
+    """Refuse what cannot be served safely, before anything starts: an API on a non-loopback
+    host needs a token."""
+    if options.api and not attach and not options.token and not is_loopback(options.host):
+        raise InvalidRequest(
+            f"refusing to serve the API on non-loopback host {options.host!r} without a token; "
+            "pass --token or set TICKR_API_TOKEN"
+        )
+
+
 class Runtime:
     def __init__(self, options: RuntimeOptions, *, attach: bool = False) -> None:
         self.options = options
@@ -53,11 +63,7 @@ class Runtime:
         return self.api.url if self.api is not None else None
 
     async def start(self) -> None:
-        if self.options.api and not self.attach and not self.options.token and not is_loopback(self.options.host):
-            raise InvalidRequest(
-                f"refusing to serve the API on non-loopback host {self.options.host!r} without a token; "
-                "pass --token or set TICKR_API_TOKEN"
-            )
+        check_options(self.options, attach=self.attach)
         await self.tickr.start()
         if self.options.api and not self.attach:
             from .api import start_api

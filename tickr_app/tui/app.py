@@ -1,21 +1,26 @@
-"""``TickrApp``: the Textual dashboard. It drives an engine the caller started and owns.
+"""``TickrApp``: the Textual dashboard. It drives an engine the caller owns.
 
-The app never starts an event loop or an engine: the CLI runs engine, API and app in one loop
-(``await app.run_async()``), tests do the same with ``app.run_test()``. Every Redis call runs
-in a worker, so the UI never waits on Redis.
+The app never starts an event loop or owns an engine: the CLI runs engine, API and app in one
+loop (``await app.run_async()``), tests do the same with ``app.run_test()``. Given a
+``startup`` coroutine (``tickr tui`` passes the runtime's start), the app opens at once, shows
+the start-up steps, and mounts the panes when the engine is running; a failed start ends the app
+with ``startup_error`` set for the caller to report. Every Redis call runs in a worker, so the
+UI never waits on Redis.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 from redis.exceptions import RedisError
-from textual import events
+from textual import events, work
 from textual.app import App, ComposeResult
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header, TabbedContent, TabPane
+from textual.widgets import Footer, Header, TabbedContent
 
+from ..core.connection import mask_url
 from ..core.engine import Tickr
 from ..core.errors import TickrError
 from ..core.keys import DEFAULT_QUEUE
@@ -26,11 +31,18 @@ from .screens.confirm import ConfirmScreen
 from .screens.drain import DrainScreen
 from .screens.help import HelpScreen
 from .screens.job_detail import JobDetailScreen
+from .screens.welcome import WelcomeInfo, WelcomeScreen, is_first_run, mark_welcomed, short_path
+from .widgets.dashboard import Dashboard
 from .widgets.queues_pane import QueuesPane
+from .widgets.startup_view import StartupProgress, StartupView
 from .widgets.submit_pane import SubmitPane
 from .widgets.workers_pane import WorkersPane
 
+log = logging.getLogger("tickr.tui")
+
 Pane = Literal["submit", "queues", "workers"]
+Startup = Callable[[StartupProgress], Awaitable["str | None"]]
+"""Starts the engine (and the API), reporting its steps; returns the API URL, if any."""
 
 
 class TickrApp(App[None]):
@@ -42,28 +54,72 @@ class TickrApp(App[None]):
     COMMANDS = App.COMMANDS | {TickrCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
-    def __init__(self, tickr: Tickr, *, api_url: str | None = None, attach: bool = False) -> None:
+    def __init__(
+        self,
+        tickr: Tickr,
+        *,
+        api_url: str | None = None,
+        attach: bool = False,
+        show_welcome: bool | None = False,
+        startup: Startup | None = None,
+        embedded_redis: bool = False,
+        api_token: bool = False,
+    ) -> None:
+        """``show_welcome``: True shows the welcome when the panes open, False never (the
+        default, for tests and embedding), None on the first run only (no marker file in the
+        engine's home yet, and not in a browser tab; ``tickr tui`` passes None).
+        ``startup``: see the module docstring; without it the engine must already be running.
+        ``embedded_redis`` and ``api_token`` only change what the welcome says."""
         super().__init__()
         self.tickr = tickr
         self.api_url = api_url
-        self.attach = attach or tickr.pool is None
+        self.attach = attach or (startup is None and tickr.pool is None)
         """No pool of our own: pool keys command the worker process selected on Workers."""
+        self.show_welcome = show_welcome
+        self.embedded_redis = embedded_redis
+        self.api_token = api_token
         self.draining: DrainScreen | None = None
+        self._startup = startup
+        self.started = startup is None
+        """The engine runs and the panes are mounted."""
+        self.startup_error: BaseException | None = None
+        """Why the start failed (the app has exited with return code 1)."""
 
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         yield Header()
-        with TabbedContent(id="panes", initial="queues"):
-            with TabPane("Submit", id="submit"):
-                yield SubmitPane(self.tickr)
-            with TabPane("Queues", id="queues"):
-                yield QueuesPane(self.tickr)
-            with TabPane("Workers", id="workers"):
-                yield WorkersPane(self.tickr)
+        yield Dashboard(self.tickr) if self.started else StartupView()
         yield Footer()
 
     def on_mount(self) -> None:
+        if self.started:
+            self._panes_ready()
+        else:
+            self.sub_title = "starting…"
+            self._start()
+
+    @work(group="startup", exit_on_error=False)
+    async def _start(self) -> None:
+        assert self._startup is not None
+        view = self.query_one(StartupView)
+        try:
+            self.api_url = await self._startup(view)
+        except Exception as exc:  # reported by the caller as one line, after the terminal is restored
+            log.debug("start failed", exc_info=True)
+            self.startup_error = exc
+            self.exit(return_code=1)
+            return
+        if self.tickr.pool is None:
+            self.attach = True
+        await view.remove()
+        await self.mount(Dashboard(self.tickr), before=self.query_one(Footer))
+        self.started = True
+        self._panes_ready()
+        self.refresh_bindings()
+
+    def _panes_ready(self) -> None:
+        """The engine runs and the panes are mounted."""
         parts = []
         if self.attach:
             parts.append("attached")
@@ -74,6 +130,13 @@ class TickrApp(App[None]):
         parts.append(f"prefix {self.tickr.prefix}")
         self.sub_title = " · ".join(parts)
         self.query_one(QueuesPane).visible_table.focus()
+        if self.show_welcome or (self.show_welcome is None and self._first_run()):
+            self.action_welcome()
+
+    def _first_run(self) -> bool:
+        """No welcome yet in this home. A browser tab of ``tickr web`` is not a first run: the
+        tabs are attached views of an engine someone started on purpose (``w`` still works)."""
+        return not self.is_web and is_first_run(self.tickr.home)
 
     def on_resize(self, event: events.Resize) -> None:
         # On narrow terminals the footer needs the room for keys; ctrl+p still opens the palette.
@@ -100,6 +163,8 @@ class TickrApp(App[None]):
     def _available(self, action: str, scope: str, screen: Screen[Any]) -> bool:
         if self.draining is not None:
             return False
+        if not self.started:
+            return action in ("help", "toggle_theme") and not isinstance(screen, ModalScreen)
         if isinstance(screen, JobDetailScreen):
             return scope == "job" or action in ("help", "toggle_theme")
         if isinstance(screen, ModalScreen):
@@ -148,6 +213,30 @@ class TickrApp(App[None]):
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen())
+
+    def welcome_info(self) -> WelcomeInfo:
+        tickr = self.tickr
+        if self.embedded_redis:
+            redis = f"the embedded Redis under {short_path(tickr.home)}"
+        else:
+            redis = f"Redis at {mask_url(tickr.redis_url)}" if tickr.redis_url else "its Redis"
+        registry = tickr.registry
+        job_type = "email" if "email" in registry else next((t.name for t in registry), None)
+        return WelcomeInfo(
+            home=tickr.home,
+            redis=redis,
+            prefix=tickr.prefix,
+            api_url=None if self.attach else self.api_url,
+            attach=self.attach,
+            workers=tickr.pool.concurrency if tickr.pool is not None else 0,
+            token=self.api_token,
+            job_type=job_type,
+        )
+
+    def action_welcome(self) -> None:
+        """The welcome; closing it records that this home has been welcomed."""
+        home = self.tickr.home
+        self.push_screen(WelcomeScreen(self.welcome_info()), lambda _result: mark_welcomed(home))
 
     def action_submit_job(self) -> None:
         self.query_one(SubmitPane).submit()
@@ -340,6 +429,9 @@ class TickrApp(App[None]):
 
     async def action_quit(self) -> None:
         """Graceful: the drain dialog lets in-flight jobs finish, then exits. Again: stop now."""
+        if not self.started:
+            self.exit()  # the caller finishes the start and stops the engine at once
+            return
         if self.draining is not None:
             self.draining.action_force()
             return

@@ -110,6 +110,10 @@ COMMANDS: tuple[TuiCommand, ...] = (
     TuiCommand(
         "theme", "t", "toggle_theme", "Light/dark theme", "Switch between the light and the dark theme", show=False
     ),
+    TuiCommand(
+        "welcome", "w", "welcome", "Welcome",
+        "Show the welcome again: the API URL, a first job to submit, the main keys", show=False,
+    ),
     TuiCommand("help", "question_mark,f1", "help", "Keys", "Show every key", key_display="?"),
     TuiCommand("quit", "q", "quit", "Quit", "Quit: in-flight jobs finish first (Ctrl+Q too)"),
 )

@@ -1,24 +1,113 @@
-"""``tickr tui``: start the runtime (engine + API) and run the app in the same event loop."""
+"""``tickr tui``: open the app at once, start the runtime (engine + API) in the same event loop
+while the app shows each step, then the panes.
+
+A failed start (unreachable Redis, embedded Redis that cannot start, API port taken) ends the
+app, restores the terminal, stops what did start, and re-raises the ``TickrError`` for the CLI
+to print as one line with exit code 1.
+"""
 
 from __future__ import annotations
 
-import sys
+import asyncio
+import logging
 
-from ..runtime import Runtime
+from ..core.connection import mask_url
+from ..runtime import Runtime, check_options
 from ..settings import RuntimeOptions
+from .app import TickrApp
+from .screens.welcome import short_path
+from .widgets.startup_view import StartupProgress
+
+log = logging.getLogger("tickr.tui")
+
+
+class RuntimeStarter:
+    """Starts a ``Runtime`` step by step for the app's start-up view.
+
+    The start runs in a task of its own, shielded from the app: quitting during the start ends
+    the app at once, and ``settle()`` then waits for the start to finish, so an embedded Redis
+    half way through starting is never orphaned."""
+
+    def __init__(self, runtime: Runtime) -> None:
+        self.runtime = runtime
+        self.task: asyncio.Future[str | None] | None = None
+
+    @property
+    def embedded(self) -> bool:
+        return self.runtime.options.redis_url is None
+
+    async def __call__(self, progress: StartupProgress) -> str | None:
+        self.task = asyncio.ensure_future(self._start(progress))
+        return await asyncio.shield(self.task)
+
+    async def _start(self, progress: StartupProgress) -> str | None:
+        runtime, options, tickr = self.runtime, self.runtime.options, self.runtime.tickr
+        if self.embedded:
+            progress.step(f"Starting the embedded Redis under {short_path(options.home)}")
+        else:
+            progress.step(f"Connecting to Redis at {mask_url(options.redis_url or '')}")
+        await tickr.start()
+        if self.embedded:
+            progress.done(f"Embedded Redis ready under {short_path(options.home)} (data kept between runs)")
+        else:
+            progress.done(f"Connected to Redis at {mask_url(options.redis_url or '')}")
+        queues = ", ".join(tickr.queues)
+        if tickr.pool is not None:
+            progress.note(f"Scheduler and {tickr.pool.concurrency} workers on queue(s) {queues}")
+        else:
+            progress.note(f"Attached: no workers of our own; watching queue(s) {queues} (prefix {tickr.prefix!r})")
+        if options.api and not runtime.attach:
+            progress.step(f"Starting the HTTP API on {options.host}:{options.port}")
+        await runtime.start()  # the engine is running already: this binds the API
+        if runtime.api_url:
+            progress.done(f"API on {runtime.api_url}")
+        return runtime.api_url
+
+    @property
+    def interrupted(self) -> bool:
+        """The app ended before the start did (quit during the start)."""
+        return self.task is not None and not self.task.done()
+
+    async def settle(self) -> None:
+        """Let a start the app no longer waits for finish (its outcome no longer matters)."""
+        if self.task is None:
+            return
+        await asyncio.wait([self.task])
+        if not self.task.cancelled() and self.task.exception() is not None:
+            log.debug("start finished after the app had ended", exc_info=self.task.exception())
+
+
+def tui_app(runtime: Runtime, starter: RuntimeStarter, *, show_welcome: bool | None = None) -> TickrApp:
+    """The app ``tickr tui`` runs: it starts ``runtime`` itself and shows the steps."""
+    return TickrApp(
+        runtime.tickr,
+        attach=runtime.attach,
+        show_welcome=show_welcome,
+        startup=starter,
+        embedded_redis=starter.embedded,
+        api_token=bool(runtime.options.token),
+    )
+
+
+async def stop_runtime(runtime: Runtime, starter: RuntimeStarter) -> None:
+    """After the app: stop everything that started. The quit dialog has already drained the
+    pool; after a quit during the start, running jobs go straight back to ready."""
+    interrupted = starter.interrupted
+    await starter.settle()
+    if interrupted and runtime.tickr.running:
+        await runtime.tickr.stop(grace_period=0)
+    await runtime.stop(graceful=True)
 
 
 async def run_tui(options: RuntimeOptions, *, attach: bool = False) -> int:
-    from .app import TickrApp
-
-    if options.redis_url is None:
-        print(f"Starting the embedded Redis under {options.home} ...", file=sys.stderr, flush=True)
+    check_options(options, attach=attach)
     runtime = Runtime(options, attach=attach)
-    await runtime.start()
-    app = TickrApp(runtime.tickr, api_url=runtime.api_url, attach=attach)
+    starter = RuntimeStarter(runtime)
+    app = tui_app(runtime, starter)
     try:
         await app.run_async()
     finally:
-        # The app's quit screen has already drained the pool; this closes the rest.
-        await runtime.stop(graceful=True)
+        await stop_runtime(runtime, starter)
+    if app.startup_error is not None:
+        raise app.startup_error
     return app.return_code or 0
