@@ -130,6 +130,8 @@ class WorkerPool:
         self._upkeep: list[asyncio.Task[None]] = []
         self._acks: dict[str, list[tuple[LeasedJob, str]]] = defaultdict(list)
         self._acks_pending = asyncio.Event()
+        self._acking: set[str] = set()
+        """Jobs whose success is waiting for or inside an ack call (their lease may be gone)."""
         self._acks_flushed = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self._stopping = False
@@ -541,6 +543,7 @@ class WorkerPool:
             await self._record_failure(job, f"result is not JSON serializable: {exc}", "", retryable=False)
             return
         self._acks[job.queue].append((job, result_json))
+        self._acking.add(job.id)
         self._acks_pending.set()
 
     async def _handle_cancel(self, job: LeasedJob, reason: CancelReason) -> None:
@@ -617,6 +620,7 @@ class WorkerPool:
                         continue
                     for (job, _), ok in zip(chunk, flags):
                         self._held.pop(job.id, None)
+                        self._acking.discard(job.id)
                         if ok:
                             self.counters.succeeded += 1
                         else:
@@ -649,6 +653,8 @@ class WorkerPool:
             by_queue[job.queue].append(job)
         for queue, jobs in by_queue.items():
             for job, flag in zip(jobs, await self.broker.heartbeat(queue, jobs, self.settings.lease_ms)):
+                if flag == 0 and (job.id not in self._held or job.id in self._acking):
+                    continue  # finished meanwhile: its ack cleared the lease, nothing was lost
                 if flag == 0:
                     log.warning("lease on job %s was lost; stopping it here", job.id)
                     if not self.cancel_job(job.id, "lost"):
