@@ -35,12 +35,14 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
-async def keep_fed(producer: Tickr, worker: Tickr, stop: asyncio.Event, backlog: int) -> None:
-    """Keep about `backlog` jobs ready so the pool never runs dry."""
-    while not stop.is_set():
+async def keep_fed(producer: Tickr, worker: Tickr, stop: asyncio.Event, backlog: int, limit: int = 200_000) -> None:
+    """Keep about `backlog` jobs ready so the pool never runs dry (at most `limit` in all)."""
+    submitted = 0
+    while not stop.is_set() and submitted < limit:
         stats = await producer.broker.queue_stats("default")
         if stats.ready < backlog:
             await producer.submit_many([{"type": "noop", "payload": {}} for _ in range(backlog)])
+            submitted += backlog
         await asyncio.sleep(0.02)
 
 
@@ -60,10 +62,10 @@ async def main(args: argparse.Namespace) -> int:
         return None
 
     prefix = f"tickrbench-tui-{uuid.uuid4().hex[:8]}"
-    producer = await Tickr(args.redis, workers=0, prefix=prefix, registry=registry, builtin_jobs=False).start()
-    worker = await Tickr(
-        args.redis, workers=args.concurrency, prefix=prefix, registry=registry, builtin_jobs=False
-    ).start()
+    # Short retention: finished records expire by themselves even if this run is killed.
+    common: dict[str, Any] = {"prefix": prefix, "registry": registry, "builtin_jobs": False, "retention": 120}
+    producer = await Tickr(args.redis, workers=0, **common).start()
+    worker = await Tickr(args.redis, workers=args.concurrency, **common).start()
     stop = asyncio.Event()
     lags: list[float] = []
     presses: list[float] = []

@@ -474,6 +474,7 @@ class TickrAdapter:
             prefix=prefix or self.prefix,
             registry=self.registry,
             builtin_jobs=False,
+            retention=600,  # a killed run's records expire by themselves
         )
 
     async def open(self) -> str:

@@ -169,7 +169,10 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         reason = getattr(exc, "message", None) or str(exc)
         return error_response(400, "bad_request", f"cannot read the request body: {reason.strip()}"[:500])
     except ConnectionResetError:
-        raise  # the client went away: there is nobody to answer
+        # The client hung up mid-request: nobody reads an answer, but a plain return keeps
+        # aiohttp from logging a traceback for it.
+        log.debug("client went away during %s %s", request.method, request.path)
+        return error_response(400, "client_disconnected", "the client closed the connection")
     except (RedisError, ConnectionError, TimeoutError) as exc:
         return redis_down_response(exc)
     except Exception:

@@ -3,7 +3,8 @@
 -- ARGV: wake_channel, events_maxlen, idem_ttl_ms, queue, n,
 --       then per job: id, type, payload, delay_ms, run_at_ms, max_attempts, timeout_ms,
 --                     backoff_base_ms, backoff_cap_ms, idem_key_or_empty
--- Returns per job: {id, 1 if created | 0 if an idempotency key matched an earlier job}
+-- Returns per job: {id, 1 if created (or created by an earlier send of this same call) |
+--                  0 if an idempotency key matched an earlier job}
 local ready, waiting, events, stats = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local wake, maxlen, idem_ttl, queue, n = ARGV[1], ARGV[2], ARGV[3], ARGV[4], tonumber(ARGV[5])
 local now = now_ms()
@@ -19,7 +20,12 @@ for i = 0, n - 1 do
   if has_idem then
     existing = redis.call('GET', idem_key)
   end
-  if existing then
+  if not existing and redis.call('EXISTS', job_key) == 1 then
+    -- The same call ran before and its reply was lost (the client re-sent it after a
+    -- connection error): this job is already enqueued; enqueue it only once.
+    out[#out + 1] = id
+    out[#out + 1] = 1
+  elseif existing then
     out[#out + 1] = existing
     out[#out + 1] = 0
   else
