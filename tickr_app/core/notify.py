@@ -7,18 +7,23 @@ consumer also re-checks on a timer, so a message lost during a reconnect costs l
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
 from typing import Any
 
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .backoff import Reconnect
+from .connection import mask_text, pubsub_client
 
 log = logging.getLogger("tickr.notify")
 
 Callback = Callable[[str], None]
+
+CONFIRM_TIMEOUT_S = 10.0
 
 
 class Listener:
@@ -28,7 +33,9 @@ class Listener:
         self._reconnect_callbacks: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
+        self._pings = 0
         self.connected = asyncio.Event()
+        """Set while subscribed to every registered channel (confirmed by the server)."""
 
     def on(self, channel: str, callback: Callback) -> None:
         self._callbacks[channel].append(callback)
@@ -51,19 +58,24 @@ class Listener:
         backoff = Reconnect()
         first = True
         while True:
-            pubsub = self._redis.pubsub(ignore_subscribe_messages=True)
+            # A cluster client has no pub/sub of its own: this is then a plain connection to
+            # one node (PUBLISH is broadcast cluster-wide), a different node after a failure.
+            client, owned = pubsub_client(self._redis)
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
             try:
                 subscribed: set[str] = set()
                 while True:
                     wanted = set(self._callbacks)
                     if wanted - subscribed:
                         await pubsub.subscribe(*(wanted - subscribed))
+                        await self._confirm(pubsub)
                         subscribed |= wanted
                         self._changed.clear()
                         if not self.connected.is_set():
                             self.connected.set()
                             backoff.reset()
                             if not first:
+                                log.info("pub/sub connection re-established")
                                 for cb in self._reconnect_callbacks:
                                     cb()
                             first = False
@@ -74,13 +86,33 @@ class Listener:
                     if message and message.get("type") == "message":
                         self._dispatch(message["channel"], message["data"])
             except asyncio.CancelledError:
-                await _close(pubsub)
+                await _close(pubsub, client if owned else None)
                 raise
             except (RedisError, OSError) as exc:
+                if self.connected.is_set():
+                    log.warning("pub/sub connection lost (%s); reconnecting", mask_text(str(exc)))
                 self.connected.clear()
-                log.warning("pub/sub connection lost (%s); reconnecting", exc)
-                await _close(pubsub)
+                await _close(pubsub, client if owned else None)
                 await asyncio.sleep(backoff.next_delay())
+
+    async def _confirm(self, pubsub: Any) -> None:
+        """Wait until the server has processed our SUBSCRIBE: redis-py only sends it, so a PING
+        goes after it on the same connection and its PONG comes back after the confirmations.
+        Only then is ``connected`` true, so a message published after it is never missed."""
+        self._pings += 1
+        token = f"tickr-subscribed-{self._pings}"
+        await pubsub.ping(token)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + CONFIRM_TIMEOUT_S
+        while (remaining := deadline - loop.time()) > 0:
+            message = await pubsub.get_message(timeout=min(0.5, remaining))
+            if not message:
+                continue
+            if message.get("type") == "pong" and message.get("data") in (token, token.encode()):
+                return
+            if message.get("type") == "message":
+                self._dispatch(message["channel"], message["data"])
+        raise RedisTimeoutError(f"no answer to PING on the pub/sub connection within {CONFIRM_TIMEOUT_S:g} s")
 
     def _dispatch(self, channel: str, data: str) -> None:
         for cb in self._callbacks.get(channel, ()):
@@ -90,8 +122,10 @@ class Listener:
                 log.exception("pub/sub callback for %s failed", channel)
 
 
-async def _close(pubsub: Any) -> None:
-    try:
+async def _close(pubsub: Any, client: Any = None) -> None:
+    """Best effort: the connection is usually broken already."""
+    with contextlib.suppress(Exception):
         await pubsub.aclose()
-    except Exception:
-        pass
+    if client is not None:
+        with contextlib.suppress(Exception):
+            await client.aclose()
