@@ -137,10 +137,10 @@ def describe(runtime: Runtime) -> str:
 async def run_headless(runtime: Runtime) -> int:
     """Run until SIGINT/SIGTERM; the first drains gracefully, a second stops at once."""
     signals = TwoStageSignals()
-    await runtime.start()
-    signals.install()
-    log.info("tickr running: %s", describe(runtime))
+    signals.install()  # before starting: a SIGTERM during start-up drains right after it
     try:
+        await runtime.start()
+        log.info("tickr running: %s", describe(runtime))
         await signals.stop_requested.wait()
         await signals.stop_runtime(runtime)
     finally:

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError
 
+from .backoff import Reconnect
 from .batcher import EnqueueBatcher
 from .broker import (
     Broker,
@@ -382,24 +383,32 @@ class Tickr:
         """Wait until the job is finished (succeeded, dead or cancelled), without polling:
         it follows the queue's event stream."""
         broker = self._require()
-        queue = await broker.find_queue(job_id)
+        queue = await _redis_call(broker.find_queue(job_id))
         if queue is None:
             raise JobNotFound(f"no job with id {job_id!r}")
 
         async def follow() -> Job:
-            cursor = await broker.last_event_id(queue)
+            backoff = Reconnect()
+            cursor: str | None = None
             while True:
-                job = await broker.get(job_id, queue)
-                if job is None:
-                    raise JobNotFound(f"job {job_id} was deleted")
-                if job.is_final:
-                    return job
-                while True:
-                    events = await broker.read_events(queue, cursor, block_ms=1000)
-                    if events:
-                        cursor = events[-1][0]
-                    if not events or any(job_id in event_job_ids(fields) for _, fields in events):
-                        break
+                try:
+                    if cursor is None:
+                        cursor = await broker.last_event_id(queue)
+                    job = await broker.get(job_id, queue)
+                    if job is None:
+                        raise JobNotFound(f"job {job_id} was deleted")
+                    if job.is_final:
+                        return job
+                    while True:
+                        events = await broker.read_events(queue, cursor, block_ms=1000)
+                        if events:
+                            cursor = events[-1][0]
+                        if not events or any(job_id in event_job_ids(fields) for _, fields in events):
+                            break
+                    backoff.reset()
+                except RedisError:
+                    # Redis restarting: keep waiting (the caller's timeout still bounds it).
+                    await asyncio.sleep(backoff.next_delay())
 
         return await asyncio.wait_for(follow(), timeout)
 
