@@ -33,7 +33,6 @@ class Listener:
         self._reconnect_callbacks: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
-        self._pings = 0
         self.connected = asyncio.Event()
         """Set while subscribed to every registered channel (confirmed by the server)."""
 
@@ -61,14 +60,14 @@ class Listener:
             # A cluster client has no pub/sub of its own: this is then a plain connection to
             # one node (PUBLISH is broadcast cluster-wide), a different node after a failure.
             client, owned = pubsub_client(self._redis)
-            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub = client.pubsub(ignore_subscribe_messages=False)  # _confirm reads the confirmations
             try:
                 subscribed: set[str] = set()
                 while True:
                     wanted = set(self._callbacks)
                     if wanted - subscribed:
                         await pubsub.subscribe(*(wanted - subscribed))
-                        await self._confirm(pubsub)
+                        await self._confirm(pubsub, wanted - subscribed)
                         subscribed |= wanted
                         self._changed.clear()
                         if not self.connected.is_set():
@@ -95,24 +94,25 @@ class Listener:
                 await _close(pubsub, client if owned else None)
                 await asyncio.sleep(backoff.next_delay())
 
-    async def _confirm(self, pubsub: Any) -> None:
-        """Wait until the server has processed our SUBSCRIBE: redis-py only sends it, so a PING
-        goes after it on the same connection and its PONG comes back after the confirmations.
-        Only then is ``connected`` true, so a message published after it is never missed."""
-        self._pings += 1
-        token = f"tickr-subscribed-{self._pings}"
-        await pubsub.ping(token)
+    async def _confirm(self, pubsub: Any, channels: set[str]) -> None:
+        """Wait until the server has confirmed every SUBSCRIBE (redis-py only sends them). Only
+        then is ``connected`` true, so a message published after it is never missed. (A PING
+        after the SUBSCRIBEs was used first; redis-py 6+ swallows or misparses its PONG.)"""
+        pending = set(channels)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + CONFIRM_TIMEOUT_S
-        while (remaining := deadline - loop.time()) > 0:
+        while pending and (remaining := deadline - loop.time()) > 0:
             message = await pubsub.get_message(timeout=min(0.5, remaining))
             if not message:
                 continue
-            if message.get("type") == "pong" and message.get("data") in (token, token.encode()):
-                return
-            if message.get("type") == "message":
+            kind = message.get("type")
+            if kind == "subscribe":
+                channel = message.get("channel")
+                pending.discard(channel.decode() if isinstance(channel, bytes) else channel)
+            elif kind == "message":
                 self._dispatch(message["channel"], message["data"])
-        raise RedisTimeoutError(f"no answer to PING on the pub/sub connection within {CONFIRM_TIMEOUT_S:g} s")
+        if pending:
+            raise RedisTimeoutError(f"SUBSCRIBE not confirmed within {CONFIRM_TIMEOUT_S:g} s")
 
     def _dispatch(self, channel: str, data: str) -> None:
         for cb in self._callbacks.get(channel, ()):
