@@ -224,6 +224,32 @@ async def test_promote_moves_due_jobs_in_due_order(broker: Broker) -> None:
     assert [j.id for j in got] == [ids[2], ids[0], ids[3]]
 
 
+async def test_promote_leases_due_jobs_to_the_promoting_worker(broker: Broker) -> None:
+    ids = await enqueue(broker, *(spec(delay_ms=60_000) for _ in range(3)))
+    k = broker.keys(Q)
+    await broker.redis.zadd(k.waiting, {ids[0]: 1, ids[1]: 2})  # two are due
+    promoted, next_due, _, leased = await broker.promote_and_lease(Q, 1000, 5, "w9", 5000)
+    assert promoted == 2 and next_due == (await broker.get(ids[2])).due_at
+    assert [j.id for j in leased] == ids[:2], "leased in due order, in the same call"
+    assert all(j.token.startswith("w9/") and j.attempt == 1 for j in leased)
+    assert (await broker.promote_and_lease(Q, 1000, 5, "w9", 5000))[3] == [], "nothing newly due: nothing leased"
+    for job_id in ids[:2]:
+        job = await broker.get(job_id)
+        assert job.status == "active" and job.worker == "w9" and job.attempts == 1
+    assert await broker.redis.llen(k.ready) == 0
+    assert await broker.redis.zcard(k.active) == 2
+
+
+async def test_promote_leases_nothing_on_a_paused_queue(broker: Broker) -> None:
+    [job_id] = await enqueue(broker, spec(delay_ms=60_000))
+    k = broker.keys(Q)
+    await broker.pause(Q)
+    await broker.redis.zadd(k.waiting, {job_id: 1})
+    promoted, _, _, leased = await broker.promote_and_lease(Q, 1000, 5, "w9", 5000)
+    assert promoted == 1 and leased == []
+    assert (await broker.get(job_id)).status == "ready"
+
+
 async def test_cancel_retry_delete(broker: Broker) -> None:
     a, b = await enqueue(broker, spec(), spec(delay_ms=60_000))
     assert await broker.cancel(a) == "cancelled"
