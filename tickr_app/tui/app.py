@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Header, TabbedContent
+from textual.widgets import Header, TabbedContent
 
 from ..core.connection import mask_url
 from ..core.engine import Tickr
@@ -33,6 +33,7 @@ from .screens.help import HelpScreen
 from .screens.job_detail import JobDetailScreen
 from .screens.welcome import WelcomeInfo, WelcomeScreen, is_first_run, mark_welcomed, short_path
 from .widgets.dashboard import Dashboard
+from .widgets.key_bar import KeyBar
 from .widgets.queues_pane import QueuesPane
 from .widgets.startup_view import StartupProgress, StartupView
 from .widgets.submit_pane import SubmitPane
@@ -90,7 +91,7 @@ class TickrApp(App[None]):
     def compose(self) -> ComposeResult:
         yield Header()
         yield Dashboard(self.tickr) if self.started else StartupView()
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         if self.started:
@@ -113,7 +114,7 @@ class TickrApp(App[None]):
         if self.tickr.pool is None:
             self.attach = True
         await view.remove()
-        await self.mount(Dashboard(self.tickr), before=self.query_one(Footer))
+        await self.mount(Dashboard(self.tickr), before=self.query_one(KeyBar))
         self.started = True
         self._panes_ready()
         self.refresh_bindings()
@@ -140,8 +141,8 @@ class TickrApp(App[None]):
 
     def on_resize(self, event: events.Resize) -> None:
         # On narrow terminals the footer needs the room for keys; ctrl+p still opens the palette.
-        for footer in self.query(Footer):
-            footer.show_command_palette = event.size.width >= 100
+        for bar in self.query(KeyBar):
+            bar.show_command_palette = event.size.width >= 100
 
     @property
     def pane(self) -> Pane:

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 from textual.worker import Worker
 
 from ...core.engine import Tickr
@@ -19,6 +19,7 @@ from ...core.errors import TickrError
 from ...core.job import Job
 from ..format import ago, clock, countdown, duration, now_ms, pretty_json, progress_bar
 from ..widgets.job_table import theme_colors
+from ..widgets.key_bar import KeyBar
 
 REFRESH_S = 1.0
 STATUS_COLOR = {
@@ -54,7 +55,7 @@ class JobDetailScreen(ModalScreen[None]):
                 yield Static(id="detail-error", classes="code error-text")
                 yield Static("Traceback", classes="section-title", id="traceback-title")
                 yield Static(id="detail-traceback", classes="code")
-        yield Footer()
+        yield KeyBar()
 
     def on_mount(self) -> None:
         self.query_one("#detail-title", Static).update(Text.assemble(("Job ", "bold"), (self.job_id, "bold")))

@@ -9,19 +9,25 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
-from rich.text import Text
-from textual.widgets import DataTable
-
 from ...core.job import Job
-from ..format import ago, countdown, duration, now_ms, one_line, plain, progress_bar, short_id
+from ..format import (
+    ago,
+    countdown,
+    duration,
+    now_ms,
+    one_line,
+    plain,
+    progress_bar,
+    short_id,
+)
 from ..messages import OpenJob
+from .live_table import Cell, Column, LiveTable
 
 TableStatus = Literal["ready", "waiting", "active", "dead", "finished"]
 LIMIT = 50
 """Rows per table: a dashboard shows the head of each list, not all of it."""
 
 Colors = dict[str, str]
-Cell = Text | str
 Render = Callable[[Job, int, Colors], Cell]
 
 
@@ -114,7 +120,7 @@ def theme_colors(app: Any) -> Colors:
     }
 
 
-class JobTable(DataTable[Cell]):
+class JobTable(LiveTable):
     """Jobs in one status; Enter opens the one under the cursor."""
 
     DEFAULT_CSS = """
@@ -122,65 +128,34 @@ class JobTable(DataTable[Cell]):
     """
 
     def __init__(self, status: TableStatus, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        columns = [Column(key, label) for key, label, _render in COLUMNS[status]]
+        super().__init__(columns, zebra_stripes=True, id=id)
         self.status: TableStatus = status
         self._jobs: dict[str, Job] = {}
-        self._ids: list[str] = []
-        self._rendered: dict[str, tuple[Cell, ...]] = {}
-
-    def on_mount(self) -> None:
-        for key, label, _render in COLUMNS[self.status]:
-            self.add_column(label, key=key)
 
     @property
     def jobs(self) -> list[Job]:
-        return [self._jobs[i] for i in self._ids]
+        return [self._jobs[key] for key in self.row_keys]
 
     @property
     def selected_job_id(self) -> str | None:
-        if not self._ids or not (0 <= self.cursor_row < len(self._ids)):
-            return None
-        return self._ids[self.cursor_row]
+        return self.cursor_key
 
     def _cells(self, job: Job, now: int, colors: Colors) -> tuple[Cell, ...]:
         return tuple(render(job, now, colors) for _key, _label, render in COLUMNS[self.status])
 
     def set_jobs(self, jobs: Sequence[Job], now: int | None = None) -> None:
-        """Show these jobs (in this order); rows of jobs still shown are updated in place."""
-        now = now_ms() if now is None else now
-        jobs = list(jobs)[:LIMIT]
-        ids = [j.id for j in jobs]
-        self._jobs = {j.id: j for j in jobs}
-        if ids == self._ids:
-            self.tick(now)
-            return
-        selected, index = self.selected_job_id, self.cursor_row
-        colors = theme_colors(self.app)
-        self.clear()
-        self._rendered = {}
-        for job in jobs:
-            cells = self._cells(job, now, colors)
-            self._rendered[job.id] = cells
-            self.add_row(*cells, key=job.id)
-        self._ids = ids
-        if ids:
-            row = ids.index(selected) if selected in self._jobs else min(max(index, 0), len(ids) - 1)
-            self.move_cursor(row=row, animate=False)
+        """Show these jobs (in this order); the cursor follows its job."""
+        self._jobs = {j.id: j for j in list(jobs)[:LIMIT]}
+        self.tick(now)
 
     def tick(self, now: int | None = None) -> None:
-        """Re-render cells whose text changed (countdowns, elapsed, progress) without Redis."""
+        """Re-render time columns (countdowns, elapsed, progress) without asking Redis: only
+        rows whose text changed are drawn again."""
         now = now_ms() if now is None else now
         colors = theme_colors(self.app)
-        keys = [key for key, _label, _render in COLUMNS[self.status]]
-        for job_id in self._ids:
-            cells = self._cells(self._jobs[job_id], now, colors)
-            old = self._rendered.get(job_id, ())
-            for i, cell in enumerate(cells):
-                if i >= len(old) or old[i] != cell:
-                    self.update_cell(job_id, keys[i], cell, update_width=True)
-            self._rendered[job_id] = cells
+        self.set_rows([(job_id, self._cells(job, now, colors)) for job_id, job in self._jobs.items()])
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_live_table_selected(self, event: LiveTable.Selected) -> None:
         event.stop()
-        if event.row_key.value is not None:
-            self.post_message(OpenJob(str(event.row_key.value)))
+        self.post_message(OpenJob(event.key))

@@ -6,52 +6,44 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from ...core.broker import QueueStats
 from ..messages import QueueSelected
 from .job_table import theme_colors
+from .live_table import Column, LiveTable
 
 COLUMNS = (
-    ("queue", "Queue"),
-    ("ready", "Ready"),
-    ("waiting", "Waiting"),
-    ("active", "Active"),
-    ("dead", "Dead"),
-    ("processed", "Processed"),
-    ("failed", "Failed"),
-    ("state", "State"),
+    Column("queue", "Queue"),
+    Column("ready", "Ready", "right"),
+    Column("waiting", "Waiting", "right"),
+    Column("active", "Active", "right"),
+    Column("dead", "Dead", "right"),
+    Column("processed", "Processed", "right"),
+    Column("failed", "Failed", "right"),
+    Column("state", "State"),
 )
 
 
 def _count(n: int, style: str = "") -> Text:
-    return Text(f"{n:,}", style=style if n else "dim", justify="right")
+    return Text(f"{n:,}", style=style if n else "dim")
 
 
-class QueueTable(DataTable[Text]):
+class QueueTable(LiveTable):
     DEFAULT_CSS = """
     QueueTable { height: auto; max-height: 7; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row")
-        self._names: list[str] = []
-        self._rendered: dict[str, tuple[Text, ...]] = {}
+        super().__init__(COLUMNS, id=id)
         self.stats: dict[str, QueueStats] = {}
-
-    def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
 
     @property
     def selected_queue(self) -> str | None:
-        if not self._names or not (0 <= self.cursor_row < len(self._names)):
-            return None
-        return self._names[self.cursor_row]
+        return self.cursor_key
 
     def select_queue(self, name: str) -> None:
-        if name in self._names:
-            self.move_cursor(row=self._names.index(name), animate=False)
+        if name in self.row_keys:
+            self.move_cursor(row=self.row_keys.index(name))
 
     def _cells(self, s: QueueStats) -> tuple[Text, ...]:
         c = theme_colors(self.app)
@@ -69,32 +61,12 @@ class QueueTable(DataTable[Text]):
 
     def update_stats(self, stats: Mapping[str, QueueStats]) -> None:
         self.stats = dict(stats)
-        names = sorted(stats)
-        if names != self._names:
-            selected = self.selected_queue
-            self.clear()
-            self._rendered = {}
-            for name in names:
-                cells = self._cells(stats[name])
-                self._rendered[name] = cells
-                self.add_row(*cells, key=name)
-            self._names = names
-            if selected in names:
-                self.select_queue(selected)
-            return
-        keys = [k for k, _ in COLUMNS]
-        for name in names:
-            cells = self._cells(stats[name])
-            old = self._rendered.get(name, ())
-            for i, cell in enumerate(cells):
-                if i >= len(old) or old[i] != cell:
-                    self.update_cell(name, keys[i], cell, update_width=True)
-            self._rendered[name] = cells
+        self.set_rows([(name, self._cells(stats[name])) for name in sorted(stats)])
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_live_table_highlighted(self, event: LiveTable.Highlighted) -> None:
         event.stop()
-        if event.row_key.value is not None:
-            self.post_message(QueueSelected(str(event.row_key.value)))
+        if event.key is not None:
+            self.post_message(QueueSelected(event.key))
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_live_table_selected(self, event: LiveTable.Selected) -> None:
         event.stop()

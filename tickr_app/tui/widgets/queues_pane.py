@@ -19,6 +19,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.widgets import Static, TabbedContent, TabPane
 from textual.worker import Worker
 
@@ -205,17 +206,18 @@ class QueuesPane(Vertical):
                 self._force = False
                 jobs = await self._list(queue, status)
                 self._listed_at = time.monotonic()
+            self.error = None
+            self._apply(stats, queue, status, jobs)
         except (TickrError, RedisError, OSError) as exc:
             self.error = f"Redis unavailable: {exc}"[:160]
             self._render_status()
             return
+        except NoMatches:
+            return  # the app is closing: the pane's children are already gone
         except Exception as exc:  # a bug must not stop the dashboard: log it, show it, carry on
             log.exception("refreshing the queues failed")
             self.error = f"refresh failed: {type(exc).__name__}: {exc}"[:160]
             self._render_status()
-            return
-        self.error = None
-        self._apply(stats, queue, status, jobs)
 
     def _apply(self, stats: dict[str, QueueStats], queue: str, status: TableStatus, jobs: list[Job] | None) -> None:
         self.stats = stats
@@ -229,14 +231,6 @@ class QueuesPane(Vertical):
             throughput.seed(self._history)
             self._history = []
         throughput.record(sum(s.processed for s in stats.values()))
-        current = stats.get(self.queue)
-        tabs = self.query_one("#job-tabs", TabbedContent)
-        for name, title in TABLES:
-            count = getattr(current, name, None) if current is not None and name != "finished" else None
-            label = f"{title} {count:,}" if count is not None else title
-            tab = tabs.get_tab(f"jobs-{name}")
-            if str(tab.label) != label:
-                tab.label = label
         if queue == self.queue and status == self.visible_status:
             visible = self.visible_table
             if jobs is not None:
@@ -261,4 +255,4 @@ class QueuesPane(Vertical):
             shown = len(self.visible_table.jobs)
             line.append(f"  ·  {shown} shown (max {LIMIT})  ·  {self._events:,} events seen", style="dim")
             line.append("  ·  [ ] switch table  ·  enter opens a job", style="dim")
-        self.query_one("#queues-status", Static).update(line)
+        self.query_one("#queues-status", Static).update(line, layout=False)  # one line, always

@@ -8,8 +8,6 @@ from collections import defaultdict
 from redis.exceptions import RedisError
 from rich.text import Text
 from textual import work
-from textual.widgets import DataTable
-from textual.widgets.data_table import CellDoesNotExist, RowDoesNotExist
 from textual.worker import Worker
 
 from ...core.engine import Tickr
@@ -18,27 +16,26 @@ from ...core.job import Job
 from ..format import ago, now_ms, short_id
 from ..messages import OpenJob
 from .job_table import theme_colors
+from .live_table import Column, LiveTable
 
 KEEP = 20
 POLL_S = 0.5
-COLUMNS = (("id", "Job"), ("type", "Type"), ("status", "Status"), ("submitted", "Submitted"))
+COLUMNS = (Column("id", "Job"), Column("type", "Type"), Column("status", "Status"), Column("submitted", "Submitted"))
 STATUS_COLOR = {"succeeded": "success", "dead": "error", "active": "accent", "cancelled": "warning"}
 
 
-class RecentJobs(DataTable[Text]):
+class RecentJobs(LiveTable):
     DEFAULT_CSS = """
     RecentJobs { height: 1fr; }
     """
 
     def __init__(self, tickr: Tickr, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", zebra_stripes=True)
+        super().__init__(COLUMNS, zebra_stripes=True, id=id)
         self.tickr = tickr
         self.jobs: list[Job] = []
         self._poll: Worker[None] | None = None
 
     def on_mount(self) -> None:
-        for key, label in COLUMNS:
-            self.add_column(label, key=key)
         self.set_interval(POLL_S, self._tick)
 
     def add_job(self, job: Job) -> None:
@@ -56,12 +53,7 @@ class RecentJobs(DataTable[Text]):
 
     def _redraw(self) -> None:
         now = now_ms()
-        index = self.cursor_row
-        self.clear()
-        for job in self.jobs:
-            self.add_row(*self._cells(job, now), key=job.id)
-        if self.jobs:
-            self.move_cursor(row=min(max(index, 0), len(self.jobs) - 1), animate=False)
+        self.set_rows([(job.id, self._cells(job, now)) for job in self.jobs])
 
     def _tick(self) -> None:
         if not self.jobs or not self.is_on_screen:
@@ -85,19 +77,9 @@ class RecentJobs(DataTable[Text]):
                     fresh[job.id] = job
         except (TickrError, RedisError, OSError):
             return
-        now = now_ms()
-        for i, job in enumerate(self.jobs):
-            new = fresh.get(job.id)
-            if new is None:
-                continue
-            self.jobs[i] = new
-            for (key, _label), cell in zip(COLUMNS, self._cells(new, now)):
-                try:
-                    self.update_cell(new.id, key, cell, update_width=True)
-                except (RowDoesNotExist, CellDoesNotExist):
-                    break
+        self.jobs = [fresh.get(job.id, job) for job in self.jobs]
+        self._redraw()
 
-    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+    def on_live_table_selected(self, event: LiveTable.Selected) -> None:
         event.stop()
-        if event.row_key.value is not None:
-            self.post_message(OpenJob(str(event.row_key.value)))
+        self.post_message(OpenJob(event.key))

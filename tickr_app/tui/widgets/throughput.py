@@ -82,5 +82,5 @@ class Throughput(Vertical):
         self.peak = max(max(data), self.rate)
         self.query_one(Sparkline).data = data
         self.query_one("#throughput-label", Static).update(
-            f"Throughput {self.rate:,.1f}/s · peak {self.peak:,.1f}/s · last 2 min"
+            f"Throughput {self.rate:,.1f}/s · peak {self.peak:,.1f}/s · last 2 min", layout=False
         )

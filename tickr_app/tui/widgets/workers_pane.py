@@ -17,7 +17,8 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.css.query import NoMatches
+from textual.widgets import Static
 from textual.worker import Worker
 
 from ...core.broker import WorkerInfo
@@ -26,6 +27,7 @@ from ...core.errors import TickrError
 from ...core.job import Job
 from ..format import now_ms
 from .job_table import theme_colors
+from .live_table import LiveTable
 from .pool_panel import PoolPanel
 from .worker_table import WorkerTable
 
@@ -90,7 +92,8 @@ class WorkersPane(Vertical):
         )
         if self.error:
             title.append(f"   {self.error}", style=theme_colors(self.app).get("error", ""))
-        self.query_one("#workers-title", Static).update(title)
+        title.no_wrap, title.overflow = True, "ellipsis"
+        self.query_one("#workers-title", Static).update(title, layout=False)  # a fixed height
 
     # -- refreshing ------------------------------------------------------------------------
 
@@ -123,16 +126,19 @@ class WorkersPane(Vertical):
                 for queue, ids in by_queue.items():
                     for job in await tickr.broker.get_many(queue, ids):
                         progress[job.id] = job
+            self.error = None
+            self._apply(workers, progress)
         except (TickrError, RedisError, OSError) as exc:
             self.error = f"Redis unavailable: {exc}"[:120]
             self._render_title()
-            return
+        except NoMatches:
+            return  # the app is closing: the pane's children are already gone
         except Exception as exc:  # a bug must not stop the dashboard: log it, show it, carry on
             log.exception("refreshing the workers failed")
             self.error = f"refresh failed: {type(exc).__name__}: {exc}"[:120]
             self._render_title()
-            return
-        self.error = None
+
+    def _apply(self, workers: list[WorkerInfo], progress: dict[str, Job]) -> None:
         now = time.monotonic()
         confirmed = []
         for w in workers:
@@ -145,5 +151,5 @@ class WorkersPane(Vertical):
         self.query_one(PoolPanel).set_progress(progress)
         self._render_title()
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+    def on_live_table_highlighted(self, event: LiveTable.Highlighted) -> None:
         self._render_title()
