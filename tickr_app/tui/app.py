@@ -24,6 +24,7 @@ from ..core.connection import mask_url
 from ..core.engine import Tickr
 from ..core.errors import TickrError
 from ..core.keys import DEFAULT_QUEUE
+from ..gc_policy import settle_gc
 from .commands import SCOPE_BY_ACTION, TickrCommands, TuiCommand, bindings
 from .format import short_id
 from .messages import JobsChanged, OpenJob
@@ -65,12 +66,15 @@ class TickrApp(App[None]):
         startup: Startup | None = None,
         embedded_redis: bool = False,
         api_token: bool = False,
+        tune_gc: bool = False,
     ) -> None:
         """``show_welcome``: True shows the welcome when the panes open, False never (the
         default, for tests and embedding), None on the first run only (no marker file in the
         engine's home yet, and not in a browser tab; ``tickr tui`` passes None).
         ``startup``: see the module docstring; without it the engine must already be running.
-        ``embedded_redis`` and ``api_token`` only change what the welcome says."""
+        ``embedded_redis`` and ``api_token`` only change what the welcome says.
+        ``tune_gc``: once the panes are up, apply the process-wide ``settle_gc()`` (the CLI
+        does; tests and embedders keep their own collector settings)."""
         super().__init__()
         self.tickr = tickr
         self.api_url = api_url
@@ -79,6 +83,7 @@ class TickrApp(App[None]):
         self.show_welcome = show_welcome
         self.embedded_redis = embedded_redis
         self.api_token = api_token
+        self.tune_gc = tune_gc
         self.draining: DrainScreen | None = None
         self._startup = startup
         self.started = startup is None
@@ -131,6 +136,8 @@ class TickrApp(App[None]):
         parts.append(f"prefix {self.tickr.prefix}")
         self.sub_title = " · ".join(parts)
         self.query_one(QueuesPane).visible_table.focus()
+        if self.tune_gc:
+            self.call_after_refresh(settle_gc)
         if self.show_welcome or (self.show_welcome is None and self._first_run()):
             self.action_welcome()
 

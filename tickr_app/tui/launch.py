@@ -86,6 +86,7 @@ def tui_app(runtime: Runtime, starter: RuntimeStarter, *, show_welcome: bool | N
         startup=starter,
         embedded_redis=starter.embedded,
         api_token=bool(runtime.options.token),
+        tune_gc=True,
     )
 
 
