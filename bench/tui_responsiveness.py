@@ -1,22 +1,43 @@
 """How fast the TUI answers a key while jobs flood through the pool of the same event loop.
 
 A real engine (workers in this process, as `tickr` runs them) drains a stream of no-op jobs
-that a producer keeps topping up, while the real app, driven by Pilot, switches panes: the
-time from the key press until the pane is active *and* the screen has been refreshed
-(`pilot.pause()` waits for the app to go idle) is the key-to-effect latency. Also reported:
-the jobs/s processed during the measurement and how late the event loop ran a timer (its lag).
+that a producer keeps topping up, while the real app switches panes with keys delivered as the
+terminal driver delivers them. Two times per key press: until the pane is the active one (the
+app has handled the key), and until the next frame with it has been drawn (what the user sees).
+Also reported: a key that acts on the pool (+/-), the jobs/s processed during the measurement,
+and how late the event loop ran a 10 ms timer (its lag).
 
-    python bench/tui_responsiveness.py --redis redis://127.0.0.1:6379/0 [--presses 60] [--concurrency 50]
+By default the app draws to a real terminal (a pseudo-terminal this script opens and reads), so
+every frame is also encoded to escape sequences and written, as in `tickr`; `--driver headless`
+uses Textual's test driver, which skips that step.
+
+    python bench/tui_responsiveness.py --redis redis://127.0.0.1:6379/0 [--presses 60] [--rate 1200]
+        [--gc tuned|default] [--driver terminal|headless] [--loop uvloop|asyncio]
+
+Without `--rate` a backlog keeps the pool running flat out (the worst case for the UI: every
+spare cycle goes to jobs); `--rate 1200` offers a steady 1,200 jobs/s instead.
+
+`--gc tuned` (the default) applies the collector settings `tickr` applies (tickr_app/gc_policy.py);
+`--gc default` keeps CPython's, to see what they cost.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import fcntl
+import os
+import pty
 import statistics
+import struct
 import sys
+import termios
+import threading
 import time
 import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from pydantic import BaseModel
@@ -35,7 +56,7 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
-async def keep_fed(producer: Tickr, worker: Tickr, stop: asyncio.Event, backlog: int, limit: int = 200_000) -> None:
+async def keep_fed(producer: Tickr, stop: asyncio.Event, backlog: int, limit: int = 400_000) -> None:
     """Keep about `backlog` jobs ready so the pool never runs dry (at most `limit` in all)."""
     submitted = 0
     while not stop.is_set() and submitted < limit:
@@ -46,12 +67,129 @@ async def keep_fed(producer: Tickr, worker: Tickr, stop: asyncio.Event, backlog:
         await asyncio.sleep(0.02)
 
 
+async def pace(producer: Tickr, stop: asyncio.Event, rate: float, every: float = 0.02) -> None:
+    """Offer `rate` jobs/s, in a batch every `every` seconds, on schedule (a late batch is bigger)."""
+    loop = asyncio.get_running_loop()
+    start, sent = loop.time(), 0
+    while not stop.is_set():
+        due = int((loop.time() - start) * rate) - sent
+        if due > 0:
+            await producer.submit_many([{"type": "noop", "payload": {}} for _ in range(due)])
+            sent += due
+        await asyncio.sleep(every)
+
+
 async def loop_lag(samples: list[float], stop: asyncio.Event, every: float = 0.01) -> None:
     loop = asyncio.get_running_loop()
     while not stop.is_set():
         start = loop.time()
         await asyncio.sleep(every)
         samples.append((loop.time() - start - every) * 1000)
+
+
+PANES = {"1": "submit", "2": "queues", "3": "workers"}
+SIZE = (120, 36)
+
+
+@dataclass
+class Results:
+    switched: list[float] = field(default_factory=list)
+    drawn: list[float] = field(default_factory=list)
+    by_pane: dict[str, list[float]] = field(default_factory=dict)
+    scales: list[float] = field(default_factory=list)
+    lags: list[float] = field(default_factory=list)
+    rate: float = 0.0
+
+
+@contextlib.asynccontextmanager
+async def on_a_terminal(app: TickrApp) -> AsyncIterator[None]:
+    """Run `app` with Textual's real driver on a pseudo-terminal of SIZE; a thread drains what it
+    writes. fds 0-2 point at the terminal meanwhile; restored after."""
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
+
+    def drain() -> None:
+        with contextlib.suppress(OSError):
+            while os.read(master, 65536):
+                pass
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    os.environ["COLUMNS"], os.environ["LINES"] = str(SIZE[0]), str(SIZE[1])  # shutil reads these first
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = [os.dup(fd) for fd in (0, 1, 2)]
+    for fd in (0, 1, 2):  # the driver reads stdin, writes stderr and sizes itself from stdout
+        os.dup2(slave, fd)
+    task = asyncio.create_task(app.run_async())
+    try:
+        while not app.is_running or not app.query("#panes"):
+            if task.done():
+                task.result()
+                raise SystemExit("the app ended before its panes appeared")
+            await asyncio.sleep(0.01)
+        yield
+    finally:
+        app.exit()
+        await task
+        sys.stdout.flush()
+        sys.stderr.flush()
+        for fd, copy in zip((0, 1, 2), saved):
+            os.dup2(copy, fd)
+            os.close(copy)
+        os.close(slave)
+        reader.join(timeout=5)  # reads until the terminal closes
+        os.close(master)
+
+
+@contextlib.asynccontextmanager
+async def headless(app: TickrApp) -> AsyncIterator[None]:
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        yield
+
+
+async def press(app: TickrApp, key: str, char: str | None = None) -> None:
+    app.post_message(events.Key(key, char if char is not None else key))  # as the driver delivers it
+
+
+async def measure(app: TickrApp, worker: Tickr, producer: Tickr, presses: int, out: Results) -> None:
+    pool = worker.pool
+    assert pool is not None
+    await press(app, "2")  # the Queues pane, the busiest one, first
+    await asyncio.sleep(1.0)  # let the flood reach its pace before measuring
+    before = (await producer.broker.queue_stats("default")).succeeded
+    t_start = time.perf_counter()
+    keys = ["3", "2", "1", "2"]
+    for i in range(presses):
+        key = keys[i % len(keys)]
+        drawn = asyncio.Event()
+        t0 = time.perf_counter()
+        await press(app, key)
+        while app.query_one("#panes").active != PANES[key]:
+            await asyncio.sleep(0.001)
+        out.switched.append((time.perf_counter() - t0) * 1000)
+        app.call_after_refresh(drawn.set)
+        await drawn.wait()
+        out.drawn.append((time.perf_counter() - t0) * 1000)
+        out.by_pane.setdefault(PANES[key], []).append(out.drawn[-1])
+        await asyncio.sleep(0.05)
+    # A light key: scaling the pool from the Workers pane (the effect is the pool's size).
+    await press(app, "3")
+    while app.query_one("#panes").active != "workers":
+        await asyncio.sleep(0.001)
+    for i in range(presses):
+        key, char, want = ("plus", "+", pool.concurrency + 1) if i % 2 == 0 else ("minus", "-", pool.concurrency - 1)
+        t0 = time.perf_counter()
+        await press(app, key, char)
+        while pool.concurrency != want:
+            if time.perf_counter() - t0 > 10:
+                raise SystemExit(f"pressing {char!r} did not scale the pool within 10 s")
+            await asyncio.sleep(0.001)
+        out.scales.append((time.perf_counter() - t0) * 1000)
+        await asyncio.sleep(0.05)
+    after = (await producer.broker.queue_stats("default")).succeeded
+    out.rate = (after - before) / (time.perf_counter() - t_start)
 
 
 async def main(args: argparse.Namespace) -> int:
@@ -67,49 +205,13 @@ async def main(args: argparse.Namespace) -> int:
     producer = await Tickr(args.redis, workers=0, **common).start()
     worker = await Tickr(args.redis, workers=args.concurrency, **common).start()
     stop = asyncio.Event()
-    lags: list[float] = []
-    presses: list[float] = []
-    scales: list[float] = []
+    out = Results()
     try:
-        feeder = asyncio.create_task(keep_fed(producer, worker, stop, 5000))
-        lagger = asyncio.create_task(loop_lag(lags, stop))
-        app = TickrApp(worker)
-        async with app.run_test(size=(120, 36)) as pilot:
-            await pilot.pause()
-            await pilot.press("2")  # the Queues pane, the busiest one, first
-            await asyncio.sleep(1.0)  # let the flood reach its pace before measuring
-            before = (await producer.broker.queue_stats("default")).succeeded
-            t_start = time.perf_counter()
-            panes = {"1": "submit", "2": "queues", "3": "workers"}
-            keys = ["3", "2", "1", "2"]
-            for i in range(args.presses):
-                key = keys[i % len(keys)]
-                t0 = time.perf_counter()
-                app.post_message(events.Key(key, key))  # as the terminal driver delivers it
-                while app.query_one("#panes").active != panes[key]:
-                    await asyncio.sleep(0.001)
-                presses.append((time.perf_counter() - t0) * 1000)
-                await asyncio.sleep(0.05)
-            # A light key: scaling the pool from the Workers pane (the effect is the pool's size).
-            await pilot.press("3")
-            while app.query_one("#panes").active != "workers":
-                await asyncio.sleep(0.001)
-            for i in range(args.presses):
-                key, char, want = (
-                    ("plus", "+", worker.pool.concurrency + 1)
-                    if i % 2 == 0
-                    else ("minus", "-", worker.pool.concurrency - 1)
-                )
-                t0 = time.perf_counter()
-                app.post_message(events.Key(key, char))
-                while worker.pool.concurrency != want:
-                    if time.perf_counter() - t0 > 10:
-                        raise SystemExit(f"pressing {char!r} did not scale the pool within 10 s")
-                    await asyncio.sleep(0.001)
-                scales.append((time.perf_counter() - t0) * 1000)
-                await asyncio.sleep(0.05)
-            elapsed = time.perf_counter() - t_start
-            after = (await producer.broker.queue_stats("default")).succeeded
+        feeder = asyncio.create_task(pace(producer, stop, args.rate) if args.rate else keep_fed(producer, stop, 5000))
+        lagger = asyncio.create_task(loop_lag(out.lags, stop))
+        app = TickrApp(worker, tune_gc=args.gc == "tuned")
+        async with on_a_terminal(app) if args.driver == "terminal" else headless(app):
+            await measure(app, worker, producer, args.presses, out)
         stop.set()
         await asyncio.gather(feeder, lagger, return_exceptions=True)
     finally:
@@ -120,19 +222,29 @@ async def main(args: argparse.Namespace) -> int:
         for i in range(0, len(keys_left), 1000):
             await redis.delete(*keys_left[i : i + 1000])
         await producer.stop()
-    rate = (after - before) / elapsed
-    print(f"loop: {type(asyncio.get_running_loop()).__module__}; concurrency {args.concurrency}; {args.presses} key presses")
-    print(f"jobs processed meanwhile: {rate:,.0f} jobs/s")
-    print(
-        f"key press -> pane switched: p50 {statistics.median(presses):.1f} ms, "
-        f"p95 {percentile(presses, 0.95):.1f} ms, max {max(presses):.1f} ms"
-    )
-    print(
-        f"key press -> pool scaled (+/-): p50 {statistics.median(scales):.1f} ms, "
-        f"p95 {percentile(scales, 0.95):.1f} ms, max {max(scales):.1f} ms"
-    )
-    print(f"event-loop timer lag: p50 {statistics.median(lags):.1f} ms, p99 {percentile(lags, 0.99):.1f} ms")
+    report(args, out)
     return 0
+
+
+def report(args: argparse.Namespace, out: Results) -> None:
+    offered = f"{args.rate:,.0f} jobs/s offered" if args.rate else "backlog (flat out)"
+    print(
+        f"{args.driver} driver, {SIZE[0]}x{SIZE[1]}; loop {type(asyncio.get_running_loop()).__module__}; "
+        f"gc {args.gc}; {offered}; concurrency {args.concurrency}; {args.presses} key presses"
+    )
+    print(f"jobs processed meanwhile: {out.rate:,.0f} jobs/s")
+
+    def line(what: str, values: list[float]) -> str:
+        return (
+            f"{what}: p50 {statistics.median(values):.1f} ms, p95 {percentile(values, 0.95):.1f} ms, "
+            f"max {max(values):.1f} ms"
+        )
+
+    print(line("key press -> pane active", out.switched))
+    panes = ", ".join(f"{pane} p50 {statistics.median(v):.0f}" for pane, v in sorted(out.by_pane.items()))
+    print(line("key press -> pane drawn ", out.drawn) + f"  ({panes})")
+    print(line("key press -> pool scaled (+/-)", out.scales))
+    print(f"event-loop timer lag: p50 {statistics.median(out.lags):.1f} ms, p99 {percentile(out.lags, 0.99):.1f} ms")
 
 
 if __name__ == "__main__":
@@ -140,4 +252,17 @@ if __name__ == "__main__":
     parser.add_argument("--redis", default="redis://127.0.0.1:6379/0")
     parser.add_argument("--presses", type=int, default=60)
     parser.add_argument("--concurrency", type=int, default=50)
-    sys.exit(asyncio.run(main(parser.parse_args())))
+    parser.add_argument("--gc", choices=("tuned", "default"), default="tuned")
+    parser.add_argument(
+        "--rate", type=float, default=0, help="jobs/s offered (default 0: keep a backlog, the pool runs flat out)"
+    )
+    parser.add_argument("--driver", choices=("terminal", "headless"), default="terminal")
+    parser.add_argument(
+        "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="uvloop (what `tickr` uses when installed)"
+    )
+    args = parser.parse_args()
+    if args.loop == "uvloop":
+        import uvloop
+
+        sys.exit(uvloop.run(main(args)))
+    sys.exit(asyncio.run(main(args)))
