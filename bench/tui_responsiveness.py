@@ -166,7 +166,7 @@ async def measure(app: TickrApp, worker: Tickr, producer: Tickr, presses: int, o
         drawn = asyncio.Event()
         t0 = time.perf_counter()
         await press(app, key)
-        while app.query_one("#panes").active != PANES[key]:
+        while app.pane != PANES[key]:
             await asyncio.sleep(0.001)
         out.switched.append((time.perf_counter() - t0) * 1000)
         app.call_after_refresh(drawn.set)
@@ -176,7 +176,7 @@ async def measure(app: TickrApp, worker: Tickr, producer: Tickr, presses: int, o
         await asyncio.sleep(0.05)
     # A light key: scaling the pool from the Workers pane (the effect is the pool's size).
     await press(app, "3")
-    while app.query_one("#panes").active != "workers":
+    while app.pane != "workers":
         await asyncio.sleep(0.001)
     for i in range(presses):
         key, char, want = ("plus", "+", pool.concurrency + 1) if i % 2 == 0 else ("minus", "-", pool.concurrency - 1)

@@ -18,6 +18,7 @@ from textual.pilot import Pilot
 from tickr_app.tui import TickrApp
 from tickr_app.tui.widgets.key_bar import KeyBar
 from tickr_app.tui.widgets.live_table import GAP, Cell, Column, LiveTable
+from tickr_app.tui.widgets.tab_strip import TabStrip
 
 # -- LiveTable -----------------------------------------------------------------------------
 
@@ -358,11 +359,9 @@ async def test_a_theme_change_renders_again_without_error() -> None:
 
 
 async def test_new_theme_colours_in_unchanged_text_are_shown() -> None:
-    """The tables colour cells with the theme (``Text(short_id, style=theme.primary)``) and
-    LiveTable relies on that: "new theme colours arrive as new cells". But ``set_rows`` compares
-    cells with ``==`` and ``rich.text.Text.__eq__`` compares only ``plain`` and the spans, not
-    ``Text.style``: a cell whose only change is its colour counts as unchanged and its row keeps
-    the strip drawn in the old colour (until the text itself changes)."""
+    """The tables colour cells with the theme (``Text(short_id, style=theme.primary)``): a cell
+    whose only change is its colour must be drawn again (``Text.__eq__`` ignores ``Text.style``,
+    so ``set_rows`` compares it separately)."""
     app = TableApp()
     async with app.run_test(size=TABLE_SIZE) as pilot:
         table = app.table
@@ -392,10 +391,9 @@ async def test_new_theme_colours_in_unchanged_text_are_shown() -> None:
 
 
 async def test_setting_the_same_rows_again_keeps_a_scrolled_view() -> None:
-    """``set_rows`` returns early when nothing changed; but ``changed`` compares the number of
-    cached strips with the number of rows, and rows that were never on screen have no strip, so
-    a table taller than its view is always "changed": every refresh (several a second) refreshes
-    the whole table and scrolls back to the cursor, undoing a mouse-wheel scroll."""
+    """Refreshing with the same rows (several times a second) must not scroll a view the user
+    scrolled with the mouse wheel back to the cursor; rows never drawn have no strip yet, so
+    "unchanged" cannot be judged by the strips."""
     app = TableApp()
     async with app.run_test(size=TABLE_SIZE) as pilot:
         table = app.table
@@ -481,3 +479,41 @@ async def test_key_bar_hides_the_palette_key_below_100_columns(make_tickr) -> No
         await wait_for(pilot, lambda: "^p palette" in bar_text(app), "the palette key at 100 columns")
         assert bar.show_command_palette
 
+
+
+# -- TabStrip (real app, real engine) --------------------------------------------------------
+
+
+def tab_x(app: TickrApp, selector: str, title: str) -> int:
+    """The x offset, within the strip widget, of the first letter of this tab's title."""
+    strip = app.query_one(selector, TabStrip)
+    return strip.styles.padding.left + strip.render_line(0).text.index(f" {title} ") + 1
+
+
+async def test_tab_strips_switch_panes_and_job_tables_on_click_and_follow_the_keys(make_tickr) -> None:
+    tickr = await make_tickr(workers=1)
+    app = TickrApp(tickr)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.pause()
+        panes = app.query_one("#pane-tabs", TabStrip)
+        assert app.pane == "queues" and panes.active == "queues"
+
+        assert await pilot.click("#pane-tabs", offset=(tab_x(app, "#pane-tabs", "Workers"), 0))
+        await wait_for(pilot, lambda: app.pane == "workers", "the Workers pane after a click")
+        assert panes.active == "workers" and app.workers_pane.is_on_screen
+        assert shows(app, "+", "More")  # the key bar follows the pane
+
+        await pilot.press("1")  # a key moves the strip's highlight too
+        await wait_for(pilot, lambda: app.pane == "submit", "the Submit pane")
+        assert panes.active == "submit"
+
+        await pilot.press("escape", "2")
+        await wait_for(pilot, lambda: app.pane == "queues", "the Queues pane")
+        jobs = app.query_one("#job-tabs", TabStrip)
+        assert app.queues_pane.visible_status == "active" == jobs.active
+        assert await pilot.click("#job-tabs", offset=(tab_x(app, "#job-tabs", "Dead"), 0))
+        await wait_for(pilot, lambda: app.queues_pane.visible_status == "dead", "the dead table after a click")
+        assert app.queues_pane.visible_table.id == "table-dead" and app.queues_pane.visible_table.is_on_screen
+        await pilot.press("right_square_bracket")
+        await wait_for(pilot, lambda: jobs.active == "finished", "the finished table after ]")
+        assert app.queues_pane.visible_table.is_on_screen

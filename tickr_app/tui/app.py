@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Header, TabbedContent
+from textual.widgets import ContentSwitcher, Header
 
 from ..core.connection import mask_url
 from ..core.engine import Tickr
@@ -37,6 +37,7 @@ from .widgets.dashboard import Dashboard
 from .widgets.key_bar import KeyBar
 from .widgets.queues_pane import QueuesPane
 from .widgets.startup_view import StartupProgress, StartupView
+from .widgets.tab_strip import TabStrip
 from .widgets.submit_pane import SubmitPane
 from .widgets.workers_pane import WorkersPane
 
@@ -153,7 +154,7 @@ class TickrApp(App[None]):
 
     @property
     def pane(self) -> Pane:
-        return self.query_one("#panes", TabbedContent).active  # type: ignore[return-value]
+        return self.query_one("#panes", ContentSwitcher).current  # type: ignore[return-value]
 
     @property
     def queues_pane(self) -> QueuesPane:
@@ -201,7 +202,9 @@ class TickrApp(App[None]):
     # -- panes -----------------------------------------------------------------------------
 
     def action_switch_pane(self, pane: Pane) -> None:
-        self.query_one("#panes", TabbedContent).active = pane
+        self.query_one("#panes", ContentSwitcher).current = pane
+        self.query_one("#pane-tabs", TabStrip).active = pane
+        self.refresh_bindings()
         if pane == "queues":
             self.queues_pane.visible_table.focus()
             self.queues_pane.refresh_now()
@@ -212,9 +215,9 @@ class TickrApp(App[None]):
             for select in self.query("#job-type"):
                 select.focus()
 
-    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
-        if event.tabbed_content.id == "panes":
-            self.refresh_bindings()
+    def on_tab_strip_selected(self, event: TabStrip.Selected) -> None:
+        if event.strip.id == "pane-tabs":
+            self.action_switch_pane(event.tab)  # type: ignore[arg-type]
 
     def action_toggle_theme(self) -> None:
         self.theme = "textual-light" if self.current_theme.dark else "textual-dark"

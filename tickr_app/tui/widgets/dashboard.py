@@ -1,4 +1,4 @@
-"""``Dashboard``: the three panes (Submit, Queues, Workers) in tabs.
+"""``Dashboard``: the three panes (Submit, Queues, Workers) under a tab strip.
 
 A widget of its own so the app can mount it once the engine has started (``tickr`` opens at
 once and shows the start-up progress first; the panes poll the engine from their first tick).
@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import TabbedContent, TabPane
+from textual.widgets import ContentSwitcher
 
 from ...core.engine import Tickr
 from .queues_pane import QueuesPane
 from .submit_pane import SubmitPane
+from .tab_strip import TabStrip
 from .workers_pane import WorkersPane
 
 
@@ -26,10 +27,8 @@ class Dashboard(Vertical):
         self.tickr = tickr
 
     def compose(self) -> ComposeResult:
-        with TabbedContent(id="panes", initial="queues"):
-            with TabPane("Submit", id="submit"):
-                yield SubmitPane(self.tickr)
-            with TabPane("Queues", id="queues"):
-                yield QueuesPane(self.tickr)
-            with TabPane("Workers", id="workers"):
-                yield WorkersPane(self.tickr)
+        yield TabStrip([("submit", "Submit"), ("queues", "Queues"), ("workers", "Workers")], active="queues", id="pane-tabs")
+        with ContentSwitcher(id="panes", initial="queues"):
+            yield SubmitPane(self.tickr, id="submit")
+            yield QueuesPane(self.tickr, id="queues")
+            yield WorkersPane(self.tickr, id="workers")

@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
-from textual.widgets import Static, TabbedContent, TabPane
+from textual.widgets import ContentSwitcher, Static
 from textual.worker import Worker
 
 from ...core.broker import QueueStats, event_count
@@ -32,6 +32,7 @@ from ..format import now_ms
 from ..messages import QueueSelected
 from .job_table import LIMIT, JobTable, TableStatus, theme_colors
 from .queue_table import QueueTable
+from .tab_strip import TabStrip
 from .throughput import BUCKET_S, BUCKETS, Throughput
 
 log = logging.getLogger("tickr.tui")
@@ -85,10 +86,10 @@ class QueuesPane(Vertical):
         with Horizontal(id="queues-top"):
             yield QueueTable(id="queue-table")
             yield Throughput(id="throughput")
-        with TabbedContent(id="job-tabs", initial="jobs-active"):
-            for status, title in TABLES:
-                with TabPane(title, id=f"jobs-{status}"):
-                    yield JobTable(status, id=f"table-{status}")
+        yield TabStrip([(status, title) for status, title in TABLES], active="active", id="job-tabs")
+        with ContentSwitcher(id="job-tables", initial="table-active"):
+            for status, _title in TABLES:
+                yield JobTable(status, id=f"table-{status}")
         yield Static(id="queues-status")
 
     def on_mount(self) -> None:
@@ -98,8 +99,7 @@ class QueuesPane(Vertical):
 
     @property
     def visible_status(self) -> TableStatus:
-        active = self.query_one("#job-tabs", TabbedContent).active or "jobs-active"
-        return cast(TableStatus, active.removeprefix("jobs-"))
+        return cast(TableStatus, self.query_one("#job-tabs", TabStrip).active)
 
     @property
     def visible_table(self) -> JobTable:
@@ -110,7 +110,8 @@ class QueuesPane(Vertical):
         return self.visible_table.selected_job_id
 
     def show_table(self, status: TableStatus, *, focus: bool = True) -> None:
-        self.query_one("#job-tabs", TabbedContent).active = f"jobs-{status}"
+        self.query_one("#job-tabs", TabStrip).active = status
+        self.query_one("#job-tables", ContentSwitcher).current = f"table-{status}"
         if focus:
             self.query_one(f"#table-{status}", JobTable).focus()
         self.refresh_now()
@@ -119,9 +120,10 @@ class QueuesPane(Vertical):
         order = [s for s, _ in TABLES]
         self.show_table(order[(order.index(self.visible_status) + step) % len(order)])
 
-    @on(TabbedContent.TabActivated, "#job-tabs")
-    def _tab_changed(self) -> None:
-        self.refresh_now()
+    @on(TabStrip.Selected, "#job-tabs")
+    def _tab_clicked(self, event: TabStrip.Selected) -> None:
+        event.stop()
+        self.show_table(cast(TableStatus, event.tab))
 
     def on_queue_selected(self, message: QueueSelected) -> None:
         message.stop()
