@@ -29,6 +29,7 @@ import contextlib
 import fcntl
 import os
 import pty
+import resource
 import statistics
 import struct
 import sys
@@ -245,6 +246,7 @@ def report(args: argparse.Namespace, out: Results) -> None:
     print(line("key press -> pane drawn ", out.drawn) + f"  ({panes})")
     print(line("key press -> pool scaled (+/-)", out.scales))
     print(f"event-loop timer lag: p50 {statistics.median(out.lags):.1f} ms, p99 {percentile(out.lags, 0.99):.1f} ms")
+    print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 if __name__ == "__main__":

@@ -310,4 +310,5 @@ class LiveTable(ScrollView, can_focus=True):
     @staticmethod
     def _finish(strip: Strip, style: Style, cursor: Style | None, scroll_x: int, width: int) -> Strip:
         segments = Segment.apply_style(iter(strip), style, cursor)
-        return Strip(segments, strip.cell_length).crop_extend(scroll_x, scroll_x + width, style)
+        pad = style + cursor if cursor is not None else style  # the cursor bar spans the width
+        return Strip(segments, strip.cell_length).crop_extend(scroll_x, scroll_x + width, pad)
