@@ -57,12 +57,18 @@ def percentile(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
 
 
+async def succeeded_and_ready(producer: Tickr) -> tuple[int, int]:
+    broker = producer.broker
+    assert broker is not None
+    stats = await broker.queue_stats("default")
+    return stats.succeeded, stats.ready
+
+
 async def keep_fed(producer: Tickr, stop: asyncio.Event, backlog: int, limit: int = 400_000) -> None:
     """Keep about `backlog` jobs ready so the pool never runs dry (at most `limit` in all)."""
     submitted = 0
     while not stop.is_set() and submitted < limit:
-        stats = await producer.broker.queue_stats("default")
-        if stats.ready < backlog:
+        if (await succeeded_and_ready(producer))[1] < backlog:
             await producer.submit_many([{"type": "noop", "payload": {}} for _ in range(backlog)])
             submitted += backlog
         await asyncio.sleep(0.02)
@@ -159,7 +165,7 @@ async def measure(app: TickrApp, worker: Tickr, producer: Tickr, presses: int, o
     assert pool is not None
     await press(app, "2")  # the Queues pane, the busiest one, first
     await asyncio.sleep(1.0)  # let the flood reach its pace before measuring
-    before = (await producer.broker.queue_stats("default")).succeeded
+    before = (await succeeded_and_ready(producer))[0]
     t_start = time.perf_counter()
     keys = ["3", "2", "1", "2"]
     for i in range(presses):
@@ -189,7 +195,7 @@ async def measure(app: TickrApp, worker: Tickr, producer: Tickr, presses: int, o
             await asyncio.sleep(0.001)
         out.scales.append((time.perf_counter() - t0) * 1000)
         await asyncio.sleep(0.05)
-    after = (await producer.broker.queue_stats("default")).succeeded
+    after = (await succeeded_and_ready(producer))[0]
     out.rate = (after - before) / (time.perf_counter() - t_start)
 
 
