@@ -325,7 +325,9 @@ async def test_tickr_web_serves_attached_tuis_on_one_engine(
             assert "-first-byte" in loaded and loaded.endswith("|true"), loaded
             assert len(attached_tabs(prefix)) == 1, "one browser tab, one attached app process"
             # Let the Queues pane fill in (3 waiting, 1 processed), then keep the picture.
-            await eventually(lambda: "Waiting 3" in page.screen_text(), 15, "the Queues pane to count the 3 waiting jobs")
+            # The queue table's row: name, ready, waiting, ...
+            await eventually(lambda: re.search(r"default\s+\d+\s+3\s", page.screen_text()), 15,
+                             "the Queues pane to count the 3 waiting jobs")
             async with http.get(f"{server.api}/jobs/{report['id']}") as resp:
                 assert (await resp.json())["status"] in ("active", "succeeded")
             # "[" shows the previous job table: the waiting jobs, for the picture.
