@@ -28,6 +28,8 @@ from pathlib import Path
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 START_TIMEOUT_S = 15.0
 
@@ -202,6 +204,9 @@ class RedisServer:
             "decode_responses": True,
             "socket_connect_timeout": 2,
             "socket_timeout": 10,
+            # One attempt, as redis-py 5 made: 7+ retries a refused connect or AUTH (10 times
+            # by default in 8.x), which slows every readiness poll and refused-password check.
+            "retry": Retry(NoBackoff(), 0),
         }
         if self.tls:
             options.update(ssl=True, ssl_ca_certs=str(self.tls.ca), ssl_check_hostname=False)

@@ -16,6 +16,8 @@ import httpx
 import pytest
 import redis
 from helpers import eventually, register_api_test_jobs, status_is
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from tickr_app import Registry, Tickr
 from tickr_app.api import start_api
@@ -59,7 +61,8 @@ class OwnRedis:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )  # fmt: skip
-        client = redis.Redis(port=self.port, socket_connect_timeout=0.2)
+        # One attempt per poll: redis-py 7+ would retry a refused connect with backoff first.
+        client = redis.Redis(port=self.port, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
         deadline = time.monotonic() + 10
         try:
             while True:

@@ -18,7 +18,9 @@ from urllib.parse import urlsplit
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, ResponseError
+from redis.retry import Retry
 
 from tickr_app.core.embedded import (
     MAX_UNIX_SOCKET_PATH,
@@ -28,6 +30,10 @@ from tickr_app.core.embedded import (
 from tickr_app.core.errors import EmbeddedRedisError
 
 Factory = Callable[..., EmbeddedRedis]
+
+ONE_TRY = Retry(NoBackoff(), 0)
+"""For clients that must be refused: redis-py 7+ retries a refused AUTH (10 times by default
+in 8.x) before raising; 5 made one attempt."""
 
 
 def _redis_servers_under(root: Path) -> list[int]:
@@ -142,14 +148,14 @@ def test_starts_on_a_private_unix_socket_with_a_password(embedded: Factory, tmp_
     finally:
         client.close()
 
-    anonymous = redis.Redis(unix_socket_path=str(folder / "redis.sock"), socket_timeout=5)
+    anonymous = redis.Redis(unix_socket_path=str(folder / "redis.sock"), socket_timeout=5, retry=ONE_TRY)
     try:
         with pytest.raises(AuthenticationError):
             anonymous.ping()
     finally:
         anonymous.close()
     wrong = redis.Redis(
-        unix_socket_path=str(folder / "redis.sock"), password="not-it", socket_timeout=5
+        unix_socket_path=str(folder / "redis.sock"), password="not-it", socket_timeout=5, retry=ONE_TRY
     )
     try:
         with pytest.raises((AuthenticationError, ResponseError)):
@@ -178,7 +184,7 @@ def test_long_home_path_falls_back_to_loopback_tcp(embedded: Factory, tmp_path: 
         client.set("k", "tcp")
     finally:
         client.close()
-    anonymous = redis.Redis(host="127.0.0.1", port=parts.port, socket_timeout=5)
+    anonymous = redis.Redis(host="127.0.0.1", port=parts.port, socket_timeout=5, retry=ONE_TRY)
     try:
         with pytest.raises(AuthenticationError):
             anonymous.ping()

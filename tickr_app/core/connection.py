@@ -32,7 +32,7 @@ from redis.exceptions import RedisClusterException
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .errors import InvalidRequest
-from .fastpack import fast_connection_class
+from .fastpack import fast_connection_class, use_fast_packing
 
 SINGLE_SCHEMES = ("redis", "rediss", "unix")
 CLUSTER_SCHEMES = ("redis+cluster", "rediss+cluster")
@@ -81,6 +81,23 @@ def mask_text(text: str) -> str:
     return _TOKEN.sub(_mask_token, text)
 
 
+def wire_options() -> dict[str, Any]:
+    """The protocol and command timeout, spelled out because redis-py 8 changed both defaults.
+
+    - ``socket_timeout=None``: redis-py 8 defaults to 5 s, and with any socket timeout its
+      asyncio connection sends every command through ``asyncio.wait_for``: one extra task per
+      command, and on Python 3.11 a cancel that lands as the write completes is swallowed
+      (CPython gh-86296), so a Tickr loop cancelled by ``stop()`` carried on for ever.
+      Tickr bounds its own blocking calls (BLMOVE, XREAD BLOCK: about 1 s) and rides out a
+      dead connection by health check and retries, as it did on redis-py 5-7 (no timeout).
+    - ``protocol=2``: redis-py 8 speaks RESP3 by default (HELLO on every connect, a
+      maintenance-notification handshake, and RESP3 replies converted back to RESP2 shapes
+      in Python). RESP2, the default before 8, gives the same replies on every version and
+      costs less. A ``?protocol=3`` in the URL still wins.
+    """
+    return {"socket_timeout": None, "protocol": 2}
+
+
 def _base_options() -> dict[str, Any]:
     return {
         "decode_responses": True,
@@ -89,6 +106,7 @@ def _base_options() -> dict[str, Any]:
         "socket_keepalive": True,
         "retry": Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
         "retry_on_error": [RedisConnectionError, RedisTimeoutError],
+        **wire_options(),
     }
 
 
@@ -117,14 +135,14 @@ def connect(url: str, **overrides: Any) -> Any:
     options["max_connections"] = 512
     if scheme == "unix":
         options.pop("socket_keepalive")  # not a socket option of unix domain connections
-    fast = fast_connection_class(scheme)
-    if fast is not None:
-        options["connection_class"] = fast
     options.update(overrides)
     try:
-        return aioredis.from_url(url, **options)
+        client = aioredis.from_url(url, **options)
     except ValueError as exc:  # a bad port, db or query value: one clear line, no traceback
         raise InvalidRequest(f"invalid Redis URL {mask_url(url)}: {mask_text(str(exc))}") from None
+    if "connection_class" not in overrides:
+        use_fast_packing(client.connection_pool)
+    return client
 
 
 # -- multi-host URLs (cluster, sentinel) ------------------------------------------------------
@@ -303,11 +321,11 @@ def _connect_cluster(url: str, overrides: dict[str, Any]) -> ClusterClient:
     options.update(overrides)
     node_options = dict(options)
     node_options.pop("retry", None)  # a Retry object is stateful: each client gets its own
+    # Node failures: redis-py re-reads the slot map and retries 3 times (redis-py 5's default
+    # cluster_error_retry_attempts; 6+ deprecates that argument and counts `retry`'s 3).
     return ClusterClient(
         startup_nodes=[ClusterNode(host, port) for host, port in parsed.hosts],
         node_options=node_options,
-        # Node failures: redis-py re-reads the slot map and retries this many times.
-        cluster_error_retry_attempts=3,
         **options,
     )
 
@@ -358,7 +376,7 @@ def _connect_sentinel(url: str, overrides: dict[str, Any]) -> aioredis.Redis:
     from redis.asyncio.sentinel import Sentinel
 
     config = parse_sentinel_url(url)
-    sentinel_kwargs: dict[str, Any] = {"socket_connect_timeout": 5, "decode_responses": True}
+    sentinel_kwargs: dict[str, Any] = {"socket_connect_timeout": 5, "decode_responses": True, **wire_options()}
     if config.sentinel_username:
         sentinel_kwargs["username"] = config.sentinel_username
     if config.sentinel_password:
@@ -387,8 +405,10 @@ def pubsub_client(redis: Any) -> tuple[Any, bool]:
     """
     if isinstance(redis, ClusterClient):
         host, port = redis.next_pubsub_node()
-        return aioredis.Redis(host=host, port=port, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
-                              **redis.node_options), True
+        client = aioredis.Redis(host=host, port=port, retry=Retry(ExponentialBackoff(cap=1.0, base=0.05), retries=3),
+                                **redis.node_options)
+        use_fast_packing(client.connection_pool)  # one connect attempt: the listener backs off itself
+        return client, True
     if isinstance(redis, RedisCluster):  # a plain RedisCluster passed in by the application
         node = redis.get_random_node()
         kwargs = node.connection_kwargs
