@@ -33,6 +33,9 @@ class Listener:
         self._reconnect_callbacks: list[Callable[[], None]] = []
         self._task: asyncio.Task[None] | None = None
         self._changed = asyncio.Event()
+        self._stopping = False
+        """Ends the loops even if a Redis call swallowed stop()'s cancel (asyncio.wait_for on
+        Python 3.11, CPython gh-86296, which redis-py uses when a socket timeout is set)."""
         self.connected = asyncio.Event()
         """Set while subscribed to every registered channel (confirmed by the server)."""
 
@@ -45,10 +48,13 @@ class Listener:
 
     def start(self) -> None:
         if self._task is None:
+            self._stopping = False
             self._task = asyncio.create_task(self._run(), name="tickr-listener")
 
     async def stop(self) -> None:
         if self._task is not None:
+            self._stopping = True
+            self._changed.set()
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
             self._task = None
@@ -56,14 +62,14 @@ class Listener:
     async def _run(self) -> None:
         backoff = Reconnect()
         first = True
-        while True:
+        while not self._stopping:
             # A cluster client has no pub/sub of its own: this is then a plain connection to
             # one node (PUBLISH is broadcast cluster-wide), a different node after a failure.
             client, owned = pubsub_client(self._redis)
             pubsub = client.pubsub(ignore_subscribe_messages=False)  # _confirm reads the confirmations
             try:
                 subscribed: set[str] = set()
-                while True:
+                while not self._stopping:
                     wanted = set(self._callbacks)
                     if wanted - subscribed:
                         await pubsub.subscribe(*(wanted - subscribed))
@@ -93,6 +99,8 @@ class Listener:
                 self.connected.clear()
                 await _close(pubsub, client if owned else None)
                 await asyncio.sleep(backoff.next_delay())
+                continue
+            await _close(pubsub, client if owned else None)  # stopping, the cancel swallowed
 
     async def _confirm(self, pubsub: Any, channels: set[str]) -> None:
         """Wait until the server has confirmed every SUBSCRIBE (redis-py only sends them). Only

@@ -135,6 +135,9 @@ class WorkerPool:
         self._acks_flushed = asyncio.Event()
         self._background: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._upkeep_ending = False
+        """Set just before the ack and heartbeat loops are cancelled: they end on it even if a
+        Redis call swallowed the cancel (asyncio.wait_for on Python 3.11, CPython gh-86296)."""
         self._started_at = 0
         self.counters = PoolCounters()
         self.on_change: Callable[[], None] | None = None
@@ -221,8 +224,7 @@ class WorkerPool:
             await asyncio.wait_for(self._drain_outcomes(), timeout=10.0)
         except TimeoutError:
             log.warning("could not flush %d acks to Redis; their leases will bring them back", len(self._held))
-        for task in self._upkeep:
-            task.cancel()
+        self._end_upkeep()
         await asyncio.gather(*self._upkeep, return_exceptions=True)
         self._upkeep.clear()
         try:
@@ -235,10 +237,17 @@ class WorkerPool:
     async def kill(self) -> None:
         """Stop at once (second signal): leases bring the held jobs back later."""
         self._stopping = True
-        tasks = [*self._fetchers, *self._upkeep, *(s.task for s in self._slots if s.task)]
+        self._end_upkeep()
+        tasks = [*self._fetchers, *(s.task for s in self._slots if s.task)]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, *self._upkeep, return_exceptions=True)
+
+    def _end_upkeep(self) -> None:
+        self._upkeep_ending = True
+        self._acks_pending.set()  # an ack loop that swallowed its cancel must not wait for acks
+        for task in self._upkeep:
+            task.cancel()
 
     # -- control ---------------------------------------------------------------------------
 
@@ -591,7 +600,7 @@ class WorkerPool:
     # -- acks ------------------------------------------------------------------------------
 
     async def _ack_loop(self) -> None:
-        while True:
+        while not self._upkeep_ending:
             await self._acks_pending.wait()
             await self._flush_acks_now()
 
@@ -635,7 +644,7 @@ class WorkerPool:
         tick = min(self.settings.registry_interval, lease_every)
         last_lease = time.monotonic()
         backoff = Reconnect()
-        while True:
+        while not self._upkeep_ending:
             await asyncio.sleep(tick)
             try:
                 if time.monotonic() - last_lease >= lease_every - tick / 2:

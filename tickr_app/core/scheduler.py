@@ -125,7 +125,10 @@ class Scheduler:
     async def _sweep_loop(self) -> None:
         backoff = Reconnect()
         last_trim = 0.0
-        while True:
+        # Not `while True`, for the same reason as the promote loop: a cancel swallowed by an
+        # asyncio.wait_for inside a Redis call (redis-py wraps commands in one when a socket
+        # timeout is set) must not keep this loop, and so stop(), running for ever.
+        while self._running:
             try:
                 for queue in sorted(self._queues):
                     self.recovered += await self.broker.recover(queue)
