@@ -6,9 +6,9 @@ from __future__ import annotations
 import socket
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx

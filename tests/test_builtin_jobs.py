@@ -21,8 +21,8 @@ from helpers import eventually
 
 from tickr_app import Registry
 from tickr_app.core.errors import InvalidPayload
-from tickr_app.jobs import register_builtins
 from tickr_app.jobs import email as email_job
+from tickr_app.jobs import register_builtins
 from tickr_app.jobs import report as report_job
 
 # -- a minimal SMTP server -----------------------------------------------------------------

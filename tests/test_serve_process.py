@@ -8,8 +8,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-
 from proc import read_lines, spawn_tickr, stop, wait_until
+
 from tickr_app.client import Client
 
 pytestmark = pytest.mark.slow

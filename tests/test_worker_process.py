@@ -9,8 +9,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from proc import read_lines, spawn_tickr, stop, wait_until, wait_until_async
+
 from tickr_app import Tickr
 from tickr_app.core.broker import LeasedJob
 

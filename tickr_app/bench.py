@@ -857,10 +857,11 @@ def render_table(report: dict[str, Any]) -> str:
 
 async def run(args: argparse.Namespace) -> int:
     """Run the selected workloads; print a table (or one JSON object with ``--json``)."""
+    from redis.exceptions import RedisError
+
     from . import __version__
     from .core.connection import mask_text, mask_url
     from .core.errors import TickrError
-    from redis.exceptions import RedisError
 
     jobs = int(getattr(args, "jobs", DEFAULT_JOBS) or DEFAULT_JOBS)
     concurrency = int(getattr(args, "concurrency", DEFAULT_CONCURRENCY) or DEFAULT_CONCURRENCY)

@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from ..core.errors import TickrError
-
 import asyncio
 import errno
 import ipaddress
@@ -16,6 +14,7 @@ from aiohttp import web
 
 from tickr_app.core.engine import Tickr
 
+from ..core.errors import TickrError
 from .app import create_app
 
 log = logging.getLogger("tickr.api")

@@ -37,8 +37,8 @@ from .widgets.dashboard import Dashboard
 from .widgets.key_bar import KeyBar
 from .widgets.queues_pane import QueuesPane
 from .widgets.startup_view import StartupProgress, StartupView
-from .widgets.tab_strip import TabStrip
 from .widgets.submit_pane import SubmitPane
+from .widgets.tab_strip import TabStrip
 from .widgets.workers_pane import WorkersPane
 
 log = logging.getLogger("tickr.tui")
@@ -148,7 +148,7 @@ class TickrApp(App[None]):
         return not self.is_web and is_first_run(self.tickr.home)
 
     def on_resize(self, event: events.Resize) -> None:
-        # On narrow terminals the footer needs the room for keys; ctrl+p still opens the palette.
+        # On narrow terminals the key bar needs the room for keys; ctrl+p still opens the palette.
         for bar in self.query(KeyBar):
             bar.show_command_palette = event.size.width >= 100
 

@@ -27,7 +27,8 @@ class Dashboard(Vertical):
         self.tickr = tickr
 
     def compose(self) -> ComposeResult:
-        yield TabStrip([("submit", "Submit"), ("queues", "Queues"), ("workers", "Workers")], active="queues", id="pane-tabs")
+        panes = [("submit", "Submit"), ("queues", "Queues"), ("workers", "Workers")]
+        yield TabStrip(panes, active="queues", id="pane-tabs")
         with ContentSwitcher(id="panes", initial="queues"):
             yield SubmitPane(self.tickr, id="submit")
             yield QueuesPane(self.tickr, id="queues")

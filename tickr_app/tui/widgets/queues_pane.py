@@ -86,7 +86,7 @@ class QueuesPane(Vertical):
         with Horizontal(id="queues-top"):
             yield QueueTable(id="queue-table")
             yield Throughput(id="throughput")
-        yield TabStrip([(status, title) for status, title in TABLES], active="active", id="job-tabs")
+        yield TabStrip(TABLES, active="active", id="job-tabs")
         with ContentSwitcher(id="job-tables", initial="table-active"):
             for status, _title in TABLES:
                 yield JobTable(status, id=f"table-{status}")
