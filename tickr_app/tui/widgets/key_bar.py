@@ -8,21 +8,21 @@ A click on a key presses it.
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from typing import Any, ClassVar
 
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.reactive import reactive
 from textual.screen import Screen
-from textual.strip import Strip
-from textual.widget import Widget
+
+from .text_line import TextLine
 
 Item = tuple[str, str, str, bool]
 """(key to simulate, key as shown, description, enabled)"""
 
 
-class KeyBar(Widget):
+class KeyBar(TextLine):
     COMPONENT_CLASSES: ClassVar[set[str]] = {"key-bar--key", "key-bar--description"}
     DEFAULT_CSS = """
     KeyBar {
@@ -48,8 +48,6 @@ class KeyBar(Widget):
         super().__init__(id=id)
         self.items: tuple[Item, ...] = ()
         self._palette: Item | None = None
-        self._strip: Strip | None = None
-        self._shape: tuple[object, ...] = ()
 
     def on_mount(self) -> None:
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
@@ -74,25 +72,10 @@ class KeyBar(Widget):
             self.items, self._palette = shown, palette
             self.refresh()
 
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._strip = None  # the strip holds the theme's colours
+    def shape(self) -> Hashable:
+        return (self.items, self._palette, self.show_command_palette)
 
-    def render_line(self, y: int) -> Strip:
-        """The bar as one strip, built again only when the keys, the width or the theme change
-        (it is drawn again with every full-screen frame, e.g. each pane switch)."""
-        width = self.size.width
-        if y > 0:
-            return Strip.blank(width, self.rich_style)
-        shape = (self.items, self._palette, self.show_command_palette, width)
-        if self._strip is None or self._shape != shape:
-            line = self._line(width)
-            segments = Segment.apply_style(line.render(self.app.console), self.rich_style)
-            self._strip = Strip(segments, line.cell_len).crop_extend(0, width, self.rich_style)
-            self._shape = shape
-        return self._strip
-
-    def _line(self, width: int) -> Text:
+    def line(self, width: int) -> Text:
         key_style = self.get_component_rich_style("key-bar--key", partial=True)
         text_style = self.get_component_rich_style("key-bar--description", partial=True)
         line = Text(no_wrap=True, overflow="crop", end="")

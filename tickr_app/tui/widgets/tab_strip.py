@@ -7,19 +7,18 @@ the frame that draws a pane switch. This strip is one widget drawing one cached 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Hashable, Sequence
 from typing import ClassVar
 
-from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual.message import Message
 from textual.reactive import reactive
-from textual.strip import Strip
-from textual.widget import Widget
+
+from .text_line import TextLine
 
 
-class TabStrip(Widget):
+class TabStrip(TextLine):
     COMPONENT_CLASSES: ClassVar[set[str]] = {"tab-strip--tab", "tab-strip--active"}
     DEFAULT_CSS = """
     TabStrip {
@@ -51,30 +50,19 @@ class TabStrip(Widget):
         super().__init__(id=id)
         self.tabs = tuple(tabs)
         self.set_reactive(TabStrip.active, active)
-        self._strip: Strip | None = None
-        self._shape: tuple[object, ...] = ()
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._strip = None  # the strip holds the theme's colours
 
     def action_select(self, tab: str) -> None:
         self.post_message(self.Selected(self, tab))
 
-    def render_line(self, y: int) -> Strip:
-        width = self.size.width
-        if y > 0:
-            return Strip.blank(width, self.rich_style)
-        shape = (self.active, width)
-        if self._strip is None or self._shape != shape:
-            tab_style = self.get_component_rich_style("tab-strip--tab", partial=True)
-            active_style = self.get_component_rich_style("tab-strip--active", partial=True)
-            line = Text(no_wrap=True, overflow="crop", end="")
-            for tab, title in self.tabs:
-                click = Style.from_meta({"@click": f"select({tab!r})"})
-                line.append(f" {title} ", (active_style if tab == self.active else tab_style) + click)
-                line.append(" ")
-            segments = Segment.apply_style(line.render(self.app.console), self.rich_style)
-            self._strip = Strip(segments, line.cell_len).crop_extend(0, width, self.rich_style)
-            self._shape = shape
-        return self._strip
+    def shape(self) -> Hashable:
+        return self.active
+
+    def line(self, width: int) -> Text:
+        tab_style = self.get_component_rich_style("tab-strip--tab", partial=True)
+        active_style = self.get_component_rich_style("tab-strip--active", partial=True)
+        line = Text(no_wrap=True, overflow="crop", end="")
+        for tab, title in self.tabs:
+            click = Style.from_meta({"@click": f"select({tab!r})"})
+            line.append(f" {title} ", (active_style if tab == self.active else tab_style) + click)
+            line.append(" ")
+        return line
