@@ -6,9 +6,8 @@ from typing import TYPE_CHECKING, Any
 
 from .core.context import JobContext
 from .core.engine import JobRequest, Tickr
-from .core.errors import TickrError
+from .core.errors import PermanentError, TickrError
 from .core.job import Job
-from .core.pool import PermanentError
 from .core.registry import Registry, default_registry, job
 
 __version__ = "0.1.0"

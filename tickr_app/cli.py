@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from .core import defaults
 from .core.connection import mask_text
 from .core.errors import TickrError
 from .core.home import tickr_home
@@ -151,8 +152,8 @@ def options_from(args: argparse.Namespace) -> RuntimeOptions:
         queues=list(getattr(args, "queue", None) or []),
         job_modules=jobs,
         token=getattr(args, "token", None) or env("API_TOKEN"),
-        lease=30.0 if lease is None else lease,
-        grace_period=30.0 if grace is None else grace,
+        lease=defaults.LEASE_S if lease is None else lease,
+        grace_period=defaults.GRACE_PERIOD_S if grace is None else grace,
     )
 
 

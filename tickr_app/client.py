@@ -20,6 +20,8 @@ from urllib.parse import quote
 
 import httpx
 
+from .core.job import FINAL_STATUSES
+
 __all__ = [
     "ApiError",
     "AsyncClient",
@@ -40,7 +42,6 @@ __all__ = [
 
 DEFAULT_URL = "http://127.0.0.1:8000"
 API = "/api/v1"
-FINAL_STATUSES = frozenset({"succeeded", "dead", "cancelled"})
 
 
 class ClientError(Exception):

@@ -15,7 +15,8 @@ from typing import Any
 
 from .core.engine import Tickr
 from .core.errors import InvalidRequest
-from .settings import RuntimeOptions, is_loopback
+from .core.loopback import is_loopback
+from .settings import RuntimeOptions
 
 log = logging.getLogger("tickr")
 

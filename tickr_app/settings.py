@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import ipaddress
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .core import defaults
 from .core.home import tickr_home
 from .core.keys import DEFAULT_PREFIX
 
@@ -31,17 +31,7 @@ class RuntimeOptions:
     queues: list[str] = field(default_factory=list)
     job_modules: list[str] = field(default_factory=list)
     token: str | None = None
-    lease: float = 30.0
-    grace_period: float = 30.0
+    lease: float = defaults.LEASE_S
+    grace_period: float = defaults.GRACE_PERIOD_S
     api: bool = True
     scheduler: bool = True
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost and 127.0.0.0/8 or ::1: binding there needs no API token."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        return False

@@ -25,8 +25,9 @@ import sys
 from typing import Any
 
 from .core.errors import InvalidRequest
+from .core.loopback import is_loopback
 from .runtime import Runtime, TwoStageSignals, describe
-from .settings import RuntimeOptions, env, is_loopback
+from .settings import RuntimeOptions, env
 
 log = logging.getLogger("tickr.web")
 

@@ -22,8 +22,8 @@ from redis.exceptions import RedisError
 from tickr_app.core.errors import TickrError
 
 if TYPE_CHECKING:
-    from tickr_app.core.broker import LeasedJob, QueueStats, WorkerInfo
     from tickr_app.core.engine import Tickr
+    from tickr_app.core.records import LeasedJob, QueueStats, WorkerInfo
 
 log = logging.getLogger("tickr.api.metrics")
 

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 
 import tickr_app
 from tickr_app.core.engine import MAX_DELAY_S
+from tickr_app.core.job import STATUSES
 from tickr_app.core.registry import Registry
 
 from .schemas import (
@@ -47,7 +48,7 @@ _ERRORS = {
     422: "Unknown job type, payload failing its schema, or invalid fields (field-level details)",
     503: "Redis is unreachable",
 }
-_STATUSES = ["waiting", "ready", "active", "succeeded", "dead", "cancelled"]
+_STATUSES = list(STATUSES)
 
 
 class _Builder:

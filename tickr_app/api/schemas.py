@@ -11,28 +11,22 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from tickr_app.core import defaults
 from tickr_app.core.engine import MAX_DELAY_S
-from tickr_app.core.job import STATUSES
+from tickr_app.core.job import Status
+from tickr_app.core.keys import QUEUE_NAME_PATTERN, QUEUE_NAME_RULE, is_queue_name  # noqa: F401  (re-exported)
 
 MAX_BODY_BYTES = 1024**2
 MAX_LIST_LIMIT = 1000
 DEFAULT_LIST_LIMIT = 50
 MAX_IDEMPOTENCY_KEY = 200
-MAX_CONCURRENCY = 10_000
+MAX_CONCURRENCY = defaults.MAX_CONCURRENCY
 
-QUEUE_NAME_PATTERN = r"^[^\x00-\x20\x7f{}:,/]{1,100}$"
-_QUEUE_NAME = re.compile(QUEUE_NAME_PATTERN)
 UUID_PATTERN = r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"
 _UUID = re.compile(UUID_PATTERN)
 IDEMPOTENCY_KEY_PATTERN = r"^[\x20-\x7e]{1,200}$"
 _IDEMPOTENCY_KEY = re.compile(IDEMPOTENCY_KEY_PATTERN)
 
-Status = Literal["waiting", "ready", "active", "succeeded", "dead", "cancelled"]
-assert set(Status.__args__) == set(STATUSES)  # type: ignore[attr-defined]
-
-
-def is_queue_name(value: str) -> bool:
-    return bool(_QUEUE_NAME.match(value)) and _encodable(value)
 
 
 def is_job_id(value: str) -> bool:
@@ -55,7 +49,7 @@ QueueName = Annotated[
     str,
     Field(
         pattern=QUEUE_NAME_PATTERN,
-        description="1-100 characters; no spaces, control characters, braces, colons, commas or slashes",
+        description=QUEUE_NAME_RULE,
         examples=["default"],
     ),
 ]

@@ -3,9 +3,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import errno
-import ipaddress
 import logging
 import socket
 from dataclasses import dataclass, field
@@ -15,6 +13,7 @@ from aiohttp import web
 from tickr_app.core.engine import Tickr
 
 from ..core.errors import TickrError
+from ..core.loopback import resolves_to_loopback
 from .app import create_app
 
 log = logging.getLogger("tickr.api")
@@ -55,23 +54,6 @@ class ApiServer:
         await self.stop()
 
 
-async def is_loopback(host: str) -> bool:
-    """True when every address ``host`` names is a loopback address."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host.strip("[]")).is_loopback
-    except ValueError:
-        pass
-    if not host:
-        return False
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError:
-        return False
-    return bool(infos) and all(ipaddress.ip_address(info[4][0].split("%")[0]).is_loopback for info in infos)
-
-
 async def start_api(
     tickr: Tickr,
     host: str = "127.0.0.1",
@@ -84,7 +66,7 @@ async def start_api(
     """
     if not (0 <= port <= 65535):
         raise ApiBindError(f"cannot listen on port {port}: ports are 0-65535")
-    if not token and not await is_loopback(host):
+    if not token and not await resolves_to_loopback(host):
         raise ApiBindError(
             f"refusing to serve the API on {host} without a token: set --token or TICKR_API_TOKEN "
             "(or bind 127.0.0.1)"

@@ -13,9 +13,10 @@ from collections import defaultdict
 
 from redis.exceptions import RedisError
 
-from .broker import Broker, EnqueueSpec
+from .broker import Broker
 from .connection import mask_text
 from .errors import RedisUnavailable
+from .records import EnqueueSpec
 
 MAX_BATCH = 1000
 

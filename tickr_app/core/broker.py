@@ -5,14 +5,24 @@ from __future__ import annotations
 import random
 import socket
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal
+from dataclasses import dataclass
+from typing import Any
 
 import orjson
 
+from . import defaults
 from .errors import InvalidRequest, JobNotFound, WrongState
 from .job import STATUSES, Job
 from .keys import DEFAULT_PREFIX, GlobalKeys, QueueKeys, queue_keys
+from .records import (  # noqa: F401  (re-exported: the broker's callers inside core import them from here)
+    EnqueueSpec,
+    LeasedJob,
+    ListableStatus,
+    QueueStats,
+    WorkerInfo,
+    event_count,
+    event_job_ids,
+)
 from .scripts import Scripts
 
 HOUR_MS = 3_600_000
@@ -21,134 +31,15 @@ HOUR_MS = 3_600_000
 @dataclass(frozen=True, slots=True)
 class BrokerSettings:
     prefix: str = DEFAULT_PREFIX
-    retention_ms: int = 24 * HOUR_MS
+    retention_ms: int = int(defaults.RETENTION_S * 1000)
     """How long succeeded and cancelled job records are kept."""
-    idempotency_ttl_ms: int = 24 * HOUR_MS
-    dead_cap: int = 10_000
+    idempotency_ttl_ms: int = int(defaults.RETENTION_S * 1000)
+    dead_cap: int = defaults.DEAD_CAP
     """Dead jobs kept per queue; the oldest are dropped beyond this."""
-    events_maxlen: int = 10_000
+    events_maxlen: int = defaults.EVENTS_MAXLEN
     """Approximate length of each queue's event stream."""
 
 
-@dataclass(slots=True)
-class EnqueueSpec:
-    """One job to enqueue, already validated and encoded."""
-
-    id: str
-    type: str
-    payload_json: str
-    max_attempts: int
-    timeout_ms: int
-    backoff_base_ms: int
-    backoff_cap_ms: int
-    delay_ms: int = -1
-    run_at_ms: int = -1
-    idempotency_key: str = ""
-
-
-@dataclass(slots=True)
-class LeasedJob:
-    """A job this process holds a lease on; ``token`` fences it against a late ack."""
-
-    queue: str
-    id: str
-    token: str
-    attempt: int
-    type: str
-    payload_json: str
-    max_attempts: int
-    timeout_ms: int
-    backoff_base_ms: int
-    backoff_cap_ms: int
-    created_at: int
-    due_at: int
-
-
-@dataclass(slots=True)
-class QueueStats:
-    name: str
-    ready: int = 0
-    waiting: int = 0
-    active: int = 0
-    dead: int = 0
-    paused: bool = False
-    enqueued: int = 0
-    processed: int = 0
-    succeeded: int = 0
-    failed: int = 0
-    retried: int = 0
-    cancelled: int = 0
-    by_type: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "ready": self.ready,
-            "waiting": self.waiting,
-            "active": self.active,
-            "dead": self.dead,
-            "paused": self.paused,
-            "enqueued": self.enqueued,
-            "processed": self.processed,
-            "succeeded": self.succeeded,
-            "failed": self.failed,
-            "retried": self.retried,
-            "cancelled": self.cancelled,
-            "by_type": self.by_type,
-        }
-
-    # Notebook displays (see reprs.py).
-    def _repr_html_(self) -> str:
-        from .reprs import queue_stats_html
-
-        return queue_stats_html(self)
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        from .reprs import queue_stats_text
-
-        p.text("QueueStats(...)" if cycle else queue_stats_text(self))
-
-
-@dataclass(slots=True)
-class WorkerInfo:
-    id: str
-    host: str
-    pid: int
-    queues: list[str]
-    concurrency: int
-    busy: int
-    paused: bool
-    started_at: int
-    heartbeat_at: int
-    jobs: list[str]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "host": self.host,
-            "pid": self.pid,
-            "queues": self.queues,
-            "concurrency": self.concurrency,
-            "busy": self.busy,
-            "paused": self.paused,
-            "started_at": self.started_at,
-            "heartbeat_at": self.heartbeat_at,
-            "jobs": self.jobs,
-        }
-
-    # Notebook displays (see reprs.py).
-    def _repr_html_(self) -> str:
-        from .reprs import worker_html
-
-        return worker_html(self)
-
-    def _repr_pretty_(self, p: Any, cycle: bool) -> None:
-        from .reprs import worker_text
-
-        p.text("WorkerInfo(...)" if cycle else worker_text(self))
-
-
-ListableStatus = Literal["waiting", "ready", "active", "succeeded", "dead", "cancelled"]
 _FETCH_FIELDS = 11
 MAX_FETCH = 1000
 """Lua's unpack() limit is about 8,000 values; a fetch batch stays far below it."""
@@ -608,19 +499,6 @@ def _leased_jobs(queue: str, flat: list[Any], start: int) -> list[LeasedJob]:
             )
         )
     return jobs
-
-
-def event_job_ids(fields: dict[str, str]) -> list[str]:
-    ids = fields.get("id", "")
-    return ids.split(",") if ids else []
-
-
-def event_count(fields: dict[str, str]) -> int:
-    """How many jobs an event covers (1 unless it is a batch event)."""
-    try:
-        return int(fields.get("n", 1))
-    except ValueError:
-        return 1
 
 
 def _checked(result: str, job_id: str, ok: tuple[str, ...], action: str) -> str:

@@ -19,6 +19,7 @@ from typing import Any
 import orjson
 from redis.exceptions import RedisError
 
+from . import defaults
 from .backoff import Reconnect
 from .batcher import EnqueueBatcher
 from .broker import (
@@ -35,7 +36,7 @@ from .connection import connect, mask_text
 from .errors import InvalidRequest, JobNotFound, RedisUnavailable
 from .home import tickr_home
 from .job import Job
-from .keys import DEFAULT_PREFIX, DEFAULT_QUEUE
+from .keys import DEFAULT_PREFIX, DEFAULT_QUEUE, check_queue_name
 from .notify import Listener
 from .pool import PoolSettings, WorkerPool
 from .registry import Registry, default_registry
@@ -99,13 +100,13 @@ class Tickr:
         prefix: str = DEFAULT_PREFIX,
         registry: Registry | None = None,
         home: str | Path | None = None,
-        lease: float = 30.0,
-        grace_period: float = 30.0,
+        lease: float = defaults.LEASE_S,
+        grace_period: float = defaults.GRACE_PERIOD_S,
         scheduler: bool | None = None,
         builtin_jobs: bool = True,
         worker_id: str | None = None,
-        retention: float = 24 * 3600,
-        dead_cap: int = 10_000,
+        retention: float = defaults.RETENTION_S,
+        dead_cap: int = defaults.DEAD_CAP,
         sweep_interval: float | None = None,
         redis: Any = None,
     ) -> None:
@@ -123,7 +124,7 @@ class Tickr:
         self.home = tickr_home(home)
         self.prefix = prefix
         self.worker_id = worker_id or default_worker_id()
-        self._queues = list(queues) if queues else None
+        self._queues = [check_queue_name(q) for q in queues] if queues else None
         self._run_scheduler = workers > 0 if scheduler is None else scheduler
         self._pool_settings = PoolSettings(
             concurrency=workers, lease_ms=int(lease * 1000), grace_period=grace_period
@@ -284,9 +285,9 @@ class Tickr:
         key = req.idempotency_key or ""
         if len(key) > 200:
             raise InvalidRequest("idempotency key is longer than 200 characters")
-        queue = req.queue or job_type.queue
+        queue = job_type.queue if req.queue is None else req.queue
         if queue not in self._valid_queues:
-            _check_queue_name(queue)
+            check_queue_name(queue)
             if len(self._valid_queues) < 10_000:
                 self._valid_queues.add(queue)
         return queue, EnqueueSpec(
@@ -449,8 +450,8 @@ class Tickr:
 
     async def command_worker(self, worker_id: str, *, concurrency: int | None = None, paused: bool | None = None) -> None:
         """Scale or pause any live worker process; this process's own pool reacts at once."""
-        if concurrency is not None and not (0 <= concurrency <= 10_000):
-            raise InvalidRequest("concurrency must be between 0 and 10000")
+        if concurrency is not None and not (0 <= concurrency <= defaults.MAX_CONCURRENCY):
+            raise InvalidRequest(f"concurrency must be between 0 and {defaults.MAX_CONCURRENCY}")
         if self.pool is not None and worker_id == self.worker_id:
             if concurrency is not None:
                 self.pool.scale(concurrency)
@@ -487,16 +488,6 @@ def _fresh_job(queue: str, spec: EnqueueSpec, now_ms: int) -> Job:
         timeout_ms=spec.timeout_ms,
         idempotency_key=spec.idempotency_key or None,
     )
-
-
-_QUEUE_NAME_MAX = 100
-
-
-def _check_queue_name(queue: str) -> None:
-    if not queue or len(queue) > _QUEUE_NAME_MAX or any(c in queue for c in "{}:, \t\r\n"):
-        raise InvalidRequest(
-            f"invalid queue name {queue[:120]!r}: 1-{_QUEUE_NAME_MAX} characters, no spaces, commas, colons or braces"
-        )
 
 
 async def _redis_call(awaitable: Any) -> Any:

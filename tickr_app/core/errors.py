@@ -46,3 +46,9 @@ class RedisUnavailable(TickrError):
 
 class EmbeddedRedisError(TickrError):
     code = "embedded_redis_failed"
+
+
+class PermanentError(Exception):
+    """Raise from a handler to send the job to the dead letter queue without more retries.
+
+    Not a ``TickrError``: handlers raise it, the engine never does."""

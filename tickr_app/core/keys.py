@@ -7,11 +7,36 @@ touches them together with queue keys.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Final
+
+from .errors import InvalidRequest
 
 DEFAULT_PREFIX = "tickr"
 DEFAULT_QUEUE = "default"
+
+QUEUE_NAME_MAX: Final = 100
+QUEUE_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$"
+"""The one queue-name rule (engine, registry, CLI and HTTP API): 1-100 ASCII letters, digits,
+``_``, ``.`` or ``-``, starting with a letter or digit. A name must be safe inside a key's hash
+tag (no braces, colons), in a URL path segment (no ``/``) and in the comma-joined worker
+registry (no commas), and must print plainly in a terminal and a log line (no whitespace,
+control or look-alike Unicode characters)."""
+_QUEUE_NAME = re.compile(QUEUE_NAME_PATTERN)
+QUEUE_NAME_RULE: Final = "1-100 characters: ASCII letters, digits, '_', '.' or '-', starting with a letter or digit"
+
+
+def is_queue_name(name: object) -> bool:
+    return isinstance(name, str) and _QUEUE_NAME.fullmatch(name) is not None
+
+
+def check_queue_name(name: str) -> str:
+    """``name`` if it is a valid queue name, else ``InvalidRequest`` saying the rule."""
+    if not is_queue_name(name):
+        raise InvalidRequest(f"invalid queue name {str(name)[:120]!r}: {QUEUE_NAME_RULE}")
+    return name
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,11 +25,13 @@ import orjson
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
+from . import defaults
 from .backoff import Reconnect, full_jitter_ms
-from .broker import Broker, LeasedJob, WorkerInfo
+from .broker import Broker
 from .context import JobContext, StatsSource
-from .errors import InvalidPayload
+from .errors import InvalidPayload, PermanentError
 from .notify import Listener
+from .records import LeasedJob, RunningJob, WorkerInfo
 from .registry import Registry
 
 log = logging.getLogger("tickr.pool")
@@ -37,15 +39,11 @@ log = logging.getLogger("tickr.pool")
 CancelReason = Literal["job", "shutdown", "lost", "timeout"]
 
 
-class PermanentError(Exception):
-    """Raise from a handler to send the job to the dead letter queue without more retries."""
-
-
 @dataclass(slots=True)
 class PoolSettings:
     concurrency: int = 5
-    lease_ms: int = 30_000
-    grace_period: float = 30.0
+    lease_ms: int = int(defaults.LEASE_S * 1000)
+    grace_period: float = defaults.GRACE_PERIOD_S
     fetch_block_s: float = 1.0
     registry_interval: float = 1.0
     """How often the process refreshes its record in the worker registry."""
@@ -63,18 +61,6 @@ class _Slot:
     in_handler: bool = False
     """True only while the handler runs: a cancel must never hit the slot while it records
     the job's outcome (that would kill the slot task and leave the job leased forever)."""
-
-
-@dataclass(slots=True)
-class RunningJob:
-    """What a dashboard shows of a busy slot."""
-
-    slot: int
-    job_id: str
-    type: str
-    queue: str
-    attempt: int
-    elapsed: float
 
 
 @dataclass(slots=True)

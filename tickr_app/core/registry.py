@@ -14,15 +14,16 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from . import defaults
 from .errors import InvalidPayload, UnknownJobType
-from .keys import DEFAULT_QUEUE
+from .keys import DEFAULT_QUEUE, QUEUE_NAME_RULE, is_queue_name
 
 Handler = Callable[..., Awaitable[Any]]
 
-DEFAULT_MAX_ATTEMPTS = 5
-DEFAULT_TIMEOUT_S = 300.0
-DEFAULT_BACKOFF_BASE_S = 1.0
-DEFAULT_BACKOFF_CAP_S = 600.0
+DEFAULT_MAX_ATTEMPTS = defaults.MAX_ATTEMPTS
+DEFAULT_TIMEOUT_S = defaults.TIMEOUT_S
+DEFAULT_BACKOFF_BASE_S = defaults.BACKOFF_BASE_S
+DEFAULT_BACKOFF_CAP_S = defaults.BACKOFF_CAP_S
 
 
 class AnyPayload(BaseModel):
@@ -128,6 +129,8 @@ class Registry:
                 raise TypeError(f"job handler {handler.__qualname__} must be an async function")
             if max_attempts < 1:
                 raise ValueError("max_attempts must be at least 1")
+            if not is_queue_name(queue):
+                raise ValueError(f"invalid queue name {queue!r}: {QUEUE_NAME_RULE}")
             model, takes_context, wants_dict = _inspect_handler(handler, payload_model)
             self.add(
                 JobType(

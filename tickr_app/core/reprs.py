@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any
 import orjson
 
 if TYPE_CHECKING:
-    from .broker import QueueStats, WorkerInfo
     from .job import Job
+    from .records import QueueStats, WorkerInfo
 
 __all__ = [
     "JobList",

@@ -25,7 +25,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Wit
 from pydantic_core import PydanticCustomError
 
 from tickr_app.core.context import JobContext
-from tickr_app.core.pool import PermanentError
+from tickr_app.core.errors import PermanentError
 from tickr_app.core.registry import Registry
 
 from .files import write_atomically

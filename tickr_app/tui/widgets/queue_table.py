@@ -7,7 +7,7 @@ from collections.abc import Mapping
 
 from rich.text import Text
 
-from ...core.broker import QueueStats
+from ...core.records import QueueStats
 from ..messages import QueueSelected
 from .job_table import theme_colors
 from .live_table import Column, LiveTable

@@ -23,11 +23,11 @@ from textual.css.query import NoMatches
 from textual.widgets import ContentSwitcher, Static
 from textual.worker import Worker
 
-from ...core.broker import QueueStats, event_count
 from ...core.engine import Tickr
 from ...core.errors import TickrError
 from ...core.job import Job
 from ...core.keys import DEFAULT_QUEUE
+from ...core.records import QueueStats, event_count
 from ..format import now_ms
 from ..messages import QueueSelected
 from .job_table import LIMIT, JobTable, TableStatus, theme_colors

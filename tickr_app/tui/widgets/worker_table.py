@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
-from ...core.broker import WorkerInfo
+from ...core.records import WorkerInfo
 from ..format import ago, duration, progress_bar
 from .job_table import theme_colors
 from .live_table import Column, LiveTable

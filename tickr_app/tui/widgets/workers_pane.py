@@ -21,10 +21,10 @@ from textual.css.query import NoMatches
 from textual.widgets import Static
 from textual.worker import Worker
 
-from ...core.broker import WorkerInfo
 from ...core.engine import Tickr
 from ...core.errors import TickrError
 from ...core.job import Job
+from ...core.records import WorkerInfo
 from ..format import now_ms
 from .job_table import theme_colors
 from .live_table import LiveTable
