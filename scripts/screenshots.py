@@ -161,7 +161,7 @@ async def main() -> None:
             await until(pilot, lambda: len(table.processes) == 2)
             await pilot.press("plus", "plus")
             await pilot.press("down", "minus", "p")
-            await until(pilot, lambda: remote.pool is not None and remote.pool.paused and remote.pool.concurrency == 2)
+            await until(pilot, lambda: (s := remote.pool_state()) is not None and s.paused and s.concurrency == 2)
             await pilot.pause(1.2)
             app.save_screenshot(str(OUT / "workers-scaled.svg"))
 

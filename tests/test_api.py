@@ -72,10 +72,10 @@ async def api_pool(make_tickr: Any, registry: Registry) -> AsyncIterator[Api]:
 async def control_channel_ready(tickr: Tickr) -> None:
     """The pool subscribes to its control channel shortly after start; a cancel published
     before that is only seen at the next heartbeat."""
-    channel = tickr.broker.global_keys.control_prefix + tickr.worker_id  # type: ignore[union-attr]
+    channel = tickr._broker.global_keys.control_prefix + tickr.worker_id  # type: ignore[union-attr]
 
     async def subscribed() -> bool:
-        return (await tickr.broker.redis.pubsub_numsub(channel))[0][1] > 0  # type: ignore[union-attr]
+        return (await tickr._broker.redis.pubsub_numsub(channel))[0][1] > 0  # type: ignore[union-attr]
 
     await eventually(subscribed, message="the pool listens on its control channel")
 
@@ -363,9 +363,9 @@ async def test_queues_pause_resume(api: Api) -> None:
 
     r = await api.http.post("/queues/default/pause")
     assert r.status_code == 200 and QueueOut.model_validate(r.json()).paused is True
-    assert await api.tickr.broker.is_paused("default")  # type: ignore[union-attr]
+    assert await api.tickr._broker.is_paused("default")  # type: ignore[union-attr]
     assert (await api.http.post("/queues/default/resume")).json()["paused"] is False
-    assert not await api.tickr.broker.is_paused("default")  # type: ignore[union-attr]
+    assert not await api.tickr._broker.is_paused("default")  # type: ignore[union-attr]
     for name in ("typo", "a%7Bb", "x" * 150):
         error_of(await api.http.post(f"/queues/{name}/pause"), 404, "queue_not_found")
     error_of(await api.http.get("/queues/default/pause"), 405, "method_not_allowed")
@@ -373,7 +373,7 @@ async def test_queues_pause_resume(api: Api) -> None:
 
 async def test_workers_list_and_update(api_pool: Api) -> None:
     api = api_pool
-    pool = api.tickr.pool
+    pool = api.tickr._pool
     assert pool is not None
     workers = WorkerList.model_validate((await api.http.get("/workers")).json()).workers
     me = next(w for w in workers if w.id == api.tickr.worker_id)
@@ -397,12 +397,12 @@ async def test_workers_list_and_update(api_pool: Api) -> None:
 
 async def test_command_to_a_remote_worker_process(api: Api, make_tickr: Any) -> None:
     remote = await make_tickr(workers=1)
-    assert remote.pool is not None
+    assert remote._pool is not None
     await control_channel_ready(remote)
     await eventually(lambda: api.tickr.worker_processes(), message="the worker registered")
     r = await api.http.patch(f"/workers/{remote.worker_id}", json={"concurrency": 3})
     assert r.status_code == 200
-    await eventually(lambda: remote.pool.concurrency == 3, message="the remote pool scaled")  # type: ignore[union-attr]
+    await eventually(lambda: remote._pool.concurrency == 3, message="the remote pool scaled")  # type: ignore[union-attr]
 
 
 async def test_health(api: Api) -> None:

@@ -270,12 +270,12 @@ async def test_submit_many_enqueues_a_thousand_jobs(make_tickr, registry: Regist
     tickr = await make_tickr(workers=0)
     jobs = await tickr.submit_many([JobRequest("bulk", {"n": n}) for n in range(1000)])
     assert len(jobs) == 1000 and len({j.id for j in jobs}) == 1000
-    k = tickr.broker.keys(Q)
-    assert await tickr.broker.redis.llen(k.ready) == 1000
+    k = tickr._broker.keys(Q)
+    assert await tickr._broker.redis.llen(k.ready) == 1000
     stats = (await tickr.stats())[Q]
     assert (stats.ready, stats.enqueued) == (1000, 1000)
     # in submit order: the first submitted is the first fetched
-    first = await tickr.broker.fetch(Q, 2, "w", 5000)
+    first = await tickr._broker.fetch(Q, 2, "w", 5000)
     assert [j.id for j in first] == [jobs[0].id, jobs[1].id]
 
 
@@ -289,5 +289,5 @@ async def test_submit_many_across_queues_and_batches(make_tickr, registry: Regis
     jobs = await tickr.submit_many(reqs)
     assert [j.payload["n"] for j in jobs] == list(range(2500))  # results in request order
     assert [j.queue for j in jobs[:4]] == ["q2", "q1", "q2", "q1"]
-    assert await tickr.broker.redis.llen(tickr.broker.keys("q1").ready) == 1250
-    assert await tickr.broker.redis.llen(tickr.broker.keys("q2").ready) == 1250
+    assert await tickr._broker.redis.llen(tickr._broker.keys("q1").ready) == 1250
+    assert await tickr._broker.redis.llen(tickr._broker.keys("q2").ready) == 1250

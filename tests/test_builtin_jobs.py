@@ -130,7 +130,7 @@ def no_smtp_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
 
 async def progress_events(tickr, job_id: str) -> list[float]:
     """The progress values the job reported, in order, from its queue's event stream."""
-    events = await tickr.broker.read_events("default", "0-0", count=10_000)
+    events = await tickr._broker.read_events("default", "0-0", count=10_000)
     return [float(f["x"]) for _, f in events if f.get("id") == job_id and f.get("e") == "progress"]
 
 

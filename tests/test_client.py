@@ -70,9 +70,9 @@ def test_sync_client_covers_every_endpoint(served: ThreadedApi) -> None:
         (worker,) = c.workers()
         assert worker["id"] == served.tickr.worker_id
         assert c.update_worker(worker["id"], concurrency=3)["requested"] == {"concurrency": 3}
-        assert served.tickr.pool.concurrency == 3
+        assert served.tickr._pool.concurrency == 3
         c.update_worker(worker["id"], paused=True)
-        assert served.tickr.pool.paused
+        assert served.tickr._pool.paused
 
         assert c.openapi()["openapi"].startswith("3.1")
         assert "tickr_jobs_enqueued_total" in c.metrics()
@@ -167,7 +167,7 @@ async def test_async_client_covers_every_endpoint(api_url: tuple[Tickr, str]) ->
         assert (await c.queues())[0]["name"] == "default"
         (worker,) = await c.workers()
         await c.update_worker(worker["id"], concurrency=2, paused=False)
-        assert tickr.pool is not None and tickr.pool.concurrency == 2
+        assert tickr._pool is not None and tickr._pool.concurrency == 2
         assert "paths" in await c.openapi()
         assert "tickr_redis_up 1.0" in await c.metrics()
 
@@ -190,7 +190,7 @@ async def test_async_client_typed_errors(api_url: tuple[Tickr, str]) -> None:
 
 async def test_async_client_sees_redis_down_as_service_unavailable(api_url: tuple[Tickr, str]) -> None:
     tickr, url = api_url
-    broker = tickr.broker
+    broker = tickr._broker
     assert broker is not None
 
     class Down:

@@ -259,7 +259,7 @@ async def test_lifecycle_on_a_cluster(cluster: RedisClusterServers, cprefix: str
     stats = (await tickr.stats())[queue]
     assert (stats.succeeded, stats.dead, stats.cancelled, stats.ready, stats.waiting, stats.active) == (3, 1, 1, 0, 0, 0)
     assert stats.by_type["boom"]["dead"] == 3
-    broker = tickr.broker
+    broker = tickr._broker
     assert broker is not None
     events = await broker.read_events(queue, "0-0")
     assert {"ready", "active", "succeeded", "waiting", "retry", "dead", "cancelled"} <= {e["e"] for _, e in events}
@@ -272,7 +272,7 @@ async def test_blocking_wait_and_lease_recovery_on_a_cluster(cluster: RedisClust
     (queue,) = _queues_on_distinct_nodes(cluster, cprefix, 1)
     registry, _seen = _cluster_registry([queue])
     producer = await engines(registry, workers=0, queues=[queue])
-    broker = producer.broker
+    broker = producer._broker
 
     # BLMOVE on a cluster: blocks, and wakes when a job is pushed.
     waiter = asyncio.create_task(broker.wait_for_ready(queue, 5))
@@ -303,7 +303,7 @@ async def test_every_broker_operation_on_a_cluster(cluster: RedisClusterServers,
     qa, qb = _queues_on_distinct_nodes(cluster, cprefix, 2)
     registry, _seen = _cluster_registry([qa])
     producer = await engines(registry, workers=0, queues=[qa, qb])
-    b = producer.broker
+    b = producer._broker
     assert b is not None
     assert await b.ping() and abs(await b.time_ms() - time.time() * 1000) < 5000
     await b.register_queues([qa, qb])
@@ -482,8 +482,8 @@ async def test_a_whole_cluster_outage_is_ridden_out(tmp_path: Path) -> None:
             for job in [*before, *after]:
                 assert (await producer.wait(job.id, timeout=20)).status == "succeeded"
             _assert_alive(engine)
-            assert engine.listener is not None
-            await eventually(lambda: engine.listener.connected.is_set(), 10)  # type: ignore[union-attr]
+            assert engine._listener is not None
+            await eventually(lambda: engine._listener.connected.is_set(), 10)  # type: ignore[union-attr]
         finally:
             await producer.stop()
             await engine.stop(grace_period=1)

@@ -81,8 +81,8 @@ async def test_cancel_an_active_job_stops_its_handler(make_tickr, registry: Regi
     assert gate.cancelled == [j.id]  # the handler got CancelledError
     assert contexts[j.id].cancelled.is_set()
     assert cleaned_up == [True]  # cleanup code saw ctx.cancelled
-    assert tickr.pool.counters.cancelled == 1
-    assert tickr.pool.busy == 0
+    assert tickr._pool.counters.cancelled == 1
+    assert tickr._pool.busy == 0
     assert (await tickr.stats())["default"].active == 0
     # the slot is free again: the pool still runs jobs
     gate.open.set()
@@ -105,7 +105,7 @@ async def test_cancel_an_active_job_from_another_engine(make_tickr, registry: Re
     assert (await client.get(j.id)).cancel_requested
     assert (await client.wait(j.id, timeout=5)).status == "cancelled"
     assert gate.cancelled == [j.id]
-    assert worker.pool.busy == 0
+    assert worker._pool.busy == 0
 
 
 async def test_cancelled_job_can_be_retried(make_tickr, registry: Registry) -> None:
@@ -188,24 +188,24 @@ async def test_cancel_while_a_failure_is_being_recorded_keeps_the_pool_alive(
     tickr = await make_tickr(workers=1)
     # hold the real fail call until the cancel has been delivered
     in_fail, go = asyncio.Event(), asyncio.Event()
-    real_fail = tickr.broker.fail
+    real_fail = tickr._broker.fail
 
     async def held_fail(*args, **kwargs):
         in_fail.set()
         await go.wait()
         return await real_fail(*args, **kwargs)
 
-    tickr.broker.fail = held_fail  # type: ignore[method-assign]
+    tickr._broker.fail = held_fail  # type: ignore[method-assign]
     j = await tickr.submit("fails", {"fail": True})
     await asyncio.wait_for(in_fail.wait(), 5)
     assert await tickr.cancel(j.id) == "requested"
-    await eventually(lambda: tickr.pool._slots[0].ctx is not None and tickr.pool._slots[0].ctx.cancelled.is_set())
+    await eventually(lambda: tickr._pool._slots[0].ctx is not None and tickr._pool._slots[0].ctx.cancelled.is_set())
     go.set()
 
     done = await tickr.wait(j.id, timeout=5)
     # The cancel was requested before the failure was recorded: the job ends cancelled (not
     # retried or dead), with the failure kept as its last error.
     assert done.status == "cancelled" and "broken" in done.error
-    assert j.id not in tickr.pool._held
+    assert j.id not in tickr._pool._held
     nxt = await tickr.submit("fails", {})
     assert (await tickr.wait(nxt.id, timeout=5)).result == "ok"  # the only slot still works

@@ -97,7 +97,7 @@ async def test_queues_share_the_pool_under_load(make_tickr, registry: Registry) 
     alpha = await tickr.submit_many([JobRequest("a", {}) for _ in range(10)])
     beta = await tickr.submit_many([JobRequest("b", {}) for _ in range(10)])
     await eventually(lambda: gate.inside == 4)
-    assert tickr.pool.busy == 4
+    assert tickr._pool.busy == 4
     gate.open.set()
     done = await wait_all(tickr, [j.id for j in alpha + beta], timeout=10)
     assert {d.status for d in done} == {"succeeded"}

@@ -85,14 +85,14 @@ async def test_local_pool_pause_and_resume(make_tickr, registry: Registry) -> No
         await gate.hold(ctx.id)
 
     tickr = await make_tickr(workers=2)
-    tickr.pool.pause()
-    assert tickr.pool.paused
+    tickr._pool.pause()
+    assert tickr._pool.paused
     j = await tickr.submit("work", {})
     await never(lambda: j.id in gate.entered, 0.3, message="a job started on a paused pool")
     job = await tickr.get(j.id)
     assert job.status == "ready"  # not leased either: another process could take it
     assert not (await tickr.stats())["default"].paused  # only this pool is paused
-    tickr.pool.resume()
+    tickr._pool.resume()
     assert (await tickr.wait(j.id, timeout=5)).status == "succeeded"
 
 
@@ -105,14 +105,14 @@ async def test_scale_up_reaches_the_new_concurrency(make_tickr, registry: Regist
 
     tickr = await make_tickr(workers=1)
     ids = [j.id for j in await tickr.submit_many([JobRequest("block", {}) for _ in range(4)])]
-    await eventually(lambda: tickr.pool.busy == 1)
+    await eventually(lambda: tickr._pool.busy == 1)
     await never(lambda: gate.inside > 1, 0.1, message="more than one job ran with concurrency 1")
 
-    tickr.pool.scale(4)
-    assert tickr.pool.concurrency == 4
-    await eventually(lambda: tickr.pool.busy == 4, message="busy reaches 4 after scaling up")
+    tickr._pool.scale(4)
+    assert tickr._pool.concurrency == 4
+    await eventually(lambda: tickr._pool.busy == 4, message="busy reaches 4 after scaling up")
     assert gate.inside == 4
-    assert len(tickr.pool.running()) == 4
+    assert len(tickr._pool.running()) == 4
     gate.open.set()
     for i in ids:
         assert (await tickr.wait(i, timeout=5)).status == "succeeded"
@@ -134,9 +134,9 @@ async def test_scale_down_while_busy_lets_jobs_finish_and_then_holds_the_limit(
     wave1 = [j.id for j in await tickr.submit_many([JobRequest("block", {"wave": 1}) for _ in range(4)])]
     await eventually(lambda: first.inside == 4)
 
-    tickr.pool.scale(2)
-    assert tickr.pool.concurrency == 2
-    assert tickr.pool.busy == 4  # nothing was interrupted
+    tickr._pool.scale(2)
+    assert tickr._pool.concurrency == 2
+    assert tickr._pool.busy == 4  # nothing was interrupted
     wave2 = [j.id for j in await tickr.submit_many([JobRequest("block", {"wave": 2}) for _ in range(4)])]
     await never(lambda: second.entered, 0.2, message="a new job started while over the new limit")
 
@@ -146,12 +146,12 @@ async def test_scale_down_while_busy_lets_jobs_finish_and_then_holds_the_limit(
         assert done.status == "succeeded" and done.result == "finished"
     assert first.cancelled == []
     await eventually(lambda: second.inside == 2, message="the second wave runs two at a time")
-    await never(lambda: second.inside > 2 or tickr.pool.busy > 2, 0.2, message="busy exceeded 2")
+    await never(lambda: second.inside > 2 or tickr._pool.busy > 2, 0.2, message="busy exceeded 2")
     second.open.set()
     for i in wave2:
         assert (await tickr.wait(i, timeout=5)).status == "succeeded"
     assert second.max_inside == 2
-    assert len(tickr.pool._slots) == 2
+    assert len(tickr._pool._slots) == 2
 
 
 async def test_scale_to_zero_and_back(make_tickr, registry: Registry) -> None:
@@ -160,13 +160,13 @@ async def test_scale_to_zero_and_back(make_tickr, registry: Registry) -> None:
         return "ok"
 
     tickr = await make_tickr(workers=2)
-    tickr.pool.scale(0)
+    tickr._pool.scale(0)
     j = await tickr.submit("work", {})
     await never(lambda: _is_not_ready(tickr, j.id), 0.3, message="a job ran with concurrency 0")
-    tickr.pool.scale(3)
+    tickr._pool.scale(3)
     assert (await tickr.wait(j.id, timeout=5)).status == "succeeded"
     with pytest.raises(ValueError):
-        tickr.pool.scale(-1)
+        tickr._pool.scale(-1)
 
 
 async def _is_not_ready(tickr, job_id: str) -> bool:
@@ -216,8 +216,8 @@ async def test_command_worker_from_another_engine(make_tickr, registry: Registry
     assert worker.worker_id != admin.worker_id
 
     await admin.command_worker(worker.worker_id, concurrency=5)
-    await eventually(lambda: worker.pool.concurrency == 5, 3, message="the remote pool scaled to 5")
-    assert len(worker.pool._slots) == 5
+    await eventually(lambda: worker._pool.concurrency == 5, 3, message="the remote pool scaled to 5")
+    assert len(worker._pool._slots) == 5
 
     async def registry_says(**expected):
         [w] = await admin.worker_processes()
@@ -226,13 +226,13 @@ async def test_command_worker_from_another_engine(make_tickr, registry: Registry
     await eventually(lambda: registry_says(concurrency=5), 3)
 
     await admin.command_worker(worker.worker_id, paused=True)
-    await eventually(lambda: worker.pool.paused, 3, message="the remote pool paused")
+    await eventually(lambda: worker._pool.paused, 3, message="the remote pool paused")
     await eventually(lambda: registry_says(paused=True), 3)
     j = await admin.submit("work", {})
     await never(lambda: _is_not_ready(admin, j.id), 0.3, message="a paused pool ran a job")
 
     await admin.command_worker(worker.worker_id, paused=False, concurrency=1)
-    await eventually(lambda: not worker.pool.paused and worker.pool.concurrency == 1, 3)
+    await eventually(lambda: not worker._pool.paused and worker._pool.concurrency == 1, 3)
     assert (await admin.wait(j.id, timeout=5)).status == "succeeded"
 
     with pytest.raises(WorkerNotFound):
@@ -244,9 +244,9 @@ async def test_command_worker_from_another_engine(make_tickr, registry: Registry
 async def test_command_worker_on_own_pool_applies_at_once(make_tickr, registry: Registry) -> None:
     tickr = await make_tickr(workers=2)
     await tickr.command_worker(tickr.worker_id, concurrency=4, paused=True)
-    assert tickr.pool.concurrency == 4 and tickr.pool.paused
+    assert tickr._pool.concurrency == 4 and tickr._pool.paused
     await tickr.command_worker(tickr.worker_id, paused=False)
-    assert not tickr.pool.paused
+    assert not tickr._pool.paused
 
 
 async def test_stopped_worker_leaves_the_registry(make_tickr, registry: Registry) -> None:

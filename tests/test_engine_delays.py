@@ -74,14 +74,14 @@ async def test_scheduler_wakes_early_for_an_earlier_job(make_tickr, registry: Re
     # Watch what the scheduler's promote calls report, to know it has gone to sleep until the
     # far job (a wrapper around the real broker call; Redis does the work).
     seen_next_due: list[int] = []
-    real_promote = tickr.broker.promote_and_lease
+    real_promote = tickr._broker.promote_and_lease
 
     async def recording_promote(queue: str, *args, **kwargs):
         result = await real_promote(queue, *args, **kwargs)
         seen_next_due.append(result[1])
         return result
 
-    tickr.broker.promote_and_lease = recording_promote  # type: ignore[method-assign]
+    tickr._broker.promote_and_lease = recording_promote  # type: ignore[method-assign]
     far = await tickr.submit("tick", {}, delay=30)
     far_due = (await tickr.get(far.id)).due_at  # as Redis stored it
     await eventually(lambda: far_due in seen_next_due, 5, message="the scheduler saw the far job as next due")
@@ -102,14 +102,14 @@ async def test_wake_message_from_another_process_reaches_the_scheduler(make_tick
     worker = await make_tickr(workers=1)
     producer = await make_tickr(workers=0)  # a separate engine with its own Redis connections
     seen_next_due: list[int] = []
-    real_promote = worker.broker.promote_and_lease
+    real_promote = worker._broker.promote_and_lease
 
     async def recording_promote(queue: str, *args, **kwargs):
         result = await real_promote(queue, *args, **kwargs)
         seen_next_due.append(result[1])
         return result
 
-    worker.broker.promote_and_lease = recording_promote  # type: ignore[method-assign]
+    worker._broker.promote_and_lease = recording_promote  # type: ignore[method-assign]
     far = await producer.submit("tick", {}, delay=30)
     far_due = (await producer.get(far.id)).due_at
     await eventually(lambda: far_due in seen_next_due, 5, message="the worker's scheduler saw the far job")

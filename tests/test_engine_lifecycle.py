@@ -50,7 +50,7 @@ async def test_submit_runs_and_succeeds_with_result(make_tickr, registry: Regist
     assert (stats.enqueued, stats.succeeded, stats.processed, stats.failed) == (1, 1, 1, 0)
     assert (stats.ready, stats.waiting, stats.active, stats.dead) == (0, 0, 0, 0)
     assert stats.by_type["add"] == {"enqueued": 1, "succeeded": 1}
-    assert tickr.pool.counters.succeeded == 1
+    assert tickr._pool.counters.succeeded == 1
 
 
 async def test_many_jobs_all_succeed_and_are_counted(make_tickr, registry: Registry) -> None:
@@ -82,7 +82,7 @@ async def test_progress_is_visible_while_running(make_tickr, registry: Registry)
     assert running.worker == tickr.worker_id and running.attempts == 1
     job = await eventually(lambda: _with_progress(tickr, j.id, 30))
     assert job.progress_message == "warming up"
-    assert [r.job_id for r in tickr.pool.running()] == [j.id]
+    assert [r.job_id for r in tickr._pool.running()] == [j.id]
     gate.open.set()
     assert (await tickr.wait(j.id, timeout=5)).status == "succeeded"
 
@@ -248,7 +248,7 @@ async def test_producer_only_engine_runs_nothing_and_another_engine_runs_its_job
         ran_by.append(ctx.id)
 
     producer = await make_tickr(workers=0)
-    assert producer.pool is None and producer.scheduler is None
+    assert producer._pool is None and producer._scheduler is None
     now = await producer.submit("work", {})
     later = await producer.submit("work", {}, delay=0.1)
     assert (await producer.get(now.id)).status == "ready"

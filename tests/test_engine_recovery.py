@@ -22,10 +22,10 @@ async def test_killed_pool_job_is_recovered_and_the_old_lease_is_fenced(make_tic
     first = await make_tickr(workers=1, lease=1.0)
     j = await first.submit("work", {})
     await eventually(lambda: j.id in first_gate.entered)
-    stale = first.pool._held[j.id]  # the LeasedJob the first pool holds
+    stale = first._pool._held[j.id]  # the LeasedJob the first pool holds
     assert stale.attempt == 1
 
-    await first.pool.kill()  # dies without releasing or acking: the job stays leased
+    await first._pool.kill()  # dies without releasing or acking: the job stays leased
     killed_at = time.monotonic()
     assert (await first.get(j.id)).status == "active"
 
@@ -40,17 +40,17 @@ async def test_killed_pool_job_is_recovered_and_the_old_lease_is_fenced(make_tic
 
     # fencing: the first pool's late ack (and fail, heartbeat, release) is rejected while the
     # second one holds the job
-    assert await first.broker.ack("default", [(stale, '"stale"')]) == [False]
-    assert await first.broker.fail(stale, "late", "", 0) == "rejected"
-    assert await first.broker.heartbeat("default", [stale], 1000) == [0]
-    assert await first.broker.release(stale) is False
+    assert await first._broker.ack("default", [(stale, '"stale"')]) == [False]
+    assert await first._broker.fail(stale, "late", "", 0) == "rejected"
+    assert await first._broker.heartbeat("default", [stale], 1000) == [0]
+    assert await first._broker.release(stale) is False
     assert (await second.get(j.id)).status == "active"
 
     second_gate.open.set()
     done = await second.wait(j.id, timeout=5)
     assert done.status == "succeeded"
     assert done.result == "done on attempt 2"
-    assert await first.broker.ack("default", [(stale, '"stale"')]) == [False]  # still refused
+    assert await first._broker.ack("default", [(stale, '"stale"')]) == [False]  # still refused
     assert (await second.get(j.id)).result == "done on attempt 2"
     assert recovered_after < 4, f"recovery took {recovered_after:.1f} s with a 1 s lease"
     stats = (await second.stats())["default"]
@@ -67,7 +67,7 @@ async def test_recovery_after_the_last_attempt_goes_dead(make_tickr, registry: R
     first = await make_tickr(workers=1, lease=1.0)
     j = await first.submit("fragile", {})
     await eventually(lambda: j.id in gate.entered)
-    await first.pool.kill()
+    await first._pool.kill()
     second = await make_tickr(workers=1, lease=1.0)
     dead = await status_is(second, j.id, "dead", timeout=5)
     assert dead.attempts == 1
@@ -87,18 +87,18 @@ async def test_heartbeats_keep_a_long_job_leased(make_tickr, registry: Registry)
     tickr = await make_tickr(workers=1, lease=0.3)
     j = await tickr.submit("long", {})
     await eventually(lambda: j.id in gate.entered)
-    leased = tickr.pool._held[j.id]
-    key = tickr.broker.keys("default")
-    first_deadline = await tickr.broker.redis.zscore(key.active, j.id)
+    leased = tickr._pool._held[j.id]
+    key = tickr._broker.keys("default")
+    first_deadline = await tickr._broker.redis.zscore(key.active, j.id)
 
     async def extended() -> bool:
-        return (await tickr.broker.redis.zscore(key.active, j.id)) > first_deadline + 600
+        return (await tickr._broker.redis.zscore(key.active, j.id)) > first_deadline + 600
 
     await eventually(extended, 3, message="the lease deadline moves forward (heartbeats)")
     job = await tickr.get(j.id)
     assert job.status == "active" and job.attempts == 1 and job.error is None
-    assert tickr.pool._held[j.id] is leased
-    assert tickr.scheduler.recovered == 0
+    assert tickr._pool._held[j.id] is leased
+    assert tickr._scheduler.recovered == 0
     gate.open.set()
     done = await tickr.wait(j.id, timeout=5)
     assert done.status == "succeeded" and done.attempts == 1
@@ -116,10 +116,10 @@ async def test_pool_that_lost_its_lease_stops_the_job(make_tickr, registry: Regi
     tickr = await make_tickr(workers=1, lease=0.6)
     j = await tickr.submit("long", {})
     await eventually(lambda: j.id in gate.entered)
-    held = tickr.pool._held[j.id]
+    held = tickr._pool._held[j.id]
     # the lease is taken back behind the pool's back: clear the token as the recover script does
-    await tickr.broker.redis.hdel(tickr.broker.keys("default").job(j.id), "lease")
+    await tickr._broker.redis.hdel(tickr._broker.keys("default").job(j.id), "lease")
     await eventually(lambda: gate.cancelled == [j.id], 3, message="the pool stopped the job whose lease it lost")
-    assert j.id not in tickr.pool._held
-    assert tickr.pool.busy == 0
-    assert await tickr.broker.ack("default", [(held, "null")]) == [False]
+    assert j.id not in tickr._pool._held
+    assert tickr._pool.busy == 0
+    assert await tickr._broker.ack("default", [(held, "null")]) == [False]

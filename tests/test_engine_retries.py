@@ -92,7 +92,7 @@ async def test_retry_delays_follow_full_jitter_exponential_backoff(make_tickr, r
         starts.setdefault(ctx.id, {})[ctx.attempt] = time.time() * 1000
         if ctx.attempt > 1:
             # the delay the engine chose for this retry, as stored in Redis
-            h = await tickr.broker.redis.hmget(tickr.broker.keys("default").job(ctx.id), "failed_at", "due_at")
+            h = await tickr._broker.redis.hmget(tickr._broker.keys("default").job(ctx.id), "failed_at", "due_at")
             delays.setdefault(ctx.id, {})[ctx.attempt - 1] = int(h[1]) - int(h[0])
         raise Flaky("again")
 

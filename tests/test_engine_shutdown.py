@@ -25,7 +25,7 @@ async def test_stop_lets_an_in_flight_job_finish(make_tickr, registry: Registry)
     await eventually(lambda: j.id in gate.entered)
 
     stopping = asyncio.create_task(tickr.stop(grace_period=2))
-    await eventually(lambda: tickr.pool._stopping, message="shutdown began")
+    await eventually(lambda: tickr._pool._stopping, message="shutdown began")
     # shutdown is waiting for the job, not cancelling it
     assert not stopping.done()
     queued = await reader.submit("work", {})  # submitted during shutdown: not taken
@@ -62,7 +62,7 @@ async def test_job_longer_than_the_grace_period_is_released_and_rerun(make_tickr
     elapsed = time.monotonic() - started
     assert 0.3 <= elapsed < 2, f"stop took {elapsed:.2f} s"
     assert gate.cancelled == [j.id]  # the handler was cancelled at the deadline
-    assert first.pool.counters.released == 1
+    assert first._pool.counters.released == 1
 
     released = await reader.get(j.id)
     assert released.status == "ready"
@@ -137,17 +137,17 @@ async def test_failure_being_recorded_at_shutdown_is_not_lost(make_tickr, regist
     tickr = await make_tickr(workers=1)
     reader = await make_tickr(workers=0)
     in_fail, go = asyncio.Event(), asyncio.Event()
-    real_fail = tickr.broker.fail
+    real_fail = tickr._broker.fail
 
     async def held_fail(*args, **kwargs):
         in_fail.set()
         await go.wait()
         return await real_fail(*args, **kwargs)
 
-    tickr.broker.fail = held_fail  # type: ignore[method-assign]
+    tickr._broker.fail = held_fail  # type: ignore[method-assign]
     j = await tickr.submit("fails", {})
     await asyncio.wait_for(in_fail.wait(), 5)
-    slot = tickr.pool._slots[0]
+    slot = tickr._pool._slots[0]
     started = time.monotonic()
     stopping = asyncio.create_task(tickr.stop(grace_period=0.1))
     await eventually(lambda: slot.retiring, 3, message="past the grace period, the slot is left to finish")
@@ -166,15 +166,15 @@ async def test_scheduler_stops_even_when_woken_at_the_same_moment(make_tickr, re
     waits for (CPython gh-86296); the scheduler's stop must not hang on that."""
     tickr = await make_tickr(workers=0, scheduler=True)
     calls: list[int] = []
-    real_promote = tickr.broker.promote_and_lease
+    real_promote = tickr._broker.promote_and_lease
 
     async def counting_promote(queue: str, *args, **kwargs):
         result = await real_promote(queue, *args, **kwargs)
         calls.append(1)  # from here the loop goes straight back into its wait
         return result
 
-    tickr.broker.promote_and_lease = counting_promote  # type: ignore[method-assign]
-    tickr.scheduler._wake["default"].set()  # one more promote, then it waits again
+    tickr._broker.promote_and_lease = counting_promote  # type: ignore[method-assign]
+    tickr._scheduler._wake["default"].set()  # one more promote, then it waits again
     await eventually(lambda: calls, 3)
-    tickr.scheduler._wake["default"].set()  # the wake and the cancel land together
-    await asyncio.wait_for(tickr.scheduler.stop(), 3)  # hung forever before the fix
+    tickr._scheduler._wake["default"].set()  # the wake and the cancel land together
+    await asyncio.wait_for(tickr._scheduler.stop(), 3)  # hung forever before the fix

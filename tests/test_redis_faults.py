@@ -191,12 +191,12 @@ async def _health_is(http: httpx.AsyncClient, status: int) -> bool:
 
 def _engine_tasks(tickr: Tickr) -> list[asyncio.Task[Any]]:
     tasks: list[asyncio.Task[Any]] = []
-    assert tickr.pool is not None and tickr.scheduler is not None and tickr.listener is not None
-    tasks += tickr.pool._fetchers + tickr.pool._upkeep
-    tasks += [s.task for s in tickr.pool._slots if s.task is not None]
-    tasks += tickr.scheduler._tasks
-    if tickr.listener._task is not None:
-        tasks.append(tickr.listener._task)
+    assert tickr._pool is not None and tickr._scheduler is not None and tickr._listener is not None
+    tasks += tickr._pool._fetchers + tickr._pool._upkeep
+    tasks += [s.task for s in tickr._pool._slots if s.task is not None]
+    tasks += tickr._scheduler._tasks
+    if tickr._listener._task is not None:
+        tasks.append(tickr._listener._task)
     return tasks
 
 
@@ -285,14 +285,14 @@ async def test_connection_kills_and_stalls_are_survived(
 
         # pub/sub is back: a scale command travels over the worker's control channel and is
         # applied at once (the heartbeat fallback would take a whole registry interval).
-        await eventually(lambda: engine.listener is not None and engine.listener.connected.is_set(), 10)
-        assert engine.pool is not None
+        await eventually(lambda: engine._listener is not None and engine._listener.connected.is_set(), 10)
+        assert engine._pool is not None
         # Published only (not stored for the heartbeat to pick up): only pub/sub can deliver it.
-        channel = engine.broker.global_keys.control_prefix + engine.worker_id  # type: ignore[union-attr]
+        channel = engine._broker.global_keys.control_prefix + engine.worker_id  # type: ignore[union-attr]
         with aof_redis.client() as admin:
             await eventually(lambda: admin.pubsub_numsub(channel)[0][1] == 1, 10, message="the control channel resubscribed")
             assert admin.publish(channel, '{"cmd_concurrency": 7}') == 1
-        await eventually(lambda: engine.pool.concurrency == 7, 2, message="the scale command over pub/sub")  # type: ignore[union-attr]
+        await eventually(lambda: engine._pool.concurrency == 7, 2, message="the scale command over pub/sub")  # type: ignore[union-attr]
         print(f"jobs {len(accepted)}, ran more than once {sum(1 for j in accepted if ran[j] > 1)}, lost 0")
     finally:
         stop_event.set()
@@ -400,8 +400,8 @@ async def test_a_lost_enqueue_reply_does_not_enqueue_the_job_twice(
         proxy.armed = True
         job = await producer.submit("tick", {"n": 1})  # its reply is lost; redis-py retries it
         assert proxy.dropped == 1
-        assert producer.broker is not None
-        k = producer.broker.keys("default")
+        assert producer._broker is not None
+        k = producer._broker.keys("default")
         with aof_redis.client() as c:
             assert c.lrange(k.ready, 0, -1).count(job.id) == 1, "the job id is on the ready list twice"
             assert c.hget(k.stats, "enqueued") == "2", "the retried enqueue was counted twice"

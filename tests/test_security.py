@@ -195,7 +195,7 @@ async def test_a_job_runs_over_tls(tls_redis: RedisServer, tmp_path: Path) -> No
         job = await tickr.submit("hello", {})
         done = await tickr.wait(job.id, timeout=10)
         assert (done.status, done.result) == ("succeeded", "over tls")
-        assert tickr.listener is not None and tickr.listener.connected.is_set()
+        assert tickr._listener is not None and tickr._listener.connected.is_set()
     with tls_redis.client() as c:
         tls_clients = [cl for cl in c.client_list()]
         assert tls_clients  # this admin connection itself is TLS: the port speaks nothing else
@@ -265,16 +265,16 @@ async def test_a_least_privilege_acl_user_is_enough(tmp_path: Path) -> None:
             stats = await producer.stats()
             assert stats["default"].succeeded == 2
             await producer.command_worker(tickr.worker_id, concurrency=3)
-            assert tickr.pool is not None
-            await eventually(lambda: tickr.pool.concurrency == 3, 5)  # type: ignore[union-attr]
+            assert tickr._pool is not None
+            await eventually(lambda: tickr._pool.concurrency == 3, 5)  # type: ignore[union-attr]
             assert [w.id for w in await producer.worker_processes()] == [tickr.worker_id]
-            assert tickr.listener is not None and tickr.listener.connected.is_set()
+            assert tickr._listener is not None and tickr._listener.connected.is_set()
             # and the user can do nothing else
-            assert producer.broker is not None
+            assert producer._broker is not None
             with pytest.raises(sync_redis.exceptions.NoPermissionError):
-                await producer.broker.redis.get("someone-else:secret")
+                await producer._broker.redis.get("someone-else:secret")
             with pytest.raises(sync_redis.exceptions.NoPermissionError):
-                await producer.broker.redis.execute_command("FLUSHALL")
+                await producer._broker.redis.execute_command("FLUSHALL")
         with server.client(username="tickr", password="acl-pw-9d2") as c:
             assert c.ping()
             with pytest.raises(sync_redis.exceptions.NoPermissionError):
@@ -370,8 +370,8 @@ async def test_a_crafted_job_with_an_unregistered_type_is_never_imported_or_run(
         return 1
 
     tickr = await make_tickr(workers=1)
-    assert tickr.broker is not None
-    k = tickr.broker.keys("default")
+    assert tickr._broker is not None
+    k = tickr._broker.keys("default")
     job_id = "00000000-0000-4000-8000-00000000beef"
     r = sync_redis.Redis.from_url(redis_url, decode_responses=True)
     try:

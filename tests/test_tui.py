@@ -177,7 +177,7 @@ async def test_invalid_form_shows_errors_next_to_fields_and_enqueues_nothing(mak
 
 async def test_pool_keys_pause_and_scale_the_real_pool(make_tickr, jobs: Jobs) -> None:
     tickr = await make_tickr(workers=2)
-    pool = tickr.pool
+    pool = tickr._pool
     assert pool is not None
     app = TickrApp(tickr)
     async with app.run_test(size=SIZE) as pilot:
@@ -197,7 +197,7 @@ async def test_pool_keys_pause_and_scale_the_real_pool(make_tickr, jobs: Jobs) -
             pilot, lambda: workers.processes[tickr.worker_id].concurrency == 1, "the registry to show 1 slot"
         )
 
-        broker = tickr.broker
+        broker = tickr._broker
         assert broker is not None
         await pilot.press("P")
         await wait_for(pilot, lambda: broker.is_paused("default"), "the queue paused in Redis")
@@ -292,7 +292,7 @@ async def test_detail_screen_shows_the_traceback(make_tickr, jobs: Jobs) -> None
 
 async def test_quit_drains_in_flight_jobs_before_exiting(make_tickr, jobs: Jobs) -> None:
     tickr = await make_tickr(workers=2, grace_period=20.0)
-    pool = tickr.pool
+    pool = tickr._pool
     assert pool is not None
     job = await tickr.submit("hold", {})
     app = TickrApp(tickr)
@@ -318,7 +318,7 @@ async def test_quit_drains_in_flight_jobs_before_exiting(make_tickr, jobs: Jobs)
 async def test_attach_mode_shows_and_commands_another_process(make_tickr, jobs: Jobs) -> None:
     worker = await make_tickr(workers=2)
     producer = await make_tickr(workers=0)
-    assert producer.pool is None and worker.pool is not None
+    assert producer._pool is None and worker._pool is not None
     job = await producer.submit("hold", {})
     app = TickrApp(producer, attach=True)
     try:
@@ -332,11 +332,11 @@ async def test_attach_mode_shows_and_commands_another_process(make_tickr, jobs: 
             await wait_for(pilot, lambda: worker.worker_id in table.processes, "the remote worker process")
             assert app.workers_pane.selected_worker.id == worker.worker_id
             await pilot.press("p")
-            await wait_for(pilot, lambda: worker.pool.paused, "the remote pool to pause")
+            await wait_for(pilot, lambda: worker._pool.paused, "the remote pool to pause")
             await pilot.press("plus")
-            await wait_for(pilot, lambda: worker.pool.concurrency == 3, "the remote pool to scale up")
+            await wait_for(pilot, lambda: worker._pool.concurrency == 3, "the remote pool to scale up")
             await pilot.press("p")
-            await wait_for(pilot, lambda: not worker.pool.paused, "the remote pool to resume")
+            await wait_for(pilot, lambda: not worker._pool.paused, "the remote pool to resume")
             assert "Attached" in str(app.query_one("#pool-summary", Static).content)
     finally:
         jobs.gate.set()
@@ -361,12 +361,12 @@ async def test_queue_table_selects_the_queue_the_tables_and_P_act_on(make_tickr,
             assert pane.stats["mail"].active == 1
 
             await pilot.press("P")
-            assert tickr.broker is not None
-            await wait_for(pilot, lambda: tickr.broker.is_paused("mail"), "the mail queue to pause")
-            assert not await tickr.broker.is_paused("default")
+            assert tickr._broker is not None
+            await wait_for(pilot, lambda: tickr._broker.is_paused("mail"), "the mail queue to pause")
+            assert not await tickr._broker.is_paused("default")
             await wait_for(pilot, lambda: pane.stats["mail"].paused, "the table to show it paused")
             await pilot.press("P")
-            await wait_for(pilot, lambda: _not(tickr.broker.is_paused("mail")), "the mail queue to resume")
+            await wait_for(pilot, lambda: _not(tickr._broker.is_paused("mail")), "the mail queue to resume")
     finally:
         jobs.gate.set()
 
@@ -376,7 +376,7 @@ async def test_queue_table_selects_the_queue_the_tables_and_P_act_on(make_tickr,
 
 async def test_help_palette_and_theme(make_tickr, jobs: Jobs) -> None:
     tickr = await make_tickr(workers=2)
-    pool = tickr.pool
+    pool = tickr._pool
     assert pool is not None
     app = TickrApp(tickr)
     async with app.run_test(size=(80, 24)) as pilot:

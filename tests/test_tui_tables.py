@@ -425,7 +425,7 @@ async def switch(pilot: Pilot[Any], app: TickrApp, key: str, pane: str) -> None:
 
 async def test_key_bar_shows_each_panes_keys_and_a_click_presses_the_key(make_tickr) -> None:
     tickr = await make_tickr(workers=2)
-    pool = tickr.pool
+    pool = tickr._pool
     assert pool is not None
     app = TickrApp(tickr)
     async with app.run_test(size=SIZE) as pilot:

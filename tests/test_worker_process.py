@@ -37,7 +37,7 @@ async def test_kill_9_mid_job_is_recovered_by_lease_expiry_and_late_ack_is_rejec
     try:
         job = await producer.submit("hang_first", {"name": "x"})
         await wait_until(lambda: any(l.startswith(f"start {job.id} 1") for l in read_lines(log)), 20, "first attempt to start")
-        held = await producer.broker.redis.hget(producer.broker.keys("default").job(job.id), "lease")
+        held = await producer._broker.redis.hget(producer._broker.keys("default").job(job.id), "lease")
         assert held, "the running job must hold a lease token"
 
         first.send_signal(signal.SIGKILL)
@@ -54,7 +54,7 @@ async def test_kill_9_mid_job_is_recovered_by_lease_expiry_and_late_ack_is_rejec
         assert "lease expired" in (done.error or "")
 
         stale = LeasedJob("default", job.id, held, 1, "hang_first", "{}", 5, 0, 10, 50, 0, 0)
-        assert await producer.broker.ack("default", [(stale, "{}")]) == [False]
+        assert await producer._broker.ack("default", [(stale, "{}")]) == [False]
         after = await producer.get(job.id)
         assert after is not None and after.result == {"attempt": 2}, "a late ack must not overwrite the result"
     finally:
@@ -83,7 +83,7 @@ async def test_two_worker_processes_run_each_of_1000_jobs_exactly_once(
         await wait_until(lambda: len(read_lines(log)) >= 1000, 60, "1000 executions")
 
         async def all_succeeded() -> bool:
-            return (await producer.broker.queue_stats("default")).succeeded == 1000
+            return (await producer._broker.queue_stats("default")).succeeded == 1000
 
         await wait_until_async(all_succeeded, 30, "every job to be acknowledged")
         for w in workers:

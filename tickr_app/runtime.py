@@ -11,10 +11,12 @@ import importlib
 import logging
 import signal
 import sys
-from typing import Any
+from typing import Any, Protocol
 
+from .core.connection import mask_url
 from .core.engine import Tickr
 from .core.errors import InvalidRequest
+from .core.home import short_path
 from .core.loopback import is_loopback
 from .settings import RuntimeOptions
 
@@ -42,6 +44,30 @@ def check_options(options: RuntimeOptions, *, attach: bool = False) -> None:
         )
 
 
+class StartupProgress(Protocol):
+    """Where ``Runtime.start`` reports its steps (the TUI's start-up view; nothing headless)."""
+
+    def step(self, text: str) -> None:
+        """A step begins (the one before it is done)."""
+
+    def done(self, text: str | None = None) -> None:
+        """The current step is done; ``text`` replaces its line (e.g. with the result)."""
+
+    def note(self, text: str) -> None:
+        """A line about something that is already done."""
+
+
+class _Quiet:
+    def step(self, text: str) -> None:
+        pass
+
+    def done(self, text: str | None = None) -> None:
+        pass
+
+    def note(self, text: str) -> None:
+        pass
+
+
 class Runtime:
     def __init__(self, options: RuntimeOptions, *, attach: bool = False) -> None:
         self.options = options
@@ -63,25 +89,47 @@ class Runtime:
     def api_url(self) -> str | None:
         return self.api.url if self.api is not None else None
 
-    async def start(self) -> None:
-        check_options(self.options, attach=self.attach)
-        await self.tickr.start()
-        if self.options.api and not self.attach:
+    @property
+    def embedded_redis(self) -> bool:
+        return self.options.redis_url is None
+
+    async def start(self, progress: StartupProgress | None = None) -> None:
+        """Start the engine, then the API; ``progress`` hears each step (``tickr tui`` shows
+        them). The one start path of ``serve``, ``worker``, ``tui`` and ``web``."""
+        steps = progress or _Quiet()
+        options, tickr = self.options, self.tickr
+        check_options(options, attach=self.attach)
+        if self.embedded_redis:
+            steps.step(f"Starting the embedded Redis under {short_path(options.home)}")
+        else:
+            steps.step(f"Connecting to Redis at {mask_url(options.redis_url or '')}")
+        await tickr.start()
+        if self.embedded_redis:
+            steps.done(f"Embedded Redis ready under {short_path(options.home)} (data kept between runs)")
+        else:
+            steps.done(f"Connected to Redis at {mask_url(options.redis_url or '')}")
+        queues = ", ".join(tickr.queues)
+        state = tickr.pool_state()
+        if state is not None:
+            steps.note(f"Scheduler and {state.concurrency} workers on queue(s) {queues}")
+        else:
+            steps.note(f"Attached: no workers of our own; watching queue(s) {queues} (prefix {tickr.prefix!r})")
+        if options.api and not self.attach:
             from .api import start_api
 
+            steps.step(f"Starting the HTTP API on {options.host}:{options.port}")
             try:
-                self.api = await start_api(
-                    self.tickr, host=self.options.host, port=self.options.port, token=self.options.token
-                )
+                self.api = await start_api(tickr, host=options.host, port=options.port, token=options.token)
             except BaseException:
-                await self.tickr.stop(graceful=False)
+                await tickr.stop(graceful=False)
                 raise
+            steps.done(f"API on {self.api_url}")
 
-    async def stop(self, *, graceful: bool = True) -> None:
+    async def stop(self, *, graceful: bool = True, grace_period: float | None = None) -> None:
         if self.api is not None:
             await self.api.stop()
             self.api = None
-        await self.tickr.stop(graceful=graceful)
+        await self.tickr.stop(graceful=graceful, grace_period=grace_period)
 
 
 class TwoStageSignals:
@@ -128,8 +176,8 @@ def describe(runtime: Runtime) -> str:
     """One line on what this process runs, for its start-up log (passwords masked)."""
     t = runtime.tickr
     parts = [f"redis {_safe(t.redis_url) if t.redis_url else 'embedded'}", f"prefix {t.prefix!r}", f"queues {', '.join(t.queues)}"]
-    if t.pool is not None:
-        parts.append(f"{t.pool.concurrency} workers ({t.worker_id})")
+    if (state := t.pool_state()) is not None:
+        parts.append(f"{state.concurrency} workers ({t.worker_id})")
     if runtime.api_url:
         parts.insert(0, f"API {runtime.api_url}/api/v1")
     return "; ".join(parts)
@@ -151,6 +199,4 @@ async def run_headless(runtime: Runtime) -> int:
 
 
 def _safe(url: str) -> str:
-    from .core.connection import mask_url
-
     return mask_url(url)

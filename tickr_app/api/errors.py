@@ -13,9 +13,6 @@ from typing import Any
 import orjson
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import RedisError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from tickr_app.core.connection import mask_text
 from tickr_app.core.errors import (
@@ -128,9 +125,8 @@ def tickr_error_response(exc: TickrError) -> web.Response:
 
 
 def redis_down_response(exc: BaseException) -> web.Response:
-    if not isinstance(exc, (RedisConnectionError, RedisTimeoutError, ConnectionError, TimeoutError, RedisUnavailable)):
-        # Redis answered with an error: not an outage, but nothing the client can fix either.
-        log.error("Redis error while serving a request", exc_info=exc)
+    """503 for ``RedisUnavailable`` (the engine's facade lets no redis-py error out; it logs a
+    Redis error reply itself) and for a socket error or timeout."""
     text = exc.message if isinstance(exc, TickrError) else f"Redis is unavailable: {exc}"
     return error_response(503, "redis_unavailable", mask_text(text)[:500])
 
@@ -173,7 +169,7 @@ async def error_middleware(request: web.Request, handler: Any) -> web.StreamResp
         # aiohttp from logging a traceback for it.
         log.debug("client went away during %s %s", request.method, request.path)
         return error_response(400, "client_disconnected", "the client closed the connection")
-    except (RedisError, ConnectionError, TimeoutError) as exc:
+    except (ConnectionError, TimeoutError) as exc:
         return redis_down_response(exc)
     except Exception:
         log.exception("unhandled error serving %s %s", request.method, request.path)

@@ -12,12 +12,11 @@ import asyncio
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
-from redis.exceptions import RedisError
 
 from tickr_app.core.errors import TickrError
 
@@ -132,7 +131,7 @@ class ApiMetrics:
             ["method", "route", "status"],
             registry=self.registry,
         )
-        self._attached: Any = None
+        self._attached: Tickr | None = None
 
     # -- local observations ----------------------------------------------------------------
 
@@ -141,21 +140,17 @@ class ApiMetrics:
         self.queue_wait.labels(job.queue, job.type).observe(waited)
 
     def attach(self, tickr: Tickr) -> None:
-        """Follow the jobs of the engine's pool (idempotent; a producer has no pool)."""
-        pool = getattr(tickr, "pool", None)
-        observers = getattr(pool, "observers", None)
-        if pool is None or observers is None or pool is self._attached:
+        """Follow the jobs of the engine's pool (idempotent; a producer has no pool, and a
+        pool started later is followed too)."""
+        if tickr is self._attached:
             return
         self.detach()
-        observers.append(self.observe_job)
-        self._attached = pool
+        tickr.add_job_observer(self.observe_job)
+        self._attached = tickr
 
     def detach(self) -> None:
         if self._attached is not None:
-            try:
-                self._attached.observers.remove(self.observe_job)
-            except ValueError:
-                pass
+            self._attached.remove_job_observer(self.observe_job)
             self._attached = None
 
     # -- scraping --------------------------------------------------------------------------
@@ -172,7 +167,7 @@ async def read_snapshot(tickr: Tickr) -> Snapshot:
         async with asyncio.timeout(SCRAPE_TIMEOUT_S):
             stats = await tickr.stats()
             workers = await tickr.worker_processes()
-    except (RedisError, TickrError, ConnectionError, TimeoutError, RuntimeError) as exc:
+    except (TickrError, TimeoutError, RuntimeError) as exc:
         log.debug("metrics scrape without Redis: %s", exc)
         return Snapshot(redis_up=False)
     return Snapshot(True, [stats[name] for name in sorted(stats)], workers)

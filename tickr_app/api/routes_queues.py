@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from tickr_app.core.keys import is_queue_name
+
 from .errors import json_response, not_found
-from .schemas import is_queue_name
 from .state import API_PREFIX, tickr_of
 
 
@@ -19,7 +20,7 @@ async def _known_queue(request: web.Request) -> str:
     not silently create a new, paused queue."""
     name = request.match_info["name"]
     tickr = tickr_of(request)
-    if is_queue_name(name) and (name in tickr.queues or name in await tickr.broker.queues()):  # type: ignore[union-attr]
+    if is_queue_name(name) and (name in tickr.queues or name in await tickr.known_queues()):
         return name
     raise not_found("queue_not_found", f"no queue named {name[:100]!r}")
 
@@ -28,14 +29,14 @@ async def pause_queue(request: web.Request) -> web.Response:
     name = await _known_queue(request)
     tickr = tickr_of(request)
     await tickr.pause_queue(name)
-    return json_response((await tickr.broker.queue_stats(name)).to_dict())  # type: ignore[union-attr]
+    return json_response((await tickr.queue_stats(name)).to_dict())
 
 
 async def resume_queue(request: web.Request) -> web.Response:
     name = await _known_queue(request)
     tickr = tickr_of(request)
     await tickr.resume_queue(name)
-    return json_response((await tickr.broker.queue_stats(name)).to_dict())  # type: ignore[union-attr]
+    return json_response((await tickr.queue_stats(name)).to_dict())
 
 
 def routes() -> list[web.RouteDef]:

@@ -21,6 +21,6 @@ AUTH_REQUIRED: Final = web.AppKey("auth_required", bool)
 def tickr_of(request: web.Request) -> Tickr:
     """The app's engine; 503 while it is not running (not started yet, or stopping)."""
     tickr = request.app[TICKR]
-    if not tickr.running or tickr.broker is None:
+    if not tickr.running:
         raise ApiError(503, "engine_not_running", "the Tickr engine is not running")
     return tickr

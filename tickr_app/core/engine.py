@@ -10,40 +10,58 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import orjson
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import defaults
 from .backoff import Reconnect
 from .batcher import EnqueueBatcher
-from .broker import (
-    Broker,
-    BrokerSettings,
-    EnqueueSpec,
-    ListableStatus,
-    QueueStats,
-    WorkerInfo,
-    default_worker_id,
-    event_job_ids,
-)
-from .connection import connect, mask_text
+from .broker import Broker, BrokerSettings, default_worker_id
+from .connection import connect, mask_text, mask_url
 from .errors import InvalidRequest, JobNotFound, RedisUnavailable
 from .home import tickr_home
 from .job import Job
 from .keys import DEFAULT_PREFIX, DEFAULT_QUEUE, check_queue_name
 from .notify import Listener
 from .pool import PoolSettings, WorkerPool
-from .registry import Registry, default_registry
+from .records import EnqueueSpec, Event, LeasedJob, ListableStatus, PoolState, QueueStats, WorkerInfo, event_job_ids
+from .registry import Registry, default_registry, install_builtin_jobs
 from .reprs import JobList, StatsReport, WorkerList
 from .scheduler import Scheduler
 
 log = logging.getLogger("tickr.engine")
+
+JobObserver = Callable[[LeasedJob, float, float], None]
+"""Called after every attempt this process's pool runs, with (job, seconds from due to start,
+seconds run); must be quick and must not raise (the API's Prometheus histograms use it)."""
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _redis_errors(
+    method: Callable[Concatenate[Tickr, _P], Awaitable[_R]],
+) -> Callable[Concatenate[Tickr, _P], Coroutine[Any, Any, _R]]:
+    """A facade method lets no redis-py or socket error out: they leave as ``RedisUnavailable``."""
+
+    @wraps(method)
+    async def call(self: Tickr, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        try:
+            return await method(self, *args, **kwargs)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from None
+
+    return call
+
 
 MAX_DELAY_S = 10 * 365 * 24 * 3600
 SUBMIT_BATCH = 1000
@@ -118,9 +136,7 @@ class Tickr:
         self.workers = workers
         self.registry = registry if registry is not None else default_registry
         if builtin_jobs:
-            from tickr_app.jobs import register_builtins
-
-            register_builtins(self.registry)
+            install_builtin_jobs(self.registry)
         self.home = tickr_home(home)
         self.prefix = prefix
         self.worker_id = worker_id or default_worker_id()
@@ -135,13 +151,14 @@ class Tickr:
         self._sweep_interval = sweep_interval if sweep_interval is not None else min(1.0, lease / 4)
         self._external_redis = redis
         self._embedded: Any = None
-        self.broker: Broker | None = None
+        self._broker: Broker | None = None
         self._batcher: EnqueueBatcher | None = None
-        self.listener: Listener | None = None
-        self.scheduler: Scheduler | None = None
-        self.pool: WorkerPool | None = None
+        self._listener: Listener | None = None
+        self._scheduler: Scheduler | None = None
+        self._pool: WorkerPool | None = None
         self._started = False
         self._valid_queues: set[str] = set()
+        self._observers: list[JobObserver] = []
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -166,49 +183,51 @@ class Tickr:
             self.redis_url = url
         try:
             redis = self._external_redis if self._external_redis is not None else connect(url or "")
-            self.broker = Broker(redis, self._broker_settings)
-            self._batcher = EnqueueBatcher(self.broker)
-            await self.broker.ping()
-            await self.broker.register_queues(self.queues)
+            self._broker = Broker(redis, self._broker_settings)
+            self._batcher = EnqueueBatcher(self._broker)
+            await self._broker.ping()
+            await self._broker.register_queues(self.queues)
         except (RedisError, OSError) as exc:
             await self._close_connection()
             raise RedisUnavailable(
-                f"cannot reach Redis at {mask_text(url or '(client)')}: {mask_text(str(exc))}"
+                f"cannot reach Redis at {mask_url(url) if url else '(client)'}: {mask_text(str(exc))}"
             ) from None
         except BaseException:
             await self._close_connection()
             raise
-        self.listener = Listener(self.broker.redis)
+        self._listener = Listener(self._broker.redis)
         if self._run_scheduler:
-            self.scheduler = Scheduler(self.broker, self.listener, sweep_interval=self._sweep_interval)
+            self._scheduler = Scheduler(self._broker, self._listener, sweep_interval=self._sweep_interval)
             for queue in self.queues:
-                self.scheduler.add_queue(queue)
+                self._scheduler.add_queue(queue)
         if self.workers > 0:
-            self.pool = WorkerPool(
-                self.broker,
+            self._pool = WorkerPool(
+                self._broker,
                 self.registry,
                 self.queues,
-                self.listener,
+                self._listener,
                 settings=self._pool_settings,
                 worker_id=self.worker_id,
                 home=self.home,
                 stats_source=self._stats_dicts,
             )
-        if self.scheduler is not None and self.pool is not None:
-            self.scheduler.pool = self.pool
-        if self.pool:
-            await self.pool.start()  # registers its wake and control channels
-        self.listener.start()
-        if self.scheduler or self.pool:
+        if self._pool is not None:
+            self._pool.observers.extend(self._observers)
+        if self._scheduler is not None and self._pool is not None:
+            self._scheduler.pool = self._pool
+        if self._pool:
+            await self._pool.start()  # registers its wake and control channels
+        self._listener.start()
+        if self._scheduler or self._pool:
             # Be subscribed before returning and before the first promote: a wake, cancel or
             # scale message published before the subscription would be lost, and only the
             # slow fallbacks (idle re-check, lease heartbeat) would pick it up.
             try:
-                await asyncio.wait_for(self.listener.connected.wait(), 5.0)
+                await asyncio.wait_for(self._listener.connected.wait(), 5.0)
             except TimeoutError:
                 log.warning("pub/sub is not connected yet; wake-ups and commands may be slow until it is")
-        if self.scheduler:
-            self.scheduler.start()
+        if self._scheduler:
+            self._scheduler.start()
         self._started = True
         return self
 
@@ -219,21 +238,21 @@ class Tickr:
             return
         self._started = False
         # The scheduler first: it hands freshly leased jobs to the pool, which must still take them.
-        if self.scheduler:
-            await self.scheduler.stop()
-        if self.pool:
+        if self._scheduler:
+            await self._scheduler.stop()
+        if self._pool:
             if graceful:
-                await self.pool.stop(grace_period)
+                await self._pool.stop(grace_period)
             else:
-                await self.pool.kill()
-        if self.listener:
-            await self.listener.stop()
+                await self._pool.kill()
+        if self._listener:
+            await self._listener.stop()
         await self._close_connection()
 
     async def _close_connection(self) -> None:
-        if self.broker is not None and self._external_redis is None:
+        if self._broker is not None and self._external_redis is None:
             try:
-                await self.broker.close()
+                await self._broker.close()
             except Exception:
                 pass
         if self._embedded is not None:
@@ -256,9 +275,23 @@ class Tickr:
         return f"<Tickr {state} redis={where} prefix={self.prefix!r} workers={self.workers} queues={self.queues}>"
 
     def _require(self) -> Broker:
-        if self.broker is None:
+        if self._broker is None:
             raise RuntimeError("Tickr is not started: use `async with Tickr(...)` or `await tickr.start()`")
-        return self.broker
+        return self._broker
+
+    def _unavailable(self, exc: BaseException) -> RedisUnavailable:
+        """The one error a Redis failure leaves the facade as, with the URL's password masked."""
+        if not isinstance(exc, (RedisConnectionError, RedisTimeoutError, OSError)):
+            # Redis answered with an error: not an outage, but a bug or a misconfigured server.
+            log.error("Redis answered with an error", exc_info=exc)
+        where = mask_url(self.redis_url) if self.redis_url else "(client)"
+        return RedisUnavailable(f"Redis at {where} is unavailable: {mask_text(str(exc) or type(exc).__name__)}")
+
+    async def _redis(self, awaitable: Awaitable[_R]) -> _R:
+        try:
+            return await awaitable
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from None
 
     # -- submitting ------------------------------------------------------------------------
 
@@ -320,10 +353,13 @@ class Tickr:
         queue_name, spec = self._spec(JobRequest(type, payload, delay, run_at, max_attempts, queue, idempotency_key))
         now_ms = int(time.time() * 1000)
         assert self._batcher is not None  # set with the broker
-        job_id, created = await self._batcher.enqueue(queue_name, spec)
-        if created:
-            return _fresh_job(queue_name, spec, now_ms)
-        existing = await _redis_call(broker.get(job_id, queue_name))
+        try:  # inline, not @_redis_errors: the hot path keeps one coroutine frame
+            job_id, created = await self._batcher.enqueue(queue_name, spec)
+            if created:
+                return _fresh_job(queue_name, spec, now_ms)
+            existing = await broker.get(job_id, queue_name)
+        except (RedisError, OSError) as exc:
+            raise self._unavailable(exc) from None
         if existing is None:
             raise JobNotFound(f"the job for this idempotency key ({job_id}) no longer exists")
         return existing
@@ -357,7 +393,7 @@ class Tickr:
 
         async def enqueue(queue: str, chunk: list[int]) -> None:
             async with in_flight:
-                results = await _redis_call(broker.enqueue(queue, [specs[i][1] for i in chunk]))
+                results = await self._redis(broker.enqueue(queue, [specs[i][1] for i in chunk]))
             for i, (job_id, created) in zip(chunk, results):
                 if created:
                     out[i] = _fresh_job(queue, specs[i][1], now_ms)
@@ -369,7 +405,7 @@ class Tickr:
         else:
             await asyncio.gather(*(enqueue(queue, chunk) for queue, chunk in chunks))
         for i, queue, job_id in duplicates:
-            existing = await broker.get(job_id, queue)
+            existing = await self._redis(broker.get(job_id, queue))
             if existing is None:
                 raise JobNotFound(f"the job for this idempotency key ({job_id}) no longer exists")
             out[i] = existing
@@ -377,14 +413,20 @@ class Tickr:
 
     # -- reading ---------------------------------------------------------------------------
 
+    @_redis_errors
     async def get(self, job_id: str) -> Job | None:
-        return await _redis_call(self._require().get(job_id))
+        return await self._require().get(job_id)
+
+    @_redis_errors
+    async def get_many(self, queue: str, ids: Sequence[str]) -> list[Job]:
+        """Several jobs of one queue in one round trip, in the order given (missing ones left out)."""
+        return await self._require().get_many(queue, ids)
 
     async def wait(self, job_id: str, timeout: float | None = None) -> Job:
         """Wait until the job is finished (succeeded, dead or cancelled), without polling:
         it follows the queue's event stream."""
         broker = self._require()
-        queue = await _redis_call(broker.find_queue(job_id))
+        queue = await self._redis(broker.find_queue(job_id))
         if queue is None:
             raise JobNotFound(f"no job with id {job_id!r}")
 
@@ -407,12 +449,13 @@ class Tickr:
                         if not events or any(job_id in event_job_ids(fields) for _, fields in events):
                             break
                     backoff.reset()
-                except RedisError:
+                except (RedisError, OSError):
                     # Redis restarting: keep waiting (the caller's timeout still bounds it).
                     await asyncio.sleep(backoff.next_delay())
 
         return await asyncio.wait_for(follow(), timeout)
 
+    @_redis_errors
     async def stats(self) -> dict[str, QueueStats]:
         """Counts per queue, as a ``dict`` (a ``StatsReport``: one table in a notebook)."""
         broker = self._require()
@@ -422,43 +465,152 @@ class Tickr:
     async def _stats_dicts(self) -> dict[str, dict[str, Any]]:
         return {name: s.to_dict() for name, s in (await self.stats()).items()}
 
+    @_redis_errors
+    async def queue_stats(self, queue: str = DEFAULT_QUEUE) -> QueueStats:
+        """Counts of one queue."""
+        return await self._require().queue_stats(queue)
+
+    @_redis_errors
+    async def known_queues(self) -> list[str]:
+        """Every queue this engine serves or any process has registered in Redis, sorted."""
+        return sorted(set(await self._require().queues()) | set(self.queues))
+
+    @_redis_errors
+    async def is_paused(self, queue: str = DEFAULT_QUEUE) -> bool:
+        """Whether the queue is paused for every process (``pause_queue``)."""
+        return await self._require().is_paused(queue)
+
+    @_redis_errors
     async def list_jobs(self, queue: str = DEFAULT_QUEUE, status: ListableStatus = "ready", limit: int = 50) -> list[Job]:
         return JobList(await self._require().list_jobs(queue, status, limit))
 
+    @_redis_errors
     async def worker_processes(self) -> list[WorkerInfo]:
         return WorkerList(await self._require().workers())
 
+    # -- events and the Redis clock --------------------------------------------------------
+
+    @_redis_errors
+    async def last_event_id(self, queue: str = DEFAULT_QUEUE) -> str:
+        """The id of the queue's newest event (``"0-0"`` when it has none): a cursor for
+        ``read_events``."""
+        return await self._require().last_event_id(queue)
+
+    @_redis_errors
+    async def read_events(
+        self, queue: str, after: str, *, count: int = 1000, block_ms: int | None = None
+    ) -> list[Event]:
+        """Events of a queue after a cursor, oldest first: ``[(event id, {'e': name, 'id':
+        job ids, 'n': count?})]``; see ``records.event_job_ids`` and ``records.event_count``.
+        Event ids start with the Redis time in milliseconds."""
+        return await self._require().read_events(queue, after, block_ms=block_ms, count=count)
+
+    @_redis_errors
+    async def redis_time_ms(self) -> int:
+        """Now on the Redis clock (job times and event ids use it)."""
+        return await self._require().time_ms()
+
+    @_redis_errors
+    async def ping(self) -> None:
+        """Raise ``RedisUnavailable`` unless the engine runs and Redis answers."""
+        if not self._started:
+            raise RedisUnavailable("the Tickr engine is not running")
+        await self._require().ping()
+
+    @_redis_errors
+    async def server_info(self, section: str = "server") -> dict[str, Any]:
+        """Redis ``INFO`` of one section (the version and mode, for reports and benchmarks)."""
+        return dict(await self._require().redis.info(section))
+
     # -- commands --------------------------------------------------------------------------
 
+    @_redis_errors
     async def cancel(self, job_id: str) -> str:
         return await self._require().cancel(job_id)
 
+    @_redis_errors
     async def retry(self, job_id: str) -> str:
         return await self._require().retry(job_id)
 
+    @_redis_errors
     async def retry_dead(self, queue: str = DEFAULT_QUEUE) -> int:
         return await self._require().retry_dead(queue)
 
+    @_redis_errors
     async def delete(self, job_id: str) -> str:
         return await self._require().delete(job_id)
 
+    @_redis_errors
     async def pause_queue(self, queue: str = DEFAULT_QUEUE) -> None:
         await self._require().pause(queue)
 
+    @_redis_errors
     async def resume_queue(self, queue: str = DEFAULT_QUEUE) -> None:
         await self._require().resume(queue)
 
+    @_redis_errors
     async def command_worker(self, worker_id: str, *, concurrency: int | None = None, paused: bool | None = None) -> None:
-        """Scale or pause any live worker process; this process's own pool reacts at once."""
+        """Scale or pause any live worker process; this process's own pool reacts at once
+        (no Redis round trip), so one call serves a local and a remote target alike."""
         if concurrency is not None and not (0 <= concurrency <= defaults.MAX_CONCURRENCY):
             raise InvalidRequest(f"concurrency must be between 0 and {defaults.MAX_CONCURRENCY}")
-        if self.pool is not None and worker_id == self.worker_id:
+        if self._pool is not None and worker_id == self.worker_id:
             if concurrency is not None:
-                self.pool.scale(concurrency)
+                self._pool.scale(concurrency)
             if paused is not None:
-                self.pool.pause() if paused else self.pool.resume()
+                self._pool.pause() if paused else self._pool.resume()
             return
         await self._require().command_worker(worker_id, concurrency=concurrency, paused=paused)
+
+    # -- this process's pool ---------------------------------------------------------------
+
+    @property
+    def has_pool(self) -> bool:
+        """This engine runs a worker pool (``workers > 0`` and started)."""
+        return self._pool is not None
+
+    def pool_state(self) -> PoolState | None:
+        """What this process's pool is doing (read locally, no Redis); None without a pool."""
+        pool = self._pool
+        if pool is None:
+            return None
+        return PoolState(
+            worker_id=self.worker_id,
+            concurrency=pool.concurrency,
+            busy=pool.busy,
+            paused=pool.paused,
+            in_flight=pool.in_flight,
+            grace_period=pool.settings.grace_period,
+            running=pool.running(),
+        )
+
+    def add_job_observer(self, observer: JobObserver) -> None:
+        """Call ``observer`` after every attempt this process's pool runs (also a pool started
+        later); adding the same observer twice has no effect."""
+        if observer not in self._observers:
+            self._observers.append(observer)
+        if self._pool is not None and observer not in self._pool.observers:
+            self._pool.observers.append(observer)
+
+    def remove_job_observer(self, observer: JobObserver) -> None:
+        for observers in (self._observers, self._pool.observers if self._pool is not None else []):
+            if observer in observers:
+                observers.remove(observer)
+
+    async def drain(self, on_progress: Callable[[int], None] | None = None) -> None:
+        """Stop this process's pool gracefully (the first step of ``stop``, on its own, for a
+        quit dialog): fetching stops, running jobs get the grace period, the rest go back to
+        ready. ``on_progress(busy)`` reports the jobs still running."""
+        if self._pool is not None:
+            await self._pool.stop(on_progress=on_progress)
+
+    def stop_running_jobs(self) -> None:
+        """Cancel every job this process's pool is running, as in a shutdown: they go back to
+        ready without counting the attempt (a quit that should not wait)."""
+        if self._pool is None:
+            return
+        for running in self._pool.running():
+            self._pool.cancel_job(running.job_id, "shutdown")
 
 
 def new_job_id() -> str:
@@ -488,10 +640,3 @@ def _fresh_job(queue: str, spec: EnqueueSpec, now_ms: int) -> Job:
         timeout_ms=spec.timeout_ms,
         idempotency_key=spec.idempotency_key or None,
     )
-
-
-async def _redis_call(awaitable: Any) -> Any:
-    try:
-        return await awaitable
-    except (RedisError, OSError) as exc:
-        raise RedisUnavailable(f"Redis is unavailable: {mask_text(str(exc))}") from None

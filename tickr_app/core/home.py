@@ -13,3 +13,11 @@ def tickr_home(explicit: str | os.PathLike[str] | None = None) -> Path:
     if env:
         return Path(env).expanduser()
     return Path.home() / ".local" / "share" / "tickr"
+
+
+def short_path(path: Path) -> str:
+    """``~/.local/share/tickr`` rather than the full home folder."""
+    try:
+        return "~/" + str(path.expanduser().resolve().relative_to(Path.home().resolve()))
+    except (ValueError, OSError, RuntimeError):
+        return str(path)

@@ -14,7 +14,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
-from redis.exceptions import RedisError
 from textual import events, work
 from textual.app import App, ComposeResult
 from textual.screen import ModalScreen, Screen
@@ -26,7 +25,7 @@ from ..core.errors import TickrError
 from ..core.keys import DEFAULT_QUEUE
 from ..gc_policy import settle_gc
 from .commands import SCOPE_BY_ACTION, TickrCommands, TuiCommand, bindings
-from .format import short_id
+from .controller import PoolTarget, TuiController
 from .messages import JobsChanged, OpenJob
 from .screens.confirm import ConfirmScreen
 from .screens.drain import DrainScreen
@@ -79,7 +78,8 @@ class TickrApp(App[None]):
         super().__init__()
         self.tickr = tickr
         self.api_url = api_url
-        self.attach = attach or (startup is None and tickr.pool is None)
+        self.controller = TuiController(tickr)
+        self.attach = attach or (startup is None and not tickr.has_pool)
         """No pool of our own: pool keys command the worker process selected on Workers."""
         self.show_welcome = show_welcome
         self.embedded_redis = embedded_redis
@@ -117,7 +117,7 @@ class TickrApp(App[None]):
             self.startup_error = exc
             self.exit(return_code=1)
             return
-        if self.tickr.pool is None:
+        if not self.tickr.has_pool:
             self.attach = True
         await view.remove()
         await self.mount(Dashboard(self.tickr), before=self.query_one(KeyBar))
@@ -130,7 +130,7 @@ class TickrApp(App[None]):
         parts = []
         if self.attach:
             parts.append("attached")
-        elif self.tickr.pool is not None:
+        elif self.tickr.has_pool:
             parts.append(f"worker {self.tickr.worker_id}")
         if self.api_url:
             parts.append(f"API {self.api_url}")
@@ -239,7 +239,7 @@ class TickrApp(App[None]):
             prefix=tickr.prefix,
             api_url=None if self.attach else self.api_url,
             attach=self.attach,
-            workers=tickr.pool.concurrency if tickr.pool is not None else 0,
+            workers=state.concurrency if (state := tickr.pool_state()) is not None else 0,
             token=self.api_token,
             job_type=job_type,
         )
@@ -260,19 +260,18 @@ class TickrApp(App[None]):
     def on_jobs_changed(self, message: JobsChanged) -> None:
         self.queues_pane.refresh_now()
 
-    # -- running engine commands off the UI ------------------------------------------------
+    # -- running engine commands ---------------------------------------------------------
 
-    def _run_command(self, title: str, call: Callable[[], Awaitable[Any]], done: Callable[[Any], str]) -> None:
+    def _run_command(self, title: str, call: Callable[[], Awaitable[str]]) -> None:
+        """Run a controller command in a worker (it talks to Redis) and show its outcome."""
+
         async def run() -> None:
             try:
-                result = await call()
-            except TickrError as exc:
+                message = await call()
+            except TickrError as exc:  # RedisUnavailable included: the facade lets nothing else out
                 self.notify(exc.message, title=title, severity="error")
                 return
-            except (RedisError, OSError) as exc:
-                self.notify(f"Redis unavailable: {exc}", title=title, severity="error")
-                return
-            self.notify(done(result), title=title)
+            self.notify(message, title=title)
             self.queues_pane.refresh_now()
             self.workers_pane.refresh_now()
             if isinstance(self.screen, JobDetailScreen):
@@ -298,19 +297,12 @@ class TickrApp(App[None]):
     def action_retry_job(self) -> None:
         job_id = self._selected_job()
         if job_id is not None:
-            self._run_command(
-                "Retry", lambda: self.tickr.retry(job_id), lambda r: f"Job {short_id(job_id)} is {r} again."
-            )
+            self._run_command("Retry", lambda: self.controller.retry_job(job_id))
 
     def action_cancel_job(self) -> None:
         job_id = self._selected_job()
         if job_id is not None:
-            self._run_command(
-                "Cancel",
-                lambda: self.tickr.cancel(job_id),
-                lambda r: f"Job {short_id(job_id)} "
-                + ("cancelled." if r == "cancelled" else "is running: its worker was asked to stop it."),
-            )
+            self._run_command("Cancel", lambda: self.controller.cancel_job(job_id))
 
     def action_delete_job(self) -> None:
         job_id = self._selected_job()
@@ -323,9 +315,7 @@ class TickrApp(App[None]):
                 return
             if detail is not None and detail.is_attached:
                 detail.dismiss(None)
-            self._run_command(
-                "Delete", lambda: self.tickr.delete(job_id), lambda _r: f"Job {short_id(job_id)} deleted."
-            )
+            self._run_command("Delete", lambda: self.controller.delete_job(job_id))
 
         self.push_screen(
             ConfirmScreen(
@@ -345,11 +335,7 @@ class TickrApp(App[None]):
 
         def answered(sure: bool | None) -> None:
             if sure:
-                self._run_command(
-                    "Retry all dead",
-                    lambda: self.tickr.retry_dead(queue),
-                    lambda n: f"{n:,} dead job(s) of queue {queue} back to ready.",
-                )
+                self._run_command("Retry all dead", lambda: self.controller.retry_dead(queue))
 
         self.push_screen(
             ConfirmScreen(
@@ -360,81 +346,52 @@ class TickrApp(App[None]):
 
     # -- pool and queue actions ------------------------------------------------------------
 
-    def _remote_target(self) -> Any:
-        """The worker process selected on the Workers pane, if it is not this one."""
-        info = self.workers_pane.selected_worker
-        if info is not None and not (self.tickr.pool is not None and info.id == self.tickr.worker_id):
-            return info
-        return None
-
-    def _no_target(self) -> None:
-        self.notify(
-            "No worker process selected (attached: this TUI runs no pool of its own).", severity="warning"
-        )
-
-    def action_toggle_pause_pool(self) -> None:
-        remote = self._remote_target()
-        if remote is not None:
-            paused = not remote.paused
-            self.workers_pane.expect(remote.id, paused=paused)
-            self._run_command(
-                "Pause" if paused else "Resume",
-                lambda: self.tickr.command_worker(remote.id, paused=paused),
-                lambda _r: f"Worker {remote.id} {'paused' if paused else 'resumed'}.",
+    def _pool_target(self) -> PoolTarget | None:
+        target = self.controller.pool_target(self.workers_pane.selected_worker)
+        if target is None:
+            self.notify(
+                "No worker process selected (attached: this TUI runs no pool of its own).", severity="warning"
             )
+        return target
+
+    async def _pool_command(self, target: PoolTarget, title: str, call: Callable[[], Awaitable[str]]) -> None:
+        """This pool's commands take effect at once (no Redis): run them here, so the panel
+        shows the change on its next frame; another process's go through Redis, in a worker."""
+        if not target.local:
+            self._run_command(title, call)
             return
-        pool = self.tickr.pool
-        if pool is None:
-            self._no_target()
+        try:
+            message = await call()
+        except TickrError as exc:
+            self.notify(exc.message, title=title, severity="error")
             return
-        if pool.paused:
-            pool.resume()
-            self.notify("Pool resumed.")
-        else:
-            pool.pause()
-            self.notify("Pool paused: running jobs finish, nothing new starts.")
+        self.notify(message)
         self.workers_pane.refresh_now()
 
-    def action_scale(self, delta: int) -> None:
-        remote = self._remote_target()
-        if remote is not None:
-            target = max(0, remote.concurrency + delta)
-            self.workers_pane.expect(remote.id, concurrency=target)
-            self._run_command(
-                "Scale",
-                lambda: self.tickr.command_worker(remote.id, concurrency=target),
-                lambda _r: f"Worker {remote.id} scaled to {target}.",
-            )
+    async def action_toggle_pause_pool(self) -> None:
+        target = self._pool_target()
+        if target is None:
             return
-        pool = self.tickr.pool
-        if pool is None:
-            self._no_target()
+        if not target.local:
+            self.workers_pane.expect(target.id, paused=not target.paused)
+        title = "Resume" if target.paused else "Pause"
+        await self._pool_command(target, title, lambda: self.controller.toggle_pause(target))
+
+    async def action_scale(self, delta: int) -> None:
+        target = self._pool_target()
+        if target is None:
             return
-        target = max(0, pool.concurrency + delta)
-        if target == pool.concurrency:
+        concurrency = self.controller.scaled(target, delta)
+        if concurrency is None:
             self.notify("The pool is already at 0 slots.", severity="warning")
             return
-        pool.scale(target)
-        self.notify(f"Pool scaled to {target} slot(s)." + (" Busy slots finish first." if delta < 0 else ""))
-        self.workers_pane.refresh_now()
+        if not target.local:
+            self.workers_pane.expect(target.id, concurrency=concurrency)
+        await self._pool_command(target, "Scale", lambda: self.controller.scale(target, concurrency))
 
     def action_toggle_pause_queue(self) -> None:
         queue = self.queues_pane.queue or DEFAULT_QUEUE
-        broker = self.tickr.broker
-
-        async def toggle() -> bool:
-            assert broker is not None
-            if await broker.is_paused(queue):
-                await self.tickr.resume_queue(queue)
-                return False
-            await self.tickr.pause_queue(queue)
-            return True
-
-        self._run_command(
-            f"Queue {queue}",
-            toggle,
-            lambda paused: f"Queue {queue} {'paused for every process' if paused else 'resumed'}.",
-        )
+        self._run_command(f"Queue {queue}", lambda: self.controller.toggle_queue_pause(queue))
 
     # -- quitting --------------------------------------------------------------------------
 
@@ -446,7 +403,7 @@ class TickrApp(App[None]):
         if self.draining is not None:
             self.draining.action_force()
             return
-        if self.tickr.pool is None:
+        if not self.tickr.has_pool:
             self.exit()
             return
         self.draining = DrainScreen(self.tickr)

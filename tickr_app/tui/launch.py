@@ -11,11 +11,9 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from ..core.connection import mask_url
 from ..runtime import Runtime, check_options
 from ..settings import RuntimeOptions
 from .app import TickrApp
-from .screens.welcome import short_path
 from .widgets.startup_view import StartupProgress
 
 log = logging.getLogger("tickr.tui")
@@ -34,34 +32,15 @@ class RuntimeStarter:
 
     @property
     def embedded(self) -> bool:
-        return self.runtime.options.redis_url is None
+        return self.runtime.embedded_redis
 
     async def __call__(self, progress: StartupProgress) -> str | None:
         self.task = asyncio.ensure_future(self._start(progress))
         return await asyncio.shield(self.task)
 
     async def _start(self, progress: StartupProgress) -> str | None:
-        runtime, options, tickr = self.runtime, self.runtime.options, self.runtime.tickr
-        if self.embedded:
-            progress.step(f"Starting the embedded Redis under {short_path(options.home)}")
-        else:
-            progress.step(f"Connecting to Redis at {mask_url(options.redis_url or '')}")
-        await tickr.start()
-        if self.embedded:
-            progress.done(f"Embedded Redis ready under {short_path(options.home)} (data kept between runs)")
-        else:
-            progress.done(f"Connected to Redis at {mask_url(options.redis_url or '')}")
-        queues = ", ".join(tickr.queues)
-        if tickr.pool is not None:
-            progress.note(f"Scheduler and {tickr.pool.concurrency} workers on queue(s) {queues}")
-        else:
-            progress.note(f"Attached: no workers of our own; watching queue(s) {queues} (prefix {tickr.prefix!r})")
-        if options.api and not runtime.attach:
-            progress.step(f"Starting the HTTP API on {options.host}:{options.port}")
-        await runtime.start()  # the engine is running already: this binds the API
-        if runtime.api_url:
-            progress.done(f"API on {runtime.api_url}")
-        return runtime.api_url
+        await self.runtime.start(progress)  # the same start as `tickr serve`, with its steps shown
+        return self.runtime.api_url
 
     @property
     def interrupted(self) -> bool:
@@ -95,9 +74,7 @@ async def stop_runtime(runtime: Runtime, starter: RuntimeStarter) -> None:
     pool; after a quit during the start, running jobs go straight back to ready."""
     interrupted = starter.interrupted
     await starter.settle()
-    if interrupted and runtime.tickr.running:
-        await runtime.tickr.stop(grace_period=0)
-    await runtime.stop(graceful=True)
+    await runtime.stop(graceful=True, grace_period=0 if interrupted else None)
 
 
 async def run_tui(options: RuntimeOptions, *, attach: bool = False) -> int:

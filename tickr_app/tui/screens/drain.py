@@ -27,8 +27,8 @@ class DrainScreen(ModalScreen[None]):
     def __init__(self, tickr: Tickr) -> None:
         super().__init__()
         self.tickr = tickr
-        pool = tickr.pool
-        self.total = pool.busy if pool is not None else 0
+        state = tickr.pool_state()
+        self.total = state.busy if state is not None else 0
         self.remaining = self.total
         self.forced = False
         self.started = time.monotonic()
@@ -47,13 +47,13 @@ class DrainScreen(ModalScreen[None]):
 
     def _show(self, busy: int) -> None:
         self.remaining = busy
-        pool = self.tickr.pool
-        grace = pool.settings.grace_period if pool is not None else 0.0
+        state = self.tickr.pool_state()
+        grace = state.grace_period if state is not None else 0.0
         left = max(0.0, grace - (time.monotonic() - self.started))
         if self.forced:
             text = f"Stopping now: giving {busy} running job(s) back to ready…"
         elif busy:
-            running = ", ".join(short_id(r.job_id) for r in (pool.running() if pool else [])[:4])
+            running = ", ".join(short_id(r.job_id) for r in (state.running if state else [])[:4])
             text = f"Waiting for {busy} in-flight job(s) to finish ({running}) — at most {left:.0f} s more."
         else:
             text = "No jobs in flight: stopping the workers…"
@@ -66,20 +66,17 @@ class DrainScreen(ModalScreen[None]):
 
     @work(exclusive=True, group="drain", exit_on_error=False)
     async def _drain(self) -> None:
-        pool = self.tickr.pool
         try:
-            if pool is not None:
-                await pool.stop(on_progress=self._on_progress)
+            await self.tickr.drain(on_progress=self._on_progress)
         except Exception:  # never leave the user stuck in the dialog
             log.exception("stopping the pool failed")
         finally:
             self.app.exit()
 
     def action_force(self) -> None:
-        pool = self.tickr.pool
-        if pool is None or self.forced:
+        if not self.tickr.has_pool or self.forced:
             return
         self.forced = True
-        for running in pool.running():
-            pool.cancel_job(running.job_id, "shutdown")
-        self._show(pool.busy)
+        self.tickr.stop_running_jobs()
+        state = self.tickr.pool_state()
+        self._show(state.busy if state is not None else 0)

@@ -3,7 +3,6 @@ result, timestamps — refreshed every second while open. ``r`` ``c`` ``D`` act 
 
 from __future__ import annotations
 
-from redis.exceptions import RedisError
 from rich.table import Table
 from rich.text import Text
 from textual import work
@@ -74,8 +73,8 @@ class JobDetailScreen(ModalScreen[None]):
     async def _load(self) -> None:
         try:
             job = await self.tickr.get(self.job_id)
-        except (TickrError, RedisError, OSError) as exc:
-            self.query_one("#detail-meta", Static).update(Text(f"Redis unavailable: {exc}"))
+        except TickrError as exc:
+            self.query_one("#detail-meta", Static).update(Text(exc.message))
             return
         self.job = job
         self.missing = job is None

@@ -23,6 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from ...core.home import short_path  # noqa: F401  (re-exported for the app)
 from ...settings import DEFAULT_HOST, DEFAULT_PORT
 
 log = logging.getLogger("tickr.tui")
@@ -69,14 +70,6 @@ def curl_example(job_type: str, payload: dict[str, object], api_url: str, *, tok
         f"curl -s -X POST {api_url.rstrip('/')}/api/v1/jobs{auth}"
         f" -H 'Content-Type: application/json' -d {shlex.quote(body)}"
     )
-
-
-def short_path(path: Path) -> str:
-    """``~/.local/share/tickr`` rather than the full home folder."""
-    try:
-        return "~/" + str(path.expanduser().resolve().relative_to(Path.home().resolve()))
-    except (ValueError, OSError, RuntimeError):
-        return str(path)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,5 +1,5 @@
 """``PoolPanel``: this process's own pool — concurrency, busy slots, paused — and what each busy
-slot is running. Read from the pool object itself (no Redis), plus job progress when given."""
+slot is running. Read from ``Tickr.pool_state()`` (local, no Redis), plus job progress when given."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import Static
 
+from ...core.engine import Tickr
 from ...core.job import Job
-from ...core.pool import RunningJob, WorkerPool
+from ...core.records import RunningJob
 from ..format import duration, progress_bar, short_id
 from .job_table import theme_colors
 from .live_table import Column, LiveTable
@@ -33,15 +34,15 @@ class PoolPanel(Vertical):
     PoolPanel > LiveTable { height: 1fr; }
     """
 
-    def __init__(self, pool: WorkerPool | None, worker_id: str, *, id: str | None = None) -> None:
+    def __init__(self, tickr: Tickr, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.pool = pool
-        self.worker_id = worker_id
+        self.tickr = tickr
+        self.worker_id = tickr.worker_id
         self._progress: dict[str, Job] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(id="pool-summary")
-        if self.pool is not None:
+        if self.tickr.has_pool:
             yield LiveTable(SLOT_COLUMNS, zebra_stripes=True, id="slot-table")
 
     def set_progress(self, jobs: Mapping[str, Job]) -> None:
@@ -50,7 +51,8 @@ class PoolPanel(Vertical):
     def refresh_pool(self) -> None:
         summary = self.query_one("#pool-summary", Static)
         c = theme_colors(self.app)
-        if self.pool is None:
+        pool = self.tickr.pool_state()
+        if pool is None:
             if summary.has_class("-attached"):
                 return  # says the same every tick
             summary.add_class("-attached")
@@ -63,7 +65,6 @@ class PoolPanel(Vertical):
                 )
             )
             return
-        pool = self.pool
         state = (
             Text("paused", style=f"bold {c.get('warning', '')}")
             if pool.paused
@@ -81,7 +82,7 @@ class PoolPanel(Vertical):
         )
         line.no_wrap, line.overflow = True, "ellipsis"
         summary.update(line, layout=False)  # one line of a fixed height: 5 updates a second need no layout
-        running = sorted(pool.running(), key=lambda r: r.slot)
+        running = sorted(pool.running, key=lambda r: r.slot)
         self.query_one("#slot-table", LiveTable).set_rows([(r.job_id, self._cells(r, c)) for r in running])
 
     def _cells(self, r: RunningJob, c: dict[str, str]) -> tuple[Text, ...]:

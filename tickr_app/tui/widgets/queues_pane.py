@@ -13,7 +13,6 @@ import logging
 import time
 from typing import cast
 
-from redis.exceptions import RedisError
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -149,31 +148,29 @@ class QueuesPane(Vertical):
         self._poll = self._poll_redis()
 
     async def _read_events(self, queue: str) -> set[str]:
-        broker = self.tickr.broker
-        assert broker is not None
+        tickr = self.tickr
         if self._cursor is None or self._cursor[0] != queue:
-            self._cursor = (queue, await broker.last_event_id(queue))
+            self._cursor = (queue, await tickr.last_event_id(queue))
             return {"*"}
-        events = await broker.read_events(queue, self._cursor[1], count=EVENT_BATCH)
+        events = await tickr.read_events(queue, self._cursor[1], count=EVENT_BATCH)
         if not events:
             return set()
         self._events += len(events)
         last = events[-1][0]
         if len(events) == EVENT_BATCH:  # a flood: skip to the newest, everything is stale anyway
-            last = await broker.last_event_id(queue)
+            last = await tickr.last_event_id(queue)
         self._cursor = (queue, last)
         return {fields.get("e", "") for _eid, fields in events}
 
     async def _read_history(self, queues: list[str]) -> list[float]:
         """Ages of the processed attempts of the last minutes, from the event streams (their
         ids are Redis timestamps), so the throughput chart starts with its history."""
-        broker = self.tickr.broker
-        assert broker is not None
-        now = await broker.time_ms()
+        tickr = self.tickr
+        now = await tickr.redis_time_ms()
         since = f"{now - int(BUCKET_S * BUCKETS * 1000)}-0"
         ages: list[float] = []
         for queue in queues:
-            for eid, fields in await broker.read_events(queue, since, count=HISTORY_EVENTS):
+            for eid, fields in await tickr.read_events(queue, since, count=HISTORY_EVENTS):
                 if fields.get("e") in PROCESSED_EVENTS:
                     # A batch event (e.g. one ack call) stands for several jobs.
                     ages.extend([(now - int(eid.split("-", 1)[0])) / 1000] * event_count(fields))
@@ -210,8 +207,8 @@ class QueuesPane(Vertical):
                 self._listed_at = time.monotonic()
             self.error = None
             self._apply(stats, queue, status, jobs)
-        except (TickrError, RedisError, OSError) as exc:
-            self.error = f"Redis unavailable: {exc}"[:160]
+        except TickrError as exc:
+            self.error = exc.message[:160]
             self._render_status()
             return
         except NoMatches:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from redis.exceptions import RedisError
 from rich.text import Text
 from textual import work
 from textual.worker import Worker
@@ -64,8 +63,7 @@ class RecentJobs(LiveTable):
 
     @work(exclusive=True, group="poll-recent", exit_on_error=False)
     async def _refresh_statuses(self) -> None:
-        broker = self.tickr.broker
-        if broker is None:
+        if not self.tickr.running:
             return
         by_queue: dict[str, list[str]] = defaultdict(list)
         for job in self.jobs:
@@ -73,9 +71,9 @@ class RecentJobs(LiveTable):
         fresh: dict[str, Job] = {}
         try:
             for queue, ids in by_queue.items():
-                for job in await broker.get_many(queue, ids):
+                for job in await self.tickr.get_many(queue, ids):
                     fresh[job.id] = job
-        except (TickrError, RedisError, OSError):
+        except TickrError:
             return
         self.jobs = [fresh.get(job.id, job) for job in self.jobs]
         self._redraw()

@@ -8,28 +8,17 @@ panes in place of this view once the start has finished.
 from __future__ import annotations
 
 import time
-from typing import Protocol
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import LoadingIndicator, Static
 
+from ...runtime import StartupProgress  # noqa: F401  (re-exported: the protocol this view implements)
 from .job_table import theme_colors
 
 TICK_S = 0.1
 SHOW_ELAPSED_AFTER_S = 0.3
-
-
-class StartupProgress(Protocol):
-    def step(self, text: str) -> None:
-        """A step begins (the one before it is done)."""
-
-    def done(self, text: str | None = None) -> None:
-        """The current step is done; ``text`` replaces its line (e.g. with the result)."""
-
-    def note(self, text: str) -> None:
-        """A line about something that is already done."""
 
 
 class StartupView(Vertical):

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from redis.exceptions import RedisError
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -214,9 +213,6 @@ class SubmitPane(Horizontal):
             return
         except TickrError as exc:
             self._form_error(exc.message)
-            return
-        except (RedisError, OSError) as exc:
-            self._form_error(f"Redis unavailable: {exc}")
             return
         finally:
             button.disabled = False

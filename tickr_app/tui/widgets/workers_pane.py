@@ -12,7 +12,6 @@ from collections import defaultdict
 from dataclasses import replace
 from typing import Any
 
-from redis.exceptions import RedisError
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -50,8 +49,8 @@ class WorkersPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(id="workers-title", classes="pane-title")
-        yield WorkerTable(self.tickr.worker_id if self.tickr.pool is not None else None, id="worker-table")
-        yield PoolPanel(self.tickr.pool, self.tickr.worker_id, id="pool-panel")
+        yield WorkerTable(self.tickr.worker_id if self.tickr.has_pool else None, id="worker-table")
+        yield PoolPanel(self.tickr, id="pool-panel")
 
     def on_mount(self) -> None:
         self._render_title()
@@ -83,7 +82,7 @@ class WorkersPane(Vertical):
     def _render_title(self) -> None:
         target = self.selected_worker
         if target is None or target.id == self.tickr.worker_id:
-            what = "this pool" if self.tickr.pool is not None else "— select a process"
+            what = "this pool" if self.tickr.has_pool else "— select a process"
         else:
             what = f"{target.id} (remote)"
         n = len(self.table.processes)
@@ -119,17 +118,18 @@ class WorkersPane(Vertical):
         try:
             workers = await tickr.worker_processes()
             progress: dict[str, Job] = {}
-            if tickr.pool is not None and tickr.broker is not None:
+            state = tickr.pool_state()
+            if state is not None:
                 by_queue: dict[str, list[str]] = defaultdict(list)
-                for r in tickr.pool.running():
+                for r in state.running:
                     by_queue[r.queue].append(r.job_id)
                 for queue, ids in by_queue.items():
-                    for job in await tickr.broker.get_many(queue, ids):
+                    for job in await tickr.get_many(queue, ids):
                         progress[job.id] = job
             self.error = None
             self._apply(workers, progress)
-        except (TickrError, RedisError, OSError) as exc:
-            self.error = f"Redis unavailable: {exc}"[:120]
+        except TickrError as exc:
+            self.error = exc.message[:120]
             self._render_title()
         except NoMatches:
             return  # the app is closing: the pane's children are already gone
