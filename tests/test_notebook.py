@@ -223,15 +223,3 @@ def test_stats_and_worker_html_escape_names() -> None:
     for html in (worker._repr_html_(), WorkerList([worker])._repr_html_()):
         assert "<script>" not in html and "&lt;script&gt;" in html
     assert StatsReport() == {} and StatsReport()._repr_html_() == "<p><i>no queues</i></p>"
-
-
-def test_core_does_not_import_ipython_or_web_libraries() -> None:
-    import subprocess
-
-    code = (
-        "import sys, tickr_app.core.reprs, tickr_app.core.engine\n"
-        "bad = [m for m in ('IPython', 'textual', 'aiohttp', 'textual_serve') if m in sys.modules]\n"
-        "print(','.join(bad))"
-    )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
-    assert out == "", f"tickr_app.core imported {out}"

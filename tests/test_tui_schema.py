@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from enum import Enum
 from typing import Literal
 
@@ -81,11 +79,3 @@ def test_collect_reports_bad_json_and_passes_bad_numbers_to_the_model() -> None:
     got = collect(fields, {"to": "x", "n": "seven", "inner": "{oops"})
     assert "inner" in got.errors and "JSON" in got.errors["inner"]
     assert got.payload["n"] == "seven"  # the model reports "n" next to its field
-
-
-def test_core_never_imports_textual() -> None:
-    code = (
-        "import sys, tickr_app, tickr_app.core.engine, tickr_app.core.pool, tickr_app.core.broker;"
-        "assert 'textual' not in sys.modules, 'tickr_app.core imported textual'"
-    )
-    subprocess.run([sys.executable, "-c", code], check=True)

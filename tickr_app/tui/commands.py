@@ -9,13 +9,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Literal
+from typing import Any, Literal, Protocol
 
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
-
-if TYPE_CHECKING:
-    from .app import TickrApp
+from textual.screen import Screen
 
 Scope = Literal["global", "pool", "job", "queue", "queues", "submit"]
 """Where a command applies: anywhere; the Workers pane (pool controls); a selected job (Queues
@@ -142,11 +140,18 @@ def bindings() -> list[Binding]:
     ]
 
 
+class CommandHost(Protocol):
+    """What the palette needs of the app (``TickrApp``): whether a command applies on a screen.
+    A protocol, not the app class, so this module does not import the app that imports it."""
+
+    def command_available(self, command: TuiCommand, screen: Screen[Any]) -> bool: ...
+
+
 class TickrCommands(Provider):
     """The registry's commands in the command palette, offered only where they apply."""
 
     def _available(self) -> list[TuiCommand]:
-        app: TickrApp = self.app  # type: ignore[assignment]
+        app: CommandHost = self.app  # type: ignore[assignment]
         return [c for c in COMMANDS if app.command_available(c, self.screen)]
 
     async def discover(self) -> Hits:
