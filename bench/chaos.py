@@ -108,6 +108,8 @@ async def run_chaos(
     import procjobs  # noqa: F401  (registers `record`)
 
     from tickr_app import Tickr
+    from tickr_app.core.connection import connect
+    from tickr_app.core.keys import queue_keys
     from tickr_app.core.registry import default_registry
 
     say = progress or (lambda _msg: None)
@@ -122,8 +124,7 @@ async def run_chaos(
         "--workers", str(concurrency), "--lease", str(lease), "--grace", "5", "--log-level", "WARNING",
     ]  # fmt: skip
     producer = await Tickr(redis_url, workers=0, prefix=prefix, home=home, registry=default_registry, builtin_jobs=False).start()
-    broker = producer.broker
-    assert broker is not None
+    admin = connect(redis_url)  # white-box checks of the stored records, on a client of its own
     live: list[subprocess.Popen[bytes]] = []
     killed_pids: set[int] = set()
     all_procs: list[subprocess.Popen[bytes]] = []
@@ -157,7 +158,7 @@ async def run_chaos(
         last_submit = time.monotonic()
 
     async def succeeded() -> int:
-        return (await broker.queue_stats("default")).succeeded
+        return (await producer.queue_stats("default")).succeeded
 
     try:
         for _ in range(workers):
@@ -214,9 +215,9 @@ async def run_chaos(
         # -- check ---------------------------------------------------------------------------
         statuses: collections.Counter[str] = collections.Counter()
         final_worker: dict[str, str] = {}
-        k = broker.keys("default")
+        k = queue_keys(prefix, "default")
         for start in range(0, len(ids), 1000):
-            pipe = broker.redis.pipeline(transaction=False)
+            pipe = admin.pipeline(transaction=False)
             for job_id in ids[start : start + 1000]:
                 pipe.hmget(k.job(job_id), "status", "worker")
             for job_id, (status, worker) in zip(ids[start : start + 1000], await pipe.execute()):
@@ -235,8 +236,8 @@ async def run_chaos(
             for pid in runs.get(j, ()):
                 if pid != acked_pid and pid not in killed_pids:
                     unexplained += 1
-        stats = await broker.queue_stats("default")
-        recovered = int((await broker.redis.hget(k.stats, "recovered")) or 0)
+        stats = await producer.queue_stats("default")
+        recovered = int((await admin.hget(k.stats, "recovered")) or 0)
         if statuses.get("succeeded", 0) != len(ids) or len(ids) != jobs:
             problems.append(f"statuses {dict(statuses)} for {len(ids)} jobs (expected {jobs} succeeded)")
         if lost:
@@ -270,8 +271,9 @@ async def run_chaos(
             with contextlib.suppress(subprocess.TimeoutExpired):
                 p.communicate(timeout=10)
         try:
-            await _delete_prefix(broker.redis, prefix)
+            await _delete_prefix(admin, prefix)
         finally:
+            await admin.aclose()
             await producer.stop()
             if own_dir:
                 shutil.rmtree(folder, ignore_errors=True)

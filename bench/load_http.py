@@ -116,6 +116,7 @@ async def run_load(
     import aiohttp
 
     from tickr_app import Tickr
+    from tickr_app.bench import delete_prefix
 
     say = progress or (lambda _msg: None)
     own_dir = workdir is None
@@ -202,23 +203,18 @@ async def run_load(
 
         # every accepted job processed?
         producer = await Tickr(redis_url, workers=0, prefix=prefix, home=folder / "home", builtin_jobs=False).start()
-        broker = producer.broker
-        assert broker is not None
         drain_started = time.monotonic()
-        while (await broker.queue_stats("default")).succeeded < len(accepted):
+        while (await producer.queue_stats("default")).succeeded < len(accepted):
             if time.monotonic() - drain_started > drain_timeout or server.poll() is not None:
                 break
             await asyncio.sleep(0.1)
         drain = time.monotonic() - drain_started
         sampling.cancel()
         await asyncio.gather(sampling, return_exceptions=True)
-        k = broker.keys("default")
         processed = 0
         for start in range(0, len(accepted), 2000):
-            pipe = broker.redis.pipeline(transaction=False)
-            for job_id in accepted[start : start + 2000]:
-                pipe.hget(k.job(job_id), "status")
-            processed += sum(1 for s in await pipe.execute() if s == "succeeded")
+            jobs = await producer.get_many("default", accepted[start : start + 2000])
+            processed += sum(1 for j in jobs if j.status == "succeeded")
 
         server_errors = sum(n for s, n in statuses.items() if s.startswith("5"))
         if server_errors:
@@ -274,13 +270,7 @@ async def run_load(
                 server.wait(10)
         server_log.close()
         try:
-            if producer is None:
-                producer = await Tickr(redis_url, workers=0, prefix=prefix, home=folder / "home", builtin_jobs=False).start()
-            assert producer.broker is not None
-            redis = producer.broker.redis
-            keys = [key async for key in redis.scan_iter(match=f"{prefix}:*", count=1000)]
-            for start in range(0, len(keys), 500):
-                await redis.delete(*keys[start : start + 500])
+            await delete_prefix(redis_url, prefix)
         finally:
             if producer is not None:
                 await producer.stop()

@@ -22,6 +22,7 @@ import time
 from typing import Any
 
 from tickr_app import bench as tb
+from tickr_app.core.connection import connect
 
 NATIVE = ["--native"] if os.environ.get("PYSPY_NATIVE") else []
 
@@ -85,7 +86,7 @@ async def main_async(args: argparse.Namespace) -> int:
 
             profiler = Profiler(interval=0.0005, async_mode="disabled")
             profiler.start()
-        redis = adapter.producer.broker.redis
+        redis = connect(adapter.redis_url or "")  # an admin client of its own, for INFO counters
         r0 = await redis_counters(redis)
         t0 = time.perf_counter()
         cpu0 = time.process_time()
@@ -95,6 +96,7 @@ async def main_async(args: argparse.Namespace) -> int:
         elapsed = time.perf_counter() - t0
         cpu = time.process_time() - cpu0
         r1 = await redis_counters(redis)
+        await redis.aclose()
         if profiler is not None:
             profiler.stop()
         if spy is not None:

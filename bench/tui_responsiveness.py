@@ -45,6 +45,7 @@ from pydantic import BaseModel
 from textual import events
 
 from tickr_app import Registry, Tickr
+from tickr_app.bench import delete_prefix
 from tickr_app.tui.app import TickrApp
 
 
@@ -58,9 +59,7 @@ def percentile(values: list[float], p: float) -> float:
 
 
 async def succeeded_and_ready(producer: Tickr) -> tuple[int, int]:
-    broker = producer.broker
-    assert broker is not None
-    stats = await broker.queue_stats("default")
+    stats = await producer.queue_stats("default")
     return stats.succeeded, stats.ready
 
 
@@ -161,8 +160,11 @@ async def press(app: TickrApp, key: str, char: str | None = None) -> None:
 
 
 async def measure(app: TickrApp, worker: Tickr, producer: Tickr, presses: int, out: Results) -> None:
-    pool = worker.pool
-    assert pool is not None
+    def concurrency() -> int:
+        state = worker.pool_state()
+        assert state is not None
+        return state.concurrency
+
     await press(app, "2")  # the Queues pane, the busiest one, first
     await asyncio.sleep(1.0)  # let the flood reach its pace before measuring
     before = (await succeeded_and_ready(producer))[0]
@@ -186,10 +188,10 @@ async def measure(app: TickrApp, worker: Tickr, producer: Tickr, presses: int, o
     while app.pane != "workers":
         await asyncio.sleep(0.001)
     for i in range(presses):
-        key, char, want = ("plus", "+", pool.concurrency + 1) if i % 2 == 0 else ("minus", "-", pool.concurrency - 1)
+        key, char, want = ("plus", "+", concurrency() + 1) if i % 2 == 0 else ("minus", "-", concurrency() - 1)
         t0 = time.perf_counter()
         await press(app, key, char)
-        while pool.concurrency != want:
+        while concurrency() != want:
             if time.perf_counter() - t0 > 10:
                 raise SystemExit(f"pressing {char!r} did not scale the pool within 10 s")
             await asyncio.sleep(0.001)
@@ -224,10 +226,7 @@ async def main(args: argparse.Namespace) -> int:
     finally:
         stop.set()
         await worker.stop(grace_period=2)
-        redis = producer.broker.redis
-        keys_left = [k async for k in redis.scan_iter(match=f"{prefix}:*", count=1000)]
-        for i in range(0, len(keys_left), 1000):
-            await redis.delete(*keys_left[i : i + 1000])
+        await delete_prefix(args.redis, prefix)
         await producer.stop()
     report(args, out)
     return 0

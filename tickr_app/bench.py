@@ -489,7 +489,7 @@ class TickrAdapter:
         return self.redis_url or ""
 
     async def redis_info(self) -> dict[str, Any]:
-        return dict(await self.producer.broker.redis.info("server"))
+        return await self.producer.server_info("server")
 
     async def reset(self, phase: str) -> None:
         await self.stop_workers()
