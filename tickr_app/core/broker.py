@@ -14,7 +14,7 @@ from . import defaults
 from .errors import InvalidRequest, JobNotFound, WrongState
 from .job import STATUSES, Job
 from .keys import DEFAULT_PREFIX, GlobalKeys, QueueKeys, queue_keys
-from .records import (  # noqa: F401  (re-exported: the broker's callers inside core import them from here)
+from .records import (  # noqa: F401  (re-exported: older imports from the broker keep working)
     EnqueueSpec,
     LeasedJob,
     ListableStatus,
