@@ -23,7 +23,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
-from ...core.home import short_path  # noqa: F401  (re-exported for the app)
+from ...core.home import short_path
 from ...settings import DEFAULT_HOST, DEFAULT_PORT
 
 log = logging.getLogger("tickr.tui")
