@@ -22,6 +22,7 @@ from textual.widgets import ContentSwitcher, Header
 from ..core.connection import mask_url
 from ..core.engine import Tickr
 from ..core.errors import TickrError
+from ..core.home import short_path
 from ..core.keys import DEFAULT_QUEUE
 from ..gc_policy import settle_gc
 from .commands import SCOPE_BY_ACTION, TickrCommands, TuiCommand, bindings
@@ -31,7 +32,7 @@ from .screens.confirm import ConfirmScreen
 from .screens.drain import DrainScreen
 from .screens.help import HelpScreen
 from .screens.job_detail import JobDetailScreen
-from .screens.welcome import WelcomeInfo, WelcomeScreen, is_first_run, mark_welcomed, short_path
+from .screens.welcome import WelcomeInfo, WelcomeScreen, is_first_run, mark_welcomed
 from .widgets.dashboard import Dashboard
 from .widgets.key_bar import KeyBar
 from .widgets.queues_pane import QueuesPane
