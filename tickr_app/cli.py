@@ -174,9 +174,15 @@ def _setup_logging(level: str, logfile: Path | None = None) -> None:
 
 
 def _run_loop(coro: Any) -> int:
+    """uvloop when installed (the ``fast`` extra), else asyncio's loop.
+
+    The loop runs outside the ``except ImportError`` block: run inside it, every exception a
+    job raised would chain to "No module named 'uvloop'" in its stored traceback."""
     try:
         import uvloop
     except ImportError:
+        uvloop = None
+    if uvloop is None:
         return asyncio.run(coro)
     return uvloop.run(coro)
 
