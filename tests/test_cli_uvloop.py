@@ -20,10 +20,10 @@ NO_UVLOOP = "import sys\nsys.modules['uvloop'] = None  # import uvloop now raise
 async def test_a_failed_jobs_traceback_does_not_chain_to_the_uvloop_probe(
     redis_url: str, prefix: str, home: Path, prelude: str
 ) -> None:
-    import failjobs  # noqa: F401  (registers "explode" here too, for the producer's validation)
+    import clijobs  # noqa: F401  (registers "explode" here too, for the producer's validation)
 
     worker = TickrProcess(
-        ["worker", "--redis", redis_url, "--prefix", prefix, "--jobs", "failjobs", "--workers", "1", "--grace", "2"],
+        ["worker", "--redis", redis_url, "--prefix", prefix, "--jobs", "clijobs", "--workers", "1", "--grace", "2"],
         home=home,
         python_prelude=prelude,
     )

@@ -10,6 +10,7 @@ import asyncio
 import importlib
 import logging
 import signal
+import socket
 import sys
 from typing import Any
 
@@ -63,17 +64,27 @@ class Runtime:
         return self.api.url if self.api is not None else None
 
     async def start(self) -> None:
+        """Start the engine, then bind the API.
+
+        With an API, the API module is imported and its port checked *before* the engine
+        starts: the pool leases jobs as soon as it runs, and a start that then failed on a taken
+        port would strand them until their leases expired, each losing an attempt. If binding
+        still fails (the port was taken in between), whatever the pool leased goes straight
+        back to ready without counting the attempt (a zero grace period)."""
         check_options(self.options, attach=self.attach)
-        await self.tickr.start()
-        if self.options.api and not self.attach:
+        serve_api = self.options.api and not self.attach
+        if serve_api:
             from .api import start_api
 
+            await check_port_free(self.options.host, self.options.port)
+        await self.tickr.start()
+        if serve_api:
             try:
                 self.api = await start_api(
                     self.tickr, host=self.options.host, port=self.options.port, token=self.options.token
                 )
             except BaseException:
-                await self.tickr.stop(graceful=False)
+                await self.tickr.stop(grace_period=0)
                 raise
 
     async def stop(self, *, graceful: bool = True) -> None:
@@ -81,6 +92,33 @@ class Runtime:
             await self.api.stop()
             self.api = None
         await self.tickr.stop(graceful=graceful)
+
+
+async def check_port_free(host: str, port: int) -> None:
+    """Raise ``ApiBindError`` (the API's own one-line message) if ``host:port`` cannot be bound.
+
+    Binds a throwaway socket per address the host resolves to, with SO_REUSEADDR as the API's
+    listener has, so a port in TIME_WAIT is not reported as taken. Port 0 is always free."""
+    if port == 0:
+        return
+    from .api.server import ApiBindError, bind_message
+
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise ApiBindError(bind_message(host, port, exc)) from None
+    for family, kind, proto, _name, address in infos:
+        probe = socket.socket(family, kind, proto)
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            probe.bind(address)
+        except OSError as exc:
+            raise ApiBindError(bind_message(host, port, exc)) from None
+        finally:
+            probe.close()
 
 
 class TwoStageSignals:
