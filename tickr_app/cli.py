@@ -114,6 +114,11 @@ def build_parser() -> argparse.ArgumentParser:
     _common(web)
     web.add_argument("--web-port", type=_port, default=None, help="browser port (default 8080)")
 
+    redis_cmd = sub.add_parser("redis", help="status of the embedded Redis under TICKR_HOME, or stop it")
+    redis_cmd.add_argument("action", choices=("status", "stop"), help="status: is it running, who uses it; stop: shut it down")
+    redis_cmd.add_argument("--home", metavar="DIR", help="data folder (TICKR_HOME, default ~/.local/share/tickr)")
+    redis_cmd.add_argument("--force", action="store_true", help="stop: even while Tickr processes use it")
+
     bench = sub.add_parser("bench", help="measure throughput and latency on the configured Redis")
     bench.add_argument("--redis", metavar="URL", help="Redis URL (TICKR_REDIS_URL); none: embedded Redis")
     bench.add_argument("--prefix", metavar="NAME", help="key prefix (default: a fresh random one)")
@@ -256,6 +261,33 @@ def _submit(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_NOT_RUNNING = 3  # `tickr redis status` when no server runs (as `systemctl status`)
+
+
+def _redis(args: argparse.Namespace) -> int:
+    """``tickr redis status|stop``: the embedded Redis of one home, for operators."""
+    from .core.embedded import server_status, stop_server
+
+    home = tickr_home(args.home)
+    if args.action == "status":
+        status = server_status(home)
+    else:
+        status = stop_server(home, force=args.force)
+    users = ", ".join(str(pid) for pid in status.users)
+    used_by = f"used by {len(status.users)} Tickr process(es) (pid {users})" if status.users else "used by no Tickr process"
+    if status.stopped_pid is not None:
+        print(f"embedded Redis stopped (pid {status.stopped_pid}); data kept in {status.folder}")
+        return 0
+    if not status.running:
+        print(f"embedded Redis: not running (data in {status.folder})")
+        return EXIT_NOT_RUNNING if args.action == "status" else 0
+    if args.action == "stop":
+        raise CliError(f"embedded Redis not stopped: {used_by}; stop them first, or pass --force")
+    pid = f"pid {status.pid}, " if status.pid is not None else ""
+    print(f"embedded Redis: running ({pid}{status.endpoint}); {used_by}; {status.clients} connection(s); data in {status.folder}")
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from . import bench
 
@@ -276,6 +308,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "worker": lambda a: _headless(a, api=False),
         "submit": _submit,
         "web": _web,
+        "redis": _redis,
         "bench": _bench,
     }
     try:
