@@ -1,5 +1,10 @@
 """The ``tickr`` command. Every failure a user can cause ends in one clear line and a
-non-zero exit, never a traceback."""
+non-zero exit, never a traceback.
+
+Start-up matters (a supervisor replacing killed workers recovers only as fast as a new one is
+ready), so this module imports only what parsing needs: each command imports its own modules
+(``worker`` never imports the API, Textual or httpx; see tests/test_startup_imports.py).
+"""
 
 from __future__ import annotations
 
@@ -11,7 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from .core.connection import mask_text
 from .core.errors import TickrError
 from .core.home import tickr_home
 from .core.keys import DEFAULT_PREFIX
@@ -85,7 +89,9 @@ def _common(parser: argparse.ArgumentParser, *, engine: bool = True, api: bool =
     parser.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"), help="logging level (default INFO)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, with_bench: bool = True) -> argparse.ArgumentParser:
+    """The whole parser; ``with_bench=False`` leaves out the bench flags (and so the import of
+    the bench module), for every other command."""
     parser = _Parser(prog="tickr", description="Tickr: asyncio job queue on Redis, with a terminal dashboard.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
@@ -122,12 +128,13 @@ def build_parser() -> argparse.ArgumentParser:
     bench = sub.add_parser("bench", help="measure throughput and latency on the configured Redis")
     bench.add_argument("--redis", metavar="URL", help="Redis URL (TICKR_REDIS_URL); none: embedded Redis")
     bench.add_argument("--prefix", metavar="NAME", help="key prefix (default: a fresh random one)")
-    try:
-        from . import bench as bench_module
+    if with_bench:
+        try:
+            from . import bench as bench_module
 
-        bench_module.add_arguments(bench)
-    except (ImportError, AttributeError):
-        pass
+            bench_module.add_arguments(bench)
+        except (ImportError, AttributeError):
+            pass
     return parser
 
 
@@ -159,6 +166,13 @@ def options_from(args: argparse.Namespace) -> RuntimeOptions:
         lease=30.0 if lease is None else lease,
         grace_period=30.0 if grace is None else grace,
     )
+
+
+def mask_text(text: str) -> str:
+    """Passwords out of a message (imports the Redis layer only when there is one to print)."""
+    from .core.connection import mask_text as mask
+
+    return mask(text)
 
 
 def _setup_logging(level: str, logfile: Path | None = None) -> None:
@@ -297,10 +311,10 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["tui", *argv]
+    parser = build_parser(with_bench=argv[0] == "bench")
     args = parser.parse_args(argv)
     handlers = {
         "tui": _tui,
