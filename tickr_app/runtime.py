@@ -75,17 +75,18 @@ class Runtime:
         serve_api = self.options.api and not self.attach
         if serve_api:
             from .api import start_api
-
-            await check_port_free(self.options.host, self.options.port)
-        await self.tickr.start()
-        if serve_api:
-            try:
+        try:
+            if serve_api:
+                await check_port_free(self.options.host, self.options.port)
+            await self.tickr.start()  # a no-op if the TUI's start-up view already started it
+            if serve_api:
                 self.api = await start_api(
                     self.tickr, host=self.options.host, port=self.options.port, token=self.options.token
                 )
-            except BaseException:
+        except BaseException:
+            if self.tickr.running:
                 await self.tickr.stop(grace_period=0)
-                raise
+            raise
 
     async def stop(self, *, graceful: bool = True) -> None:
         if self.api is not None:
