@@ -70,6 +70,8 @@ def _env(src: str | None, home: str) -> dict[str, str]:
     if src:
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [src, env.get("PYTHONPATH", "")]))
     env["TICKR_HOME"] = home
+    # As installed: bytecode cached (a warm-up run per variant writes it), not recompiled.
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("TICKR_REDIS_URL", None)
     env["TERM"] = env.get("TERM") or "xterm-256color"
     return env
@@ -139,8 +141,6 @@ def time_tui(redis_url: str | None, src: str | None, home: str) -> float:
         args += ["--redis", redis_url]
     env = _env(src, home)
     env["COLUMNS"], env["LINES"] = "200", "50"
-    # The first-run welcome would cover the panes; the marker says it was seen.
-    Path(home).mkdir(parents=True, exist_ok=True)
     master, slave = pty.openpty()
     _set_size(slave, 50, 200)
     marker = f"prefix {prefix}".encode()
@@ -176,6 +176,12 @@ def time_tui(redis_url: str | None, src: str | None, home: str) -> float:
         os.close(master)
         _cleanup(redis_url, prefix)
     return elapsed
+
+
+def _welcomed(home: str) -> None:
+    """The first-run welcome would cover the panes; its marker says it was seen."""
+    Path(home).mkdir(parents=True, exist_ok=True)
+    (Path(home) / ".welcomed").write_text("welcomed by bench/startup.py\n")
 
 
 def _set_size(fd: int, rows: int, cols: int) -> None:
@@ -218,13 +224,20 @@ def main(argv: list[str] | None = None) -> int:
     sources = args.src or [None]
     series = {(c, s): Series(c, s or "installed") for c in commands for s in sources}
     with tempfile.TemporaryDirectory(prefix="tickr-startup-") as tmp:
+        for command in commands:  # warm-up, not counted: writes bytecode, warms the page cache
+            for src in sources:
+                home = os.path.join(tmp, f"warmup-{command}-{sources.index(src)}")
+                if command == "tui":
+                    _welcomed(home)
+                    time_tui(args.redis, src, home)
+                else:
+                    time_headless(command, args.redis, src, home)
         for run in range(args.runs):
             for command in commands:
                 for src in sources:  # interleaved, so load changes hit every variant alike
                     home = os.path.join(tmp, f"home-{run}-{command}-{sources.index(src)}")
                     if command == "tui":
-                        Path(home).mkdir(parents=True, exist_ok=True)
-                        (Path(home) / ".welcomed").write_text("welcomed by bench/startup.py\n")
+                        _welcomed(home)
                         seconds = time_tui(args.redis, src, home)
                     else:
                         seconds = time_headless(command, args.redis, src, home)
