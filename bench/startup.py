@@ -51,6 +51,7 @@ class Series:
     command: str
     src: str
     seconds: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
 
     def summary(self) -> dict[str, float | int | str]:
         ordered = sorted(self.seconds)
@@ -62,7 +63,15 @@ class Series:
             "median_s": round(statistics.median(ordered), 3),
             "p90_s": round(p90, 3),
             "min_s": round(ordered[0], 3),
+            "cpu_median_s": round(statistics.median(self.cpu), 3),
         }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU the process has used so far: on a shared machine this varies far
+    less than wall time, which includes waiting for a CPU."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _env(src: str | None, home: str) -> dict[str, str]:
@@ -100,7 +109,8 @@ def _health(url: str, deadline: float) -> None:
         time.sleep(0.002)
 
 
-def time_headless(command: str, redis_url: str | None, src: str | None, home: str) -> float:
+def time_headless(command: str, redis_url: str | None, src: str | None, home: str) -> tuple[float, float]:
+    """Wall seconds from exec to ready, and the CPU seconds the process used until then."""
     prefix = f"startupbench-{uuid.uuid4().hex[:10]}"
     sub = "serve" if command == "serve" else "worker"
     args = [sys.executable, "-m", "tickr_app", sub, "--prefix", prefix, "--workers", "5"]
@@ -126,14 +136,15 @@ def time_headless(command: str, redis_url: str | None, src: str | None, home: st
                         raise RuntimeError(f"serve ready line names no API URL: {line!r}")
                     _health(found[1].decode(), deadline)
                 elapsed = time.perf_counter() - t0
+                cpu = _cpu_seconds(proc.pid)
                 break
     finally:
         _stop(proc)
         _cleanup(redis_url if command != "worker-embedded" else None, prefix)
-    return elapsed
+    return elapsed, cpu
 
 
-def time_tui(redis_url: str | None, src: str | None, home: str) -> float:
+def time_tui(redis_url: str | None, src: str | None, home: str) -> tuple[float, float]:
     """The TUI in a pty: ready when the header shows ``prefix <ours>`` (set once the panes are up)."""
     prefix = f"startupbench-{uuid.uuid4().hex[:10]}"
     args = [sys.executable, "-m", "tickr_app", "tui", "--prefix", prefix, "--workers", "5", "--port", "0"]
@@ -160,6 +171,7 @@ def time_tui(redis_url: str | None, src: str | None, home: str) -> float:
                 except OSError:
                     raise RuntimeError(f"the TUI exited: {out[-2000:]!r}") from None
         elapsed = time.perf_counter() - t0
+        cpu = _cpu_seconds(proc.pid)
     finally:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -175,7 +187,7 @@ def time_tui(redis_url: str | None, src: str | None, home: str) -> float:
         proc.wait()
         os.close(master)
         _cleanup(redis_url, prefix)
-    return elapsed
+    return elapsed, cpu
 
 
 def _welcomed(home: str) -> None:
@@ -238,18 +250,25 @@ def main(argv: list[str] | None = None) -> int:
                     home = os.path.join(tmp, f"home-{run}-{command}-{sources.index(src)}")
                     if command == "tui":
                         _welcomed(home)
-                        seconds = time_tui(args.redis, src, home)
+                        seconds, cpu = time_tui(args.redis, src, home)
                     else:
-                        seconds = time_headless(command, args.redis, src, home)
+                        seconds, cpu = time_headless(command, args.redis, src, home)
                     series[(command, src)].seconds.append(seconds)
-                    print(f"run {run + 1}/{args.runs} {command:<16} {src or 'installed'}: {seconds * 1000:7.0f} ms", file=sys.stderr)
+                    series[(command, src)].cpu.append(cpu)
+                    print(
+                        f"run {run + 1}/{args.runs} {command:<16} {src or 'installed'}: {seconds * 1000:7.0f} ms, cpu {cpu * 1000:5.0f} ms",
+                        file=sys.stderr,
+                    )
     rows = [s.summary() for s in series.values()]
     if args.json:
         print(json.dumps({"runs": args.runs, "results": rows}, indent=2))
         return 0
-    print(f"{'command':<16} {'source':<40} {'median':>8} {'p90':>8} {'min':>8}")
+    print(f"{'command':<16} {'source':<40} {'median':>8} {'p90':>8} {'min':>8} {'cpu med':>8}")
     for r in rows:
-        print(f"{r['command']:<16} {str(r['src'])[-40:]:<40} {r['median_s'] * 1000:6.0f}ms {r['p90_s'] * 1000:6.0f}ms {r['min_s'] * 1000:6.0f}ms")
+        print(
+            f"{r['command']:<16} {str(r['src'])[-40:]:<40} {r['median_s'] * 1000:6.0f}ms {r['p90_s'] * 1000:6.0f}ms"
+            f" {r['min_s'] * 1000:6.0f}ms {r['cpu_median_s'] * 1000:6.0f}ms"
+        )
     return 0
 
 
