@@ -119,7 +119,8 @@ def time_headless(command: str, redis_url: str | None, src: str | None, home: st
     if sub == "serve":
         args += ["--port", "0"]
     t0 = time.perf_counter()
-    proc = subprocess.Popen(args, env=_env(src, home), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=src or None)
+    env = _env(src, home)
+    proc = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=src or None)
     assert proc.stderr is not None
     deadline = time.monotonic() + TIMEOUT_S
     try:
@@ -156,7 +157,9 @@ def time_tui(redis_url: str | None, src: str | None, home: str) -> tuple[float, 
     _set_size(slave, 50, 200)
     marker = f"prefix {prefix}".encode()
     t0 = time.perf_counter()
-    proc = subprocess.Popen(args, env=env, stdin=slave, stdout=slave, stderr=slave, cwd=src or None, start_new_session=True)
+    proc = subprocess.Popen(
+        args, env=env, stdin=slave, stdout=slave, stderr=slave, cwd=src or None, start_new_session=True
+    )
     os.close(slave)
     out = b""
     deadline = time.monotonic() + TIMEOUT_S
@@ -221,10 +224,14 @@ def _cleanup(redis_url: str | None, prefix: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--redis", default=os.environ.get("TICKR_REDIS_URL"), help="Redis URL (default TICKR_REDIS_URL)")
+    parser.add_argument(
+        "--redis", default=os.environ.get("TICKR_REDIS_URL"), help="Redis URL (default TICKR_REDIS_URL)"
+    )
     parser.add_argument("--runs", type=int, default=7)
     parser.add_argument("--commands", default="worker,serve,tui", help=f"comma list of {','.join(COMMANDS)}")
-    parser.add_argument("--src", action="append", help="checkout to run tickr_app from (repeatable; default: installed)")
+    parser.add_argument(
+        "--src", action="append", help="checkout to run tickr_app from (repeatable; default: installed)"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     commands = [c for c in args.commands.split(",") if c]
@@ -256,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
                     series[(command, src)].seconds.append(seconds)
                     series[(command, src)].cpu.append(cpu)
                     print(
-                        f"run {run + 1}/{args.runs} {command:<16} {src or 'installed'}: {seconds * 1000:7.0f} ms, cpu {cpu * 1000:5.0f} ms",
+                        f"run {run + 1}/{args.runs} {command:<16} {src or 'installed'}: "
+                        f"{seconds * 1000:7.0f} ms, cpu {cpu * 1000:5.0f} ms",
                         file=sys.stderr,
                     )
     rows = [s.summary() for s in series.values()]

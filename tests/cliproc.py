@@ -20,7 +20,9 @@ READY_TIMEOUT_S = 60.0 * float(os.environ.get("TICKR_TEST_TIMEOUT_FACTOR", "1") 
 class TickrProcess:
     """A ``python -m tickr_app ...`` child whose stderr is collected by a thread."""
 
-    def __init__(self, args: list[str], *, home: Path, env: dict[str, str] | None = None, python_prelude: str = "") -> None:
+    def __init__(
+        self, args: list[str], *, home: Path, env: dict[str, str] | None = None, python_prelude: str = ""
+    ) -> None:
         full_env = dict(os.environ)
         full_env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(TESTS_DIR), full_env.get("PYTHONPATH", "")]))
         full_env["TICKR_HOME"] = str(home)
@@ -32,7 +34,9 @@ class TickrProcess:
             argv = [sys.executable, "-c", code, *args]
         else:
             argv = [sys.executable, "-m", "tickr_app", *args]
-        self.proc = subprocess.Popen(argv, env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            argv, env=full_env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         self.lines: list[str] = []
         self._changed = threading.Condition()
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -61,7 +65,8 @@ class TickrProcess:
                     if needle in line:
                         return line
                 if not self._reader.is_alive():
-                    raise AssertionError(f"process exited ({self.proc.poll()}) before {needle!r}:\n{self.output_unlocked()}")
+                    code = self.proc.poll()
+                    raise AssertionError(f"process exited ({code}) before {needle!r}:\n{self.output_unlocked()}")
                 left = deadline - time.monotonic()
                 if left <= 0:
                     raise AssertionError(f"no {needle!r} line within {timeout:g} s:\n{self.output_unlocked()}")

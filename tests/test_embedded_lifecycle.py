@@ -95,7 +95,8 @@ def test_tickr_redis_stop_refuses_while_in_use_and_stops_what_a_crash_left(short
     assert code == 0 and "used by no Tickr process" in lines[0], lines
 
     code, lines = _tickr_redis(short_home, "stop")
-    assert code == 0 and lines == [f"embedded Redis stopped (pid {pid}); data kept in {(short_home / 'redis').resolve()}"]
+    folder = (short_home / "redis").resolve()
+    assert code == 0 and lines == [f"embedded Redis stopped (pid {pid}); data kept in {folder}"]
     _wait_gone(pid)
     assert _tickr_redis(short_home, "stop")[0] == 0, "stopping a stopped server is fine"
 

@@ -27,7 +27,8 @@ async def test_serve_on_a_taken_port_exits_with_one_line_and_leases_nothing(
             taken.listen()
             port = taken.getsockname()[1]
             serve = TickrProcess(
-                ["serve", "--redis", redis_url, "--prefix", prefix, "--jobs", "clijobs", "--port", str(port), "--workers", "5"],
+                ["serve", "--redis", redis_url, "--prefix", prefix, "--jobs", "clijobs"]
+                + ["--port", str(port), "--workers", "5"],
                 home=home,
             )
             code = serve.finish()

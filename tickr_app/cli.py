@@ -121,7 +121,9 @@ def build_parser(*, with_bench: bool = True) -> argparse.ArgumentParser:
     web.add_argument("--web-port", type=_port, default=None, help="browser port (default 8080)")
 
     redis_cmd = sub.add_parser("redis", help="status of the embedded Redis under TICKR_HOME, or stop it")
-    redis_cmd.add_argument("action", choices=("status", "stop"), help="status: is it running, who uses it; stop: shut it down")
+    redis_cmd.add_argument(
+        "action", choices=("status", "stop"), help="status: is it running, who uses it; stop: shut it down"
+    )
     redis_cmd.add_argument("--home", metavar="DIR", help="data folder (TICKR_HOME, default ~/.local/share/tickr)")
     redis_cmd.add_argument("--force", action="store_true", help="stop: even while Tickr processes use it")
 
@@ -288,7 +290,9 @@ def _redis(args: argparse.Namespace) -> int:
     else:
         status = stop_server(home, force=args.force)
     users = ", ".join(str(pid) for pid in status.users)
-    used_by = f"used by {len(status.users)} Tickr process(es) (pid {users})" if status.users else "used by no Tickr process"
+    used_by = "used by no Tickr process"
+    if status.users:
+        used_by = f"used by {len(status.users)} Tickr process(es) (pid {users})"
     if status.stopped_pid is not None:
         print(f"embedded Redis stopped (pid {status.stopped_pid}); data kept in {status.folder}")
         return 0
@@ -298,7 +302,10 @@ def _redis(args: argparse.Namespace) -> int:
     if args.action == "stop":
         raise CliError(f"embedded Redis not stopped: {used_by}; stop them first, or pass --force")
     pid = f"pid {status.pid}, " if status.pid is not None else ""
-    print(f"embedded Redis: running ({pid}{status.endpoint}); {used_by}; {status.clients} connection(s); data in {status.folder}")
+    print(
+        f"embedded Redis: running ({pid}{status.endpoint}); {used_by}; "
+        f"{status.clients} connection(s); data in {status.folder}"
+    )
     return 0
 
 
