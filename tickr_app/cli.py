@@ -9,7 +9,6 @@ ready), so this module imports only what parsing needs: each command imports its
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -204,6 +203,8 @@ def _run_loop(coro: Any) -> int:
     except ImportError:
         uvloop = None
     if uvloop is None:
+        import asyncio
+
         return asyncio.run(coro)
     return uvloop.run(coro)
 
@@ -226,6 +227,8 @@ def _tui(args: argparse.Namespace) -> int:
 
     options = options_from(args)
     _setup_logging(args.log_level, options.home / "tickr.log")
+    import asyncio
+
     return asyncio.run(run_tui(options, attach=bool(getattr(args, "attach", False))))
 
 

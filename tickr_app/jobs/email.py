@@ -7,7 +7,7 @@ to ``TICKR_HOME/outbox/<job id>.eml``, so the embedded demo works with no mail s
 The Message-ID is derived from the job id, so a retried job that was already delivered once
 (at-least-once) produces the same Message-ID and mail clients can recognise the duplicate.
 
-``email_validator`` and ``smtplib`` are imported on first use, not when the job type is
+``email_validator``, ``smtplib`` and ``email.policy`` are imported on first use, not when the job type is
 registered: every ``tickr worker`` registers it, and most never validate or send an email
 (their compiled regular expressions were a visible part of a worker's start-up).
 """
@@ -17,10 +17,7 @@ from __future__ import annotations
 import asyncio
 import os
 import ssl
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import formatdate
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import unquote, urlsplit
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
@@ -31,6 +28,9 @@ from tickr_app.core.pool import PermanentError
 from tickr_app.core.registry import Registry
 
 from .files import write_atomically
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 JOB_NAME = "email"
 SMTP_URL_ENV = "TICKR_SMTP_URL"
@@ -97,6 +97,10 @@ class EmailPayload(BaseModel):
 
 
 def build_message(payload: EmailPayload, job_id: str) -> EmailMessage:
+    from email.message import EmailMessage
+    from email.policy import SMTP as SMTP_POLICY
+    from email.utils import formatdate
+
     msg = EmailMessage(policy=SMTP_POLICY)
     msg["From"] = payload.from_addr
     msg["To"] = payload.to
