@@ -10,6 +10,8 @@ gets ready, so this is measured on the real console entry point in fresh process
   includes starting the embedded redis-server (a cold first start).
 - ``tui``: ``python -m tickr_app`` in a pseudo-terminal, until the header shows the running
   engine (the app sets it when the panes are mounted and the engine runs).
+- ``tui-embedded``: ``tui`` with no ``--redis`` and a fresh ``TICKR_HOME``: what a new user's
+  first ``tickr`` does.
 
 Each process is stopped with SIGTERM after it is ready (a killed TUI is SIGKILLed after 10 s).
 
@@ -42,7 +44,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 READY = re.compile(rb"tickr running: (?:API (http://\S+?)/api/v1;)?")
-COMMANDS = ("worker", "serve", "worker-embedded", "tui")
+COMMANDS = ("worker", "serve", "worker-embedded", "tui", "tui-embedded")
 TIMEOUT_S = 120.0
 
 
@@ -190,6 +192,12 @@ def time_tui(redis_url: str | None, src: str | None, home: str) -> tuple[float, 
         proc.wait()
         os.close(master)
         _cleanup(redis_url, prefix)
+        if redis_url is None:
+            # The TUI does not stop on SIGTERM as the headless commands do; stop its embedded
+            # Redis like an operator would (`tickr redis stop --force`).
+            from tickr_app.core.embedded import stop_server
+
+            stop_server(Path(home), force=True)
     return elapsed, cpu
 
 
@@ -238,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     unknown = set(commands) - set(COMMANDS)
     if unknown:
         parser.error(f"unknown command(s): {', '.join(sorted(unknown))}")
-    if not args.redis and any(c != "worker-embedded" for c in commands):
+    if not args.redis and any(not c.endswith("-embedded") for c in commands):
         parser.error("--redis (or TICKR_REDIS_URL) is needed for worker, serve and tui")
     sources = args.src or [None]
     series = {(c, s): Series(c, s or "installed") for c in commands for s in sources}
@@ -246,18 +254,18 @@ def main(argv: list[str] | None = None) -> int:
         for command in commands:  # warm-up, not counted: writes bytecode, warms the page cache
             for src in sources:
                 home = os.path.join(tmp, f"warmup-{command}-{sources.index(src)}")
-                if command == "tui":
+                if command.startswith("tui"):
                     _welcomed(home)
-                    time_tui(args.redis, src, home)
+                    time_tui(args.redis if command == "tui" else None, src, home)
                 else:
                     time_headless(command, args.redis, src, home)
         for run in range(args.runs):
             for command in commands:
                 for src in sources:  # interleaved, so load changes hit every variant alike
                     home = os.path.join(tmp, f"home-{run}-{command}-{sources.index(src)}")
-                    if command == "tui":
+                    if command.startswith("tui"):
                         _welcomed(home)
-                        seconds, cpu = time_tui(args.redis, src, home)
+                        seconds, cpu = time_tui(args.redis if command == "tui" else None, src, home)
                     else:
                         seconds, cpu = time_headless(command, args.redis, src, home)
                     series[(command, src)].seconds.append(seconds)
