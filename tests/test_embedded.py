@@ -298,8 +298,9 @@ def test_second_instance_attaches_and_owner_stop_leaves_it_running(
     _shutdown(url, pid)
 
 
-def test_an_attached_instance_alone_keeps_the_server_up(embedded: Factory) -> None:
-    """Attached but with no connection of its own yet: the owner must still see it."""
+def test_an_attached_instance_alone_keeps_the_server_up(embedded: Factory, tmp_path: Path) -> None:
+    """Attached but with no connection of its own yet: the owner must still see it; and the
+    attached one, last out, stops the server the owner started."""
     owner = embedded()
     url = owner.start()
     pid = owner.pid
@@ -315,7 +316,9 @@ def test_an_attached_instance_alone_keeps_the_server_up(embedded: Factory) -> No
     finally:
         client.close()
     attached.stop()
-    _shutdown(url, pid)
+    _wait_until(lambda: not _alive(pid), what=f"redis-server {pid} to exit after its last user left")
+    assert not (tmp_path / "home" / "redis" / "redis.sock").exists()
+    assert list((tmp_path / "home" / "redis" / "users").iterdir()) == []
 
 
 @pytest.mark.parametrize("home_name", ["home", ODD_HOME])

