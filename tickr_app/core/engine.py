@@ -40,6 +40,7 @@ from .notify import Listener
 from .pool import PoolSettings, WorkerPool
 from .registry import Registry, default_registry
 from .reprs import JobList, StatsReport, WorkerList
+from .schedule_methods import ScheduleMethods
 from .scheduler import Scheduler
 
 log = logging.getLogger("tickr.engine")
@@ -89,7 +90,7 @@ class JobRequest:
     idempotency_key: str | None = None
 
 
-class Tickr:
+class Tickr(ScheduleMethods):
     def __init__(
         self,
         redis_url: str | None = None,
@@ -208,6 +209,7 @@ class Tickr:
                 log.warning("pub/sub is not connected yet; wake-ups and commands may be slow until it is")
         if self.scheduler:
             self.scheduler.start()
+            await self._upsert_declared_schedules()
         self._started = True
         return self
 

@@ -42,8 +42,13 @@ class Scheduler:
         self._running = False
         self.promoted = 0
         self.recovered = 0
+        from .schedule_runner import ScheduleRunner  # imports this module: not at the top
+
+        self.schedules = ScheduleRunner(broker, listener)
+        """Fires cron and interval schedules of the same queues (core/schedules.py)."""
 
     def add_queue(self, queue: str) -> None:
+        self.schedules.add_queue(queue)
         if queue in self._queues:
             return
         self._queues.add(queue)
@@ -59,9 +64,11 @@ class Scheduler:
         for queue in sorted(self._queues):
             self._tasks.append(asyncio.create_task(self._promote_loop(queue), name=f"tickr-promote-{queue}"))
         self._tasks.append(asyncio.create_task(self._sweep_loop(), name="tickr-sweep"))
+        self.schedules.start()
 
     async def stop(self) -> None:
         self._running = False
+        await self.schedules.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
