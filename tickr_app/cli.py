@@ -110,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--token", help="API bearer token (TICKR_API_TOKEN)")
     submit.add_argument("--json", action="store_true", help="print the whole job as JSON")
 
+    from .cli_schedules import add_parser as add_schedules_parser
+
+    add_schedules_parser(sub)
+
     web = sub.add_parser("web", help="serve the TUI to a browser; the engine runs once, each tab attaches")
     _common(web)
     web.add_argument("--web-port", type=_port, default=None, help="browser port (default 8080)")
@@ -250,6 +254,12 @@ def _submit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schedules(args: argparse.Namespace) -> int:
+    from .cli_schedules import run
+
+    return run(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from . import bench
 
@@ -269,6 +279,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": lambda a: _headless(a, api=True),
         "worker": lambda a: _headless(a, api=False),
         "submit": _submit,
+        "schedules": _schedules,
         "web": _web,
         "bench": _bench,
     }
