@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from redis.exceptions import RedisError
 
@@ -23,13 +25,18 @@ from .scheduler import IDLE_RECHECK_S, _sleep_until_woken
 from .schedules import DueEntry, PlanCall, ScheduleStore
 from .slots import Plan, next_after, plan_due
 
+if TYPE_CHECKING:
+    from .pool import WorkerPool
+
 log = logging.getLogger("tickr.schedules")
 
 
 class ScheduleRunner:
-    def __init__(self, broker: Broker, listener: Listener) -> None:
+    def __init__(self, broker: Broker, listener: Listener, pool: Callable[[], WorkerPool | None] = lambda: None) -> None:
         self.store = ScheduleStore(broker)
         self.listener = listener
+        self._pool = pool
+        """This process's pool, if any (read at each call: the engine attaches it after start)."""
         self._queues: set[str] = set()
         self._wake: dict[str, asyncio.Event] = {}
         self._tasks: list[asyncio.Task[None]] = []
@@ -71,15 +78,40 @@ class ScheduleRunner:
         while self._running:  # not `while True`: see Scheduler._promote_loop
             wake.clear()
             started = time.monotonic()
+            pool = self._pool()
+            reserved = pool.reserve_for_promote(queue) if pool is not None and plans else 0
+            call = asyncio.ensure_future(
+                self.store.tick(
+                    queue,
+                    plans,
+                    lease_n=reserved,
+                    worker_id=pool.worker_id if pool is not None else "",
+                    lease_ms=pool.settings.lease_ms if pool is not None else 0,
+                )
+            )
             try:
-                result = await self.store.tick(queue, plans)
+                result = await asyncio.shield(call)
+            except asyncio.CancelledError:
+                # Jobs the script may have leased to us must reach the pool, not wait for
+                # their lease to expire (as in the promote loop).
+                try:
+                    leased = (await asyncio.wait_for(call, 2.0)).leased
+                except BaseException:
+                    leased = []
+                if pool is not None:
+                    pool.accept_leased(leased, reserved)
+                raise
             except RedisError as exc:
                 # The plans may or may not have run: either way re-planning from the state the
                 # next call reports is safe (compare-and-set, deterministic job ids).
+                if pool is not None:
+                    pool.accept_leased([], reserved)
                 log.warning("schedule tick on queue %s failed (%s); retrying", queue, exc)
                 plans = []
                 await asyncio.sleep(backoff.next_delay())
                 continue
+            if pool is not None:
+                pool.accept_leased(result.leased, reserved)
             backoff.reset()
             self.fired += result.created
             now_ms = result.redis_now_us // 1000

@@ -44,7 +44,7 @@ class Scheduler:
         self.recovered = 0
         from .schedule_runner import ScheduleRunner  # imports this module: not at the top
 
-        self.schedules = ScheduleRunner(broker, listener)
+        self.schedules = ScheduleRunner(broker, listener, lambda: self.pool)
         """Fires cron and interval schedules of the same queues (core/schedules.py)."""
 
     def add_queue(self, queue: str) -> None:

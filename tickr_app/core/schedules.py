@@ -6,7 +6,7 @@ ids and ``schedule_due`` the ids by next due ms (paused and ended schedules are 
 ``<prefix>:schedule_queues`` maps each id to its queue, so ids are unique across queues.
 
 Each slot becomes a job whose id is derived from (queue, schedule, slot): the tick script
-(lua/schedule_tick-6.lua) creates it only once, and advances the schedule only from the next
+(lua/schedule_tick-8.lua) creates it only once, and advances the schedule only from the next
 slot the caller planned from (compare-and-set), so any number of schedulers can race.
 """
 
@@ -22,7 +22,7 @@ from typing import Any
 
 import orjson
 
-from .broker import Broker
+from .broker import MAX_FETCH, Broker, LeasedJob, _leased_jobs
 from .errors import ScheduleNotFound
 from .registry import Registry
 from .slots import (
@@ -296,6 +296,7 @@ class TickResult:
     carried: int
     created: int
     entries: list[DueEntry] = field(default_factory=list)
+    leased: list[LeasedJob] = field(default_factory=list)
 
 
 class ScheduleStore:
@@ -421,23 +422,43 @@ class ScheduleStore:
 
     # -- firing ----------------------------------------------------------------------------
 
-    async def tick(self, queue: str, plans: Sequence[PlanCall], report_limit: int = 100) -> TickResult:
-        """Carry out plans and read what is due (see lua/schedule_tick-6.lua)."""
+    async def tick(
+        self,
+        queue: str,
+        plans: Sequence[PlanCall],
+        report_limit: int = 100,
+        *,
+        lease_n: int = 0,
+        worker_id: str = "",
+        lease_ms: int = 0,
+    ) -> TickResult:
+        """Carry out plans and read what is due (see lua/schedule_tick-8.lua); with
+        ``lease_n`` > 0, jobs it creates are leased to the calling worker at once."""
         k = self.broker.keys(queue)
-        args: list[Any] = [self.broker.settings.events_maxlen, queue, report_limit, len(plans)]
+        args: list[Any] = [
+            self.broker.settings.events_maxlen,
+            queue,
+            report_limit,
+            min(lease_n, MAX_FETCH),
+            worker_id,
+            lease_ms,
+            len(plans),
+        ]
         for call in plans:
             p = call.plan
             args += [call.id, call.expected_next, call.rev, call.valid_until, p.next_ms, p.skipped, len(p.fire)]
             for slot in p.fire:
                 args += [slot, slot_job_id(queue, call.id, slot)]
         flat = await self.broker.scripts.schedule_tick(
-            [k.schedule_due, k.ready, k.events, k.stats, k.schedule_prefix, k.job_prefix], args
+            [k.schedule_due, k.ready, k.events, k.stats, k.schedule_prefix, k.job_prefix, k.active, k.paused], args
         )
         result = TickResult(int(flat[0]), int(flat[1]), int(flat[2]))
-        for i in range(3, len(flat), 11):
+        end = 4 + int(flat[3]) * 11
+        for i in range(4, end, 11):
             entry = self._entry(flat[i : i + 11])
             if entry is not None:
                 result.entries.append(entry)
+        result.leased = _leased_jobs(queue, flat, end)
         return result
 
     def _entry(self, f: list[Any]) -> DueEntry | None:

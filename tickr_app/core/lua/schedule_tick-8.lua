@@ -4,23 +4,27 @@
 -- revision the plan was computed from (compare-and-set), only for slots not after Redis' now
 -- (never early), and each slot's job has an id derived from (schedule, slot), so a job that
 -- exists already is not created again (a re-sent call after a lost reply is a no-op).
--- KEYS: schedule_due, ready, events, stats, schedule-hash prefix, job-key prefix
--- ARGV: events_maxlen, queue, report_limit, plan count,
+-- When the calling process has idle slots (lease_n > 0) and the queue is not paused, the jobs
+-- it created are leased to it at once, as the promote script does for delayed jobs.
+-- KEYS: schedule_due, ready, events, stats, schedule-hash prefix, job-key prefix, active, paused
+-- ARGV: events_maxlen, queue, report_limit, lease_n, worker_id, lease_ms, plan count,
 --       per plan: id, expected next, expected rev, valid_until_ms (-1: any time), new next,
 --                 skipped, slot count, then per slot: slot ms, job id
--- Returns {redis_now_us, plans carried out, jobs created,
+-- Returns {redis_now_us, plans carried out, jobs created, reported count,
 --          then per reported schedule (every due one up to report_limit, then the first not
 --          yet due): id, next, rev, cron, every_ms, tz, start_ms, end_ms, misfire, grace_ms,
---          max_catchup}
+--          max_catchup}, then leased jobs (11 fields each, as lease_ready)
 local due, ready, events, stats, sprefix, jprefix = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
-local maxlen, queue, limit, nplans = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local active, paused = KEYS[7], KEYS[8]
+local maxlen, queue, limit, lease_n = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local worker, lease_ms, nplans = ARGV[5], tonumber(ARGV[6]), tonumber(ARGV[7])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local live = {waiting = true, ready = true, active = true}
 local carried, created = 0, 0
 local new_ready, by_type = {}, {}
-local a = 5
+local a = 8
 for _ = 1, nplans do
   local id, expect_next, expect_rev = ARGV[a], ARGV[a + 1], ARGV[a + 2]
   local valid_until, new_next = tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
@@ -82,9 +86,10 @@ if #new_ready > 0 then
   count_by_type(stats, 'enqueued', by_type)
   emit_batch(events, maxlen, 'ready', new_ready)
 end
-local out = {now_us, carried, created}
+local out = {now_us, carried, created, 0}
 local head = redis.call('ZRANGE', due, 0, limit, 'WITHSCORES')
 for i = 1, #head, 2 do
+  out[4] = out[4] + 1
   local id, nxt = head[i], tonumber(head[i + 1])
   local d = redis.call('HMGET', sprefix .. id, 'rev', 'cron', 'every_ms', 'tz', 'start_ms', 'end_ms', 'misfire',
     'grace_ms', 'max_catchup')
@@ -92,5 +97,9 @@ for i = 1, #head, 2 do
   out[#out + 1] = nxt
   for _, v in ipairs(d) do out[#out + 1] = v or '' end
   if nxt > now then break end
+end
+if #new_ready > 0 and lease_n > 0 and redis.call('EXISTS', paused) == 0 then
+  local leased = lease_ready(ready, active, events, jprefix, lease_n, worker, lease_ms, maxlen)
+  for _, v in ipairs(leased) do out[#out + 1] = v end
 end
 return out
