@@ -36,6 +36,7 @@ from .screens.welcome import WelcomeInfo, WelcomeScreen, is_first_run, mark_welc
 from .widgets.dashboard import Dashboard
 from .widgets.key_bar import KeyBar
 from .widgets.queues_pane import QueuesPane
+from .widgets.schedules_pane import SchedulesPane
 from .widgets.startup_view import StartupProgress, StartupView
 from .widgets.submit_pane import SubmitPane
 from .widgets.tab_strip import TabStrip
@@ -43,7 +44,7 @@ from .widgets.workers_pane import WorkersPane
 
 log = logging.getLogger("tickr.tui")
 
-Pane = Literal["submit", "queues", "workers"]
+Pane = Literal["submit", "queues", "workers", "schedules"]
 Startup = Callable[[StartupProgress], Awaitable["str | None"]]
 """Starts the engine (and the API), reporting its steps; returns the API URL, if any."""
 
@@ -211,6 +212,10 @@ class TickrApp(App[None]):
         elif pane == "workers":
             self.workers_pane.table.focus()
             self.workers_pane.refresh_now()
+        elif pane == "schedules":
+            schedules = self.query_one(SchedulesPane)
+            schedules.table.focus()
+            schedules.refresh_now()
         else:
             for select in self.query("#job-type"):
                 select.focus()
