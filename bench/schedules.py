@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import os
 import subprocess
 import sys
@@ -116,7 +117,7 @@ async def run_one(redis_url: str, procs: int, slots: int, every: float) -> dict[
         started: dict[str, float] = {}
         for job_id, t in entries:
             started.setdefault(job_id, float(t) - slot_of.get(job_id, float("nan")))
-        start_late = [v for v in started.values() if v == v]
+        start_late = [v for v in started.values() if not math.isnan(v)]
         return {
             "processes": procs,
             "slots": slots,

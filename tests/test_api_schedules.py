@@ -91,7 +91,7 @@ async def test_interval_schedule_fires_through_the_api(http: tuple[Tickr, httpx.
 async def test_bad_schedules_are_422_naming_the_field(
     http: tuple[Tickr, httpx.AsyncClient], body: dict[str, Any], field: str
 ) -> None:
-    _tickr, api = http
+    api = http[1]
     r = await api.put("/schedules/bad", json=body)
     assert r.status_code == 422, r.text
     err = error_of(r)
@@ -100,7 +100,7 @@ async def test_bad_schedules_are_422_naming_the_field(
 
 
 async def test_other_bad_requests(http: tuple[Tickr, httpx.AsyncClient]) -> None:
-    _tickr, api = http
+    api = http[1]
     r = await api.put("/schedules/x", json={"type": "echo", "payload": {"text": "x"}})
     assert r.status_code == 422  # neither cron nor every
     r = await api.put("/schedules/x", json={"type": "nope", "every": 5})
@@ -114,7 +114,7 @@ async def test_other_bad_requests(http: tuple[Tickr, httpx.AsyncClient]) -> None
 
 
 async def test_openapi_documents_the_schedules_api(http: tuple[Tickr, httpx.AsyncClient]) -> None:
-    _tickr, api = http
+    api = http[1]
     doc = (await api.get("/openapi.json")).json()
     paths = doc["paths"]
     assert set(paths["/api/v1/schedules/{id}"]) >= {"get", "put", "delete", "parameters"}

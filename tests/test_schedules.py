@@ -39,7 +39,7 @@ async def set_next(tickr: Tickr, schedule_id: str, next_ms: int) -> None:
     assert broker is not None
     k = broker.keys(Q)
     await broker.redis.hset(k.schedule(schedule_id), "next", next_ms)
-    if not await broker.redis.hget(k.schedule(schedule_id), "paused") == "1":
+    if await broker.redis.hget(k.schedule(schedule_id), "paused") != "1":
         await broker.redis.zadd(k.schedule_due, {schedule_id: next_ms})
 
 
@@ -194,9 +194,7 @@ async def test_a_lost_reply_or_a_second_scheduler_cannot_fire_a_slot_twice(make_
 async def test_misfire_policies_after_an_outage(make_tickr, registry: Registry, policy: str, missed_fired: int) -> None:
     register_tick(registry, [])
     producer = await make_tickr(workers=0)  # no scheduler: schedules only stored
-    await producer.schedule(
-        "m", "tick", {}, every=1, misfire=policy, misfire_grace=2, max_catchup=4, paused=True
-    )
+    await producer.schedule("m", "tick", {}, every=1, misfire=policy, misfire_grace=2, max_catchup=4, paused=True)
     now = await producer.broker.time_ms()  # type: ignore[union-attr]
     outage_start = now - now % 1000 - 30_000
     await set_next(producer, "m", outage_start)  # the last slot anyone saw was 30 s ago

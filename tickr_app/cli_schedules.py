@@ -47,7 +47,9 @@ def add_parser(sub: Any) -> None:
     add.add_argument("--start", help="no run before (ISO 8601 with offset, or epoch seconds)")
     add.add_argument("--end", help="no run after (ISO 8601 with offset, or epoch seconds)")
     add.add_argument("--paused", action="store_true", help="create (or set) it paused")
-    add.add_argument("--misfire", choices=("skip", "once", "all"), help="runs missed while no scheduler ran (default skip)")
+    add.add_argument(
+        "--misfire", choices=("skip", "once", "all"), help="runs missed while no scheduler ran (default skip)"
+    )
     add.add_argument("--misfire-grace", type=float, help="seconds late before a run counts as missed (default 60)")
     add.add_argument("--max-catchup", type=int, help="--misfire all runs at most this many (default 100)")
     add.add_argument("--overlap", choices=("allow", "skip"), help="skip a run while the previous is unfinished")

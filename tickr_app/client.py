@@ -157,7 +157,8 @@ def _submit_body(
 
 
 SCHEDULE_OPTIONS = frozenset(
-    {"cron", "every", "tz", "start", "end", "paused", "misfire", "misfire_grace", "max_catchup", "overlap", "max_attempts", "queue"}
+    {"cron", "every", "tz", "start", "end", "paused", "misfire", "misfire_grace", "max_catchup", "overlap"}
+    | {"max_attempts", "queue"}
 )
 
 

@@ -58,7 +58,9 @@ def schedule_paths(b: _Builder, responses: Responses) -> dict[str, Any]:
                     "201": {"description": "Created", "content": {"application/json": {"schema": schedule}}},
                 },
             },
-            "delete": command("deleteSchedule", "Remove a schedule (jobs it fired stay)", 200, b.model(DeletedScheduleOut)),
+            "delete": command(
+                "deleteSchedule", "Remove a schedule (jobs it fired stay)", 200, b.model(DeletedScheduleOut)
+            ),
         },
         f"{p}/{{id}}/trigger": {
             "parameters": [sid],

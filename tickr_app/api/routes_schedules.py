@@ -89,7 +89,9 @@ async def delete_schedule(request: web.Request) -> web.Response:
 async def trigger_schedule(request: web.Request) -> web.Response:
     schedule_id = _id(request)
     job_id = await tickr_of(request).trigger(schedule_id)
-    return json_response({"schedule_id": schedule_id, "job_id": job_id}, 202, {"Location": f"{API_PREFIX}/jobs/{job_id}"})
+    return json_response(
+        {"schedule_id": schedule_id, "job_id": job_id}, 202, {"Location": f"{API_PREFIX}/jobs/{job_id}"}
+    )
 
 
 async def pause_schedule(request: web.Request) -> web.Response:

@@ -63,8 +63,12 @@ class UpsertSchedule(_Request):
         default="skip", description="runs missed by more than misfire_grace (no scheduler ran): skip, run once, run all"
     )
     misfire_grace: float = Field(default=DEFAULT_GRACE_MS / 1000, ge=0, le=7 * 86400, description="seconds")
-    max_catchup: int = Field(default=DEFAULT_MAX_CATCHUP, ge=1, le=MAX_CATCHUP_LIMIT, description="misfire=all keeps this many")
-    overlap: Literal["allow", "skip"] = Field(default="allow", description="skip a run while the previous one is unfinished")
+    max_catchup: int = Field(
+        default=DEFAULT_MAX_CATCHUP, ge=1, le=MAX_CATCHUP_LIMIT, description="misfire=all keeps this many"
+    )
+    overlap: Literal["allow", "skip"] = Field(
+        default="allow", description="skip a run while the previous one is unfinished"
+    )
     max_attempts: int | None = Field(default=None, ge=1, le=1000, description="default: the job type's")
     queue: QueueName | None = Field(default=None, description="default: the job type's queue; fixed once created")
 

@@ -32,7 +32,9 @@ log = logging.getLogger("tickr.schedules")
 
 
 class ScheduleRunner:
-    def __init__(self, broker: Broker, listener: Listener, pool: Callable[[], WorkerPool | None] = lambda: None) -> None:
+    def __init__(
+        self, broker: Broker, listener: Listener, pool: Callable[[], WorkerPool | None] = lambda: None
+    ) -> None:
         self.store = ScheduleStore(broker)
         self.listener = listener
         self._pool = pool

@@ -481,6 +481,4 @@ class ScheduleStore:
                 schedule_id, 0, rev, timing, f[8] or "skip", _int(f[9]) or 0, _int(f[10]) or DEFAULT_MAX_CATCHUP
             )
             self._timings[(schedule_id, rev, str(f[3:]))] = cached
-        return DueEntry(
-            schedule_id, nxt, rev, cached.timing, cached.misfire, cached.grace_ms, cached.max_catchup
-        )
+        return DueEntry(schedule_id, nxt, rev, cached.timing, cached.misfire, cached.grace_ms, cached.max_catchup)

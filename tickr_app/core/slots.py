@@ -55,7 +55,9 @@ CRON_NICKNAMES = {
 
 def field_error(field_name: str, message: str) -> InvalidRequest:
     """An InvalidRequest naming the offending field (the API turns it into a 422 with details)."""
-    return InvalidRequest(f"{field_name}: {message}", details=[{"field": field_name, "message": message, "type": "value_error"}])
+    return InvalidRequest(
+        f"{field_name}: {message}", details=[{"field": field_name, "message": message, "type": "value_error"}]
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,7 +101,9 @@ def make_timing(
     try:
         zone: ZoneInfo | timezone = ZoneInfo(zone_name)
     except (ZoneInfoNotFoundError, ValueError, TypeError):
-        raise field_error("tz", f"unknown time zone {zone_name[:60]!r} (use an IANA name such as Europe/Berlin)") from None
+        raise field_error(
+            "tz", f"unknown time zone {zone_name[:60]!r} (use an IANA name such as Europe/Berlin)"
+        ) from None
     if cron is not None:
         cron = " ".join(cron.split())
         cron = CRON_NICKNAMES.get(cron.lower(), cron)

@@ -34,7 +34,9 @@ def read_timing(text: str, tz: str | None) -> tuple[str | None, float | None]:
     """(cron, every seconds) from the one field; raises InvalidRequest naming the field."""
     text = text.strip()
     if not text:
-        raise InvalidRequest("cron: give a cron expression or an interval", details=[{"field": "cron", "message": "required"}])
+        raise InvalidRequest(
+            "cron: give a cron expression or an interval", details=[{"field": "cron", "message": "required"}]
+        )
     if " " in text or text.startswith("@"):
         return text, None
     return None, parse_interval(text) / 1000
@@ -52,7 +54,9 @@ class ScheduleFormScreen(ModalScreen["str | None"]):
     BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
     DEFAULT_CSS = """
     ScheduleFormScreen { align: center middle; }
-    #schedule-dialog { width: 90%; max-width: 110; height: 90%; border: thick $primary; background: $surface; padding: 0 1; }
+    #schedule-dialog {
+        width: 90%; max-width: 110; height: 90%; border: thick $primary; background: $surface; padding: 0 1;
+    }
     #schedule-form { height: 1fr; }
     #schedule-preview { height: auto; min-height: 6; padding: 0 1; }
     #schedule-buttons { height: auto; align-horizontal: right; }
@@ -70,7 +74,9 @@ class ScheduleFormScreen(ModalScreen["str | None"]):
         with Vertical(id="schedule-dialog", classes="dialog"):
             yield Static(Text("Add or update a schedule", style="bold"), classes="dialog-title")
             with VerticalScroll(id="schedule-form"):
-                yield from self._field("id", "Schedule id", Input(placeholder="e.g. nightly-report", id="sched-id", compact=True))
+                yield from self._field(
+                    "id", "Schedule id", Input(placeholder="e.g. nightly-report", id="sched-id", compact=True)
+                )
                 with Horizontal(classes="field"):
                     yield Label(field_label("Job type", True), classes="field-label")
                     with Vertical(classes="field-body"):
@@ -79,13 +85,15 @@ class ScheduleFormScreen(ModalScreen["str | None"]):
                                          id="sched-type", compact=True)  # fmt: skip
                         else:
                             yield Static("No job types registered.", id="sched-type-missing")
-                yield from self._field(
-                    "cron", "Cron or interval",
-                    Input(placeholder="0 9 * * MON-FRI  ·  @daily  ·  30s  ·  5m  ·  1h30m", id="sched-when", compact=True),
-                )  # fmt: skip
-                yield from self._field("tz", "Time zone", Input(placeholder="UTC (IANA name, e.g. Europe/Berlin)",
-                                                               id="sched-tz", compact=True), required=False)  # fmt: skip
-                yield Static(Text("next runs: type a cron expression or an interval", style="dim"), id="schedule-preview")
+                when = Input(
+                    placeholder="0 9 * * MON-FRI  ·  @daily  ·  30s  ·  5m  ·  1h30m", id="sched-when", compact=True
+                )
+                yield from self._field("cron", "Cron or interval", when)
+                tz = Input(placeholder="UTC (IANA name, e.g. Europe/Berlin)", id="sched-tz", compact=True)
+                yield from self._field("tz", "Time zone", tz, required=False)
+                yield Static(
+                    Text("next runs: type a cron expression or an interval", style="dim"), id="schedule-preview"
+                )
                 yield Static("Payload", classes="section-title")
                 yield form
             yield Static("", id="schedule-form-error")
@@ -190,7 +198,13 @@ class ScheduleFormScreen(ModalScreen["str | None"]):
 
     @work(exclusive=True, group="save-schedule", exit_on_error=False)
     async def _save(
-        self, schedule_id: str, job_type: str, payload: dict[str, Any], cron: str | None, every: float | None, tz: str | None
+        self,
+        schedule_id: str,
+        job_type: str,
+        payload: dict[str, Any],
+        cron: str | None,
+        every: float | None,
+        tz: str | None,
     ) -> None:
         try:
             await self.tickr.schedule(schedule_id, job_type, payload, cron=cron, every=every, tz=tz)

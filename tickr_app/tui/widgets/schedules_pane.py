@@ -213,8 +213,10 @@ class SchedulesPane(Vertical):
             detail.update(Text("No schedules yet: press a to add one.", style="dim"))
             return
         lines = [
-            f"{s.id}: {s.type} on queue {s.queue} · misfire {s.misfire} · overlap {s.overlap} · "
-            f"fired {s.fired} · skipped {s.skipped} · run now {s.triggered}"
+            (
+                f"{s.id}: {s.type} on queue {s.queue} · misfire {s.misfire} · overlap {s.overlap} · "
+                f"fired {s.fired} · skipped {s.skipped} · run now {s.triggered}"
+            )
         ]
         if s.next_run_at is not None:
             runs = [s.next_run_at, *s.upcoming(s.next_run_at, 4)]
