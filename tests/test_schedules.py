@@ -276,3 +276,19 @@ def test_a_bad_declaration_fails_at_import_time(registry: Registry) -> None:
         @registry.job("x", cron="99 * * * *")
         async def x(payload: dict) -> None:
             return None
+
+
+async def test_racing_first_upserts_on_different_queues_create_one_schedule(make_tickr, registry: Registry) -> None:
+    register_tick(registry, [])
+    producer = await make_tickr(workers=0)
+    queues = [f"q{i}" for i in range(6)]
+    results = await asyncio.gather(
+        *(producer.schedule("contested", "tick", {}, every=60, queue=q) for q in queues), return_exceptions=True
+    )
+    won = [r for r in results if not isinstance(r, BaseException)]
+    lost = [r for r in results if isinstance(r, BaseException)]
+    assert len({s.queue for s in won}) == 1  # one queue won (the same upsert may repeat on it)
+    assert all(isinstance(e, InvalidRequest) and e.details[0]["field"] == "queue" for e in lost) and lost
+    redis = jobs_of(producer)
+    hashes = [await redis.exists(producer.broker.keys(q).schedule("contested")) for q in queues]  # type: ignore[union-attr]
+    assert sum(hashes) == 1

@@ -309,22 +309,22 @@ class ScheduleStore:
     # -- definitions -----------------------------------------------------------------------
 
     async def _claim_queue(self, schedule_id: str, queue: str) -> None:
-        """Bind the id to its queue once; moving a schedule to another queue is refused (it
-        cannot be atomic across hash tags, and would risk a slot firing on both)."""
+        """Bind the id to its queue once (HSETNX: of two racing first upserts naming different
+        queues, one wins and the other is refused). Moving a schedule to another queue is
+        refused too: it cannot be atomic across hash tags, and a slot could fire on both."""
         index = self.broker.global_keys.schedule_queues
         redis = self.broker.redis
-        if await redis.hsetnx(index, schedule_id, queue):
-            return
-        current = await redis.hget(index, schedule_id)
-        if current in (None, queue):
-            if current is None:
-                await redis.hset(index, schedule_id, queue)
-            return
-        if await redis.exists(self.broker.keys(current).schedule(schedule_id)):
-            raise field_error(
-                "queue", f"schedule {schedule_id!r} runs on queue {current!r}; unschedule it first to move it"
-            )
-        await redis.hset(index, schedule_id, queue)  # a leftover of a removed schedule
+        for _ in range(3):
+            if await redis.hsetnx(index, schedule_id, queue):
+                return
+            current = await redis.hget(index, schedule_id)
+            if current == queue:
+                return
+            if current is not None:
+                raise field_error(
+                    "queue", f"schedule {schedule_id!r} runs on queue {current!r}; unschedule it first to move it"
+                )
+        raise field_error("id", f"schedule {schedule_id!r} is being created and removed concurrently; try again")
 
     async def upsert(self, definition: ScheduleDef, paused: bool | None = None) -> tuple[str, Schedule]:
         """Create or update; returns ('created' | 'updated' | 'unchanged', the schedule)."""
