@@ -83,6 +83,7 @@ async def test_interval_schedule_fires_through_the_api(http: tuple[Tickr, httpx.
         ({"type": "echo", "payload": {"text": "x"}, "every": 0.001}, "every"),
         ({"type": "echo", "payload": {"text": "x"}, "every": -1}, "every"),
         ({"type": "echo", "payload": {"text": "x"}, "every": 5, "misfire": "sometimes"}, "misfire"),
+        ({"type": "echo", "payload": {"text": "x"}, "every": 5, "misfire_grace": 0}, "misfire_grace"),
         ({"type": "echo", "payload": {"text": "x"}, "every": 5, "start": "tomorrow"}, "start"),
         ({"type": "echo", "payload": {"text": 5}, "every": 5}, "text"),
         ({"type": "echo", "payload": {"text": "x"}, "every": 5, "color": "red"}, "color"),

@@ -126,6 +126,9 @@ async def test_upsert_keeps_the_next_slot_unless_the_timing_changes(make_tickr, 
         await tickr.schedule("bad", "nope", {}, cron="* * * * *")
     with pytest.raises(InvalidRequest):
         await tickr.schedule("bad id/slash", "tick", {}, cron="* * * * *")
+    with pytest.raises(InvalidRequest) as info:
+        await tickr.schedule("bad", "tick", {}, every=1, misfire_grace=0.001)
+    assert info.value.details[0]["field"] == "misfire_grace"
 
 
 async def test_payload_is_validated_against_the_job_type(make_tickr, registry: Registry) -> None:

@@ -62,7 +62,7 @@ class UpsertSchedule(_Request):
     misfire: Literal["skip", "once", "all"] = Field(
         default="skip", description="runs missed by more than misfire_grace (no scheduler ran): skip, run once, run all"
     )
-    misfire_grace: float = Field(default=DEFAULT_GRACE_MS / 1000, ge=0, le=7 * 86400, description="seconds")
+    misfire_grace: float = Field(default=DEFAULT_GRACE_MS / 1000, ge=1, le=7 * 86400, description="seconds (at least 1)")
     max_catchup: int = Field(
         default=DEFAULT_MAX_CATCHUP, ge=1, le=MAX_CATCHUP_LIMIT, description="misfire=all keeps this many"
     )
