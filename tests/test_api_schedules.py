@@ -80,6 +80,7 @@ async def test_interval_schedule_fires_through_the_api(http: tuple[Tickr, httpx.
         ({"type": "echo", "payload": {"text": "x"}, "cron": "0 25 * * *"}, "cron"),
         ({"type": "echo", "payload": {"text": "x"}, "cron": "every day"}, "cron"),
         ({"type": "echo", "payload": {"text": "x"}, "cron": "* * * * *", "tz": "Nowhere/Land"}, "tz"),
+        ({"type": "echo", "payload": {"text": "x"}, "cron": "* * * * *", "tz": "America"}, "tz"),
         ({"type": "echo", "payload": {"text": "x"}, "every": 0.001}, "every"),
         ({"type": "echo", "payload": {"text": "x"}, "every": -1}, "every"),
         ({"type": "echo", "payload": {"text": "x"}, "every": 5, "misfire": "sometimes"}, "misfire"),

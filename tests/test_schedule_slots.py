@@ -123,6 +123,8 @@ def test_cron_with_seconds_and_nicknames() -> None:
         ({}, "cron"),
         ({"every_ms": 1}, "every"),
         ({"cron": "* * * * *", "tz": "Mars/Olympus"}, "tz"),
+        ({"cron": "* * * * *", "tz": "Europe"}, "tz"),  # a folder of the zone database, half typed
+        ({"cron": "* * * * *", "tz": "../../etc/passwd"}, "tz"),
         ({"every_ms": 1000, "start_ms": 5000, "end_ms": 4000}, "end"),
     ],
 )
@@ -137,8 +139,9 @@ def test_parse_interval() -> None:
     assert parse_interval("1h30m") == 5_400_000
     assert parse_interval("250ms") == 250
     assert parse_interval("1.5") == 1500
-    with pytest.raises(InvalidRequest):
-        parse_interval("soon")
+    for junk in ("soon", "inf", "nan", "1e999", "5x", "m5", ""):
+        with pytest.raises(InvalidRequest):
+            parse_interval(junk)
 
 
 # -- what to fire --------------------------------------------------------------------------
@@ -194,3 +197,7 @@ def test_start_after_end_of_outage_and_timedelta_inputs() -> None:
     with pytest.raises(InvalidRequest) as info:
         to_ms(datetime(2030, 1, 1), "start")
     assert info.value.details[0]["field"] == "start"
+    with pytest.raises(InvalidRequest):
+        interval_ms(float("inf"))
+    with pytest.raises(InvalidRequest):
+        to_ms(float("nan"), "end")

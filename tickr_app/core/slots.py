@@ -15,6 +15,7 @@ Slots are strictly increasing instants, so no slot can fire twice whatever the z
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -100,7 +101,7 @@ def make_timing(
     zone_name = tz or "UTC"
     try:
         zone: ZoneInfo | timezone = ZoneInfo(zone_name)
-    except (ZoneInfoNotFoundError, ValueError, TypeError):
+    except (ZoneInfoNotFoundError, ValueError, TypeError, OSError):  # "Europe" is a folder: IsADirectoryError
         raise field_error(
             "tz", f"unknown time zone {zone_name[:60]!r} (use an IANA name such as Europe/Berlin)"
         ) from None
@@ -132,7 +133,7 @@ def to_ms(value: datetime | float | int | None, field_name: str) -> int | None:
         if value.tzinfo is None:
             raise field_error(field_name, "a datetime needs a time zone (e.g. datetime(..., tzinfo=timezone.utc))")
         return round(value.timestamp() * 1000)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (0 <= value <= 1e11):
         raise field_error(field_name, "must be an aware datetime or epoch seconds")
     return round(value * 1000)
 
@@ -142,8 +143,8 @@ def interval_ms(value: timedelta | float | int | None) -> int | None:
         return None
     if isinstance(value, timedelta):
         return round(value.total_seconds() * 1000)
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise field_error("every", "must be a timedelta or seconds")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise field_error("every", "must be a timedelta or a finite number of seconds")
     return round(value * 1000)
 
 
@@ -332,9 +333,13 @@ def parse_interval(text: str) -> int:
     if not s:
         raise field_error("every", "empty interval")
     try:
-        return round(float(s) * 1000)
+        seconds = float(s)
     except ValueError:
         pass
+    else:
+        if not math.isfinite(seconds):
+            raise field_error("every", f"cannot read interval {text[:40]!r} (e.g. 30s, 5m, 1h30m, 2d)")
+        return round(seconds * 1000)
     parts = re.findall(r"(\d+(?:\.\d+)?)(ms|d|h|m|s)", s)
     if not parts or "".join(n + u for n, u in parts) != s:
         raise field_error("every", f"cannot read interval {text[:40]!r} (e.g. 30s, 5m, 1h30m, 2d)")

@@ -131,6 +131,9 @@ class ScheduleFormScreen(ModalScreen["str | None"]):
         except InvalidRequest as exc:
             target.update(Text(f"✗ {exc.message}", style="bold red"))
             return
+        except Exception as exc:  # whatever is typed, the form must never crash the app
+            target.update(Text(f"✗ cannot read this: {type(exc).__name__}", style="bold red"))
+            return
         if not runs:
             target.update(Text("no run ahead", style="dim"))
             return

@@ -37,6 +37,14 @@ COLUMNS = ("Schedule", "Type", "When", "Next run", "In", "Last run", "Outcome", 
 OUTCOME_STYLE = {"succeeded": "success", "dead": "error", "cancelled": "warning", "active": "accent"}
 
 
+def short_clock(ms: int, now: int) -> str:
+    """Local time: ``14:05:00`` today, ``12-24 09:00`` another day (the table stays narrow)."""
+    t, today = time.localtime(ms / 1000), time.localtime(now / 1000)
+    if t[:3] == today[:3]:
+        return time.strftime("%H:%M:%S", t)
+    return time.strftime("%m-%d %H:%M" if t.tm_year == today.tm_year else "%Y-%m-%d %H:%M", t)
+
+
 def describe_timing(s: Schedule) -> str:
     if s.cron:
         return f"{s.cron} ({s.tz})" if s.tz != "UTC" else s.cron
@@ -199,9 +207,9 @@ class SchedulesPane(Vertical):
             s.id,
             s.type,
             describe_timing(s),
-            clock(s.next_run_at)[:19] if s.next_run_at else "—",
+            short_clock(s.next_run_at, now) if s.next_run_at else "—",
             "" if s.paused or s.next_run_at is None else countdown(s.next_run_at, now),
-            clock(s.last_run_at)[:19] if s.last_run_at else "never",
+            short_clock(s.last_run_at, now) if s.last_run_at else "never",
             outcome,
             state,
         ]
