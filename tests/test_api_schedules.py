@@ -83,6 +83,7 @@ async def test_interval_schedule_fires_through_the_api(http: tuple[Tickr, httpx.
         ({"type": "echo", "payload": {"text": "x"}, "cron": "* * * * *", "tz": "America"}, "tz"),
         ({"type": "echo", "payload": {"text": "x"}, "every": 0.001}, "every"),
         ({"type": "echo", "payload": {"text": "x"}, "every": -1}, "every"),
+        ({"type": "echo", "payload": {"text": "x"}, "every": 1e308}, "every"),
         ({"type": "echo", "payload": {"text": "x"}, "every": 5, "misfire": "sometimes"}, "misfire"),
         ({"type": "echo", "payload": {"text": "x"}, "every": 5, "misfire_grace": 0}, "misfire_grace"),
         ({"type": "echo", "payload": {"text": "x"}, "every": 5, "start": "tomorrow"}, "start"),
@@ -145,3 +146,26 @@ def test_sync_client_schedule_methods(redis_url: str, prefix: str, home: Any) ->
             api.delete_schedule("c1")
             with pytest.raises(NotFound):
                 api.get_schedule("c1")
+
+
+async def test_hostile_schedule_bodies_never_get_a_5xx(http: tuple[Tickr, httpx.AsyncClient]) -> None:
+    import random
+
+    api = http[1]
+    rng = random.Random(13)
+    junk: list[Any] = [
+        "", " ", "*", "* * * * * * *", "@never", "@daily", "0 0 30 2 *", "L W # ?", "1-99/0 * * * *", "../..",
+        "Europe", "Europe/", "/etc/passwd", "UTC\x00", "é" * 300, None, 0, -1, 1e308, True, [], {}, "5m", "1e999",
+    ]  # fmt: skip
+    for _ in range(120):
+        body: dict[str, Any] = {
+            "type": rng.choice(["echo", "nope", 3]),
+            "payload": rng.choice([{"text": "x"}, None, []]),
+        }
+        for field in ("cron", "every", "tz", "start", "end", "misfire_grace", "max_catchup", "queue"):
+            if rng.random() < 0.5:
+                body[field] = rng.choice(junk)
+        sid = rng.choice(["ok", "a.b", "%00", "x" * 250, "..", "-"])
+        r = await api.put(f"/schedules/{sid}", json=body)
+        assert r.status_code < 500, (body, r.text)
+        assert r.headers["content-type"].startswith("application/json")

@@ -200,4 +200,6 @@ def test_start_after_end_of_outage_and_timedelta_inputs() -> None:
     with pytest.raises(InvalidRequest):
         interval_ms(float("inf"))
     with pytest.raises(InvalidRequest):
+        interval_ms(1e308)  # finite, but not in milliseconds
+    with pytest.raises(InvalidRequest):
         to_ms(float("nan"), "end")

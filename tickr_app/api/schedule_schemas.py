@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from tickr_app.core.schedules import MAX_CATCHUP_LIMIT, SCHEDULE_ID_PATTERN
-from tickr_app.core.slots import DEFAULT_GRACE_MS, DEFAULT_MAX_CATCHUP
+from tickr_app.core.slots import DEFAULT_GRACE_MS, DEFAULT_MAX_CATCHUP, MAX_EVERY_MS
 
 from .schemas import QueueName, _integral, _Request, _Response
 
@@ -54,7 +54,9 @@ class UpsertSchedule(_Request):
         description="5 fields (minute hour day month weekday), or 6 with seconds first; @daily etc.",
         examples=["0 9 * * MON-FRI"],
     )
-    every: float | None = Field(default=None, gt=0, description="interval in seconds (at least 0.01)", examples=[300])
+    every: float | None = Field(
+        default=None, gt=0, le=MAX_EVERY_MS / 1000, description="interval in seconds (0.01 to 10 years)", examples=[300]
+    )
     tz: str | None = Field(default=None, max_length=64, description="IANA time zone of cron (default UTC)")
     start: EpochOrIso | None = Field(default=None, description="no run before (epoch seconds or ISO 8601)")
     end: EpochOrIso | None = Field(default=None, description="no run after (epoch seconds or ISO 8601)")
@@ -62,7 +64,9 @@ class UpsertSchedule(_Request):
     misfire: Literal["skip", "once", "all"] = Field(
         default="skip", description="runs missed by more than misfire_grace (no scheduler ran): skip, run once, run all"
     )
-    misfire_grace: float = Field(default=DEFAULT_GRACE_MS / 1000, ge=1, le=7 * 86400, description="seconds (at least 1)")
+    misfire_grace: float = Field(
+        default=DEFAULT_GRACE_MS / 1000, ge=1, le=7 * 86400, description="seconds (at least 1)"
+    )
     max_catchup: int = Field(
         default=DEFAULT_MAX_CATCHUP, ge=1, le=MAX_CATCHUP_LIMIT, description="misfire=all keeps this many"
     )

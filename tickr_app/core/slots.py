@@ -143,8 +143,8 @@ def interval_ms(value: timedelta | float | int | None) -> int | None:
         return None
     if isinstance(value, timedelta):
         return round(value.total_seconds() * 1000)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise field_error("every", "must be a timedelta or a finite number of seconds")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not (-1e12 <= value <= 1e12):
+        raise field_error("every", "must be a timedelta or a number of seconds up to 10 years")
     return round(value * 1000)
 
 
