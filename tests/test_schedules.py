@@ -295,3 +295,31 @@ async def test_racing_first_upserts_on_different_queues_create_one_schedule(make
     redis = jobs_of(producer)
     hashes = [await redis.exists(producer.broker.keys(q).schedule("contested")) for q in queues]  # type: ignore[union-attr]
     assert sum(hashes) == 1
+
+
+async def test_a_host_clock_an_hour_ahead_fires_nothing_early(
+    make_tickr, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Slots are judged on the Redis clock only: a host whose wall clock runs ahead (or
+    behind) neither fires the coming hour's slots now nor skips any."""
+    import time as time_module
+
+    register_tick(registry, [])
+    real = time_module.time
+    monkeypatch.setattr(time_module, "time", lambda: real() + 3600)
+    tickr = await make_tickr(workers=1)
+    s = await tickr.schedule("skewed", "tick", {}, every=0.2)
+    first = s.next_run_at
+    assert first is not None
+
+    async def fired() -> bool:
+        return (await tickr.get_schedule("skewed")).fired >= 5
+
+    await eventually(fired, 10)
+    await tickr.pause_schedule("skewed")
+    final = await tickr.get_schedule("skewed")
+    assert final.last_slot is not None
+    jobs = await slot_jobs(tickr, "skewed", first, final.last_slot, 200)
+    assert sorted(jobs) == list(range(first, final.last_slot + 1, 200)) and final.fired == len(jobs)
+    assert all(int(h["created_at"]) >= slot for slot, h in jobs.items())
+    assert final.last_slot < int(await tickr.broker.time_ms()) + 1000  # type: ignore[union-attr]
