@@ -81,6 +81,14 @@ async def test_schedules_pane_lists_and_commands_schedules(make_tickr, registry:
         await pilot.press("p")
         await wait_for(pilot, lambda: _paused(tickr, False), "the schedule resumed")
 
+        await pilot.press("ctrl+p")  # the same commands in the palette
+        await pilot.press(*"pause/resume schedule")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: _paused(tickr, True), "the palette command to pause the schedule")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: _paused(tickr, False), "resumed again")
+
         await pilot.press("n")  # run now
         await wait_for(pilot, lambda: _last_status(tickr, "succeeded"), "the triggered run to succeed")
         await wait_for(pilot, lambda: str(pane.table.get_row("nightly")[6]) == "succeeded", "the outcome shown")

@@ -36,7 +36,7 @@ from .screens.welcome import WelcomeInfo, WelcomeScreen, is_first_run, mark_welc
 from .widgets.dashboard import Dashboard
 from .widgets.key_bar import KeyBar
 from .widgets.queues_pane import QueuesPane
-from .widgets.schedules_pane import SchedulesPane
+from .widgets.schedules_pane import ScheduleCommands, SchedulesPane
 from .widgets.startup_view import StartupProgress, StartupView
 from .widgets.submit_pane import SubmitPane
 from .widgets.tab_strip import TabStrip
@@ -55,7 +55,7 @@ class TickrApp(App[None]):
     CSS_PATH = "tickr.tcss"
     TITLE = "Tickr"
     BINDINGS = bindings()
-    COMMANDS = App.COMMANDS | {TickrCommands}
+    COMMANDS = App.COMMANDS | {TickrCommands, ScheduleCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
     def __init__(
