@@ -513,6 +513,9 @@ async def test_openapi_document(api: Api) -> None:
         ("get", "/api/v1/queues"), ("post", "/api/v1/queues/{name}/pause"), ("post", "/api/v1/queues/{name}/resume"),
         ("get", "/api/v1/workers"), ("patch", "/api/v1/workers/{id}"), ("get", "/api/v1/health"),
         ("get", "/api/v1/openapi.json"), ("get", "/metrics"),
+        ("get", "/api/v1/schedules"), ("get", "/api/v1/schedules/{id}"), ("put", "/api/v1/schedules/{id}"),
+        ("delete", "/api/v1/schedules/{id}"), ("post", "/api/v1/schedules/{id}/trigger"),
+        ("post", "/api/v1/schedules/{id}/pause"), ("post", "/api/v1/schedules/{id}/resume"),
     }  # fmt: skip
     documented = {(m, p) for p, item in doc["paths"].items() for m in item if m != "parameters"}
     assert documented == expected

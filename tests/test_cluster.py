@@ -402,6 +402,41 @@ async def test_two_queues_on_different_nodes_with_pubsub_across_nodes(
 
 
 @needs_server
+async def test_schedules_on_two_queues_on_different_nodes(cluster: RedisClusterServers, cprefix: str, engines: Any) -> None:
+    """Every schedule script on a cluster (one hash tag each), the id index on a third slot, and
+    the runner woken across nodes: each slot fires one job, on both queues."""
+    from tickr_app.core.schedules import slot_job_id
+
+    qa, qb = _queues_on_distinct_nodes(cluster, cprefix, 2)
+    registry, seen = _cluster_registry([qa])
+    tickr = await engines(registry, queues=[qa, qb], workers=4)
+    other = await engines(registry, queues=[qa, qb], workers=2)  # a second scheduler racing
+    a = await tickr.schedule("beat-a", "ok", {"n": "a"}, every=0.2, queue=qa)
+    b = await other.schedule("beat-b", "ok", {"n": "b"}, every=0.2, queue=qb, overlap="skip")
+    assert [s.id for s in await tickr.list_schedules()] == ["beat-a", "beat-b"]
+
+    async def fired(schedule_id: str) -> bool:
+        return (await tickr.get_schedule(schedule_id)).fired >= 5
+
+    await eventually(lambda: fired("beat-a"), 10, message="beat-a fired")
+    await eventually(lambda: fired("beat-b"), 10, message="beat-b fired")
+    for s0, queue in ((a, qa), (b, qb)):
+        await tickr.pause_schedule(s0.id)
+        s = await tickr.get_schedule(s0.id)
+        assert s.next_run_at is not None and s.last_slot is not None
+        slots = range(s0.next_run_at or 0, s.last_slot + 1, 200)
+        found = [await tickr.get(slot_job_id(queue, s0.id, slot)) for slot in slots]
+        fired_slots = [j for j in found if j is not None]
+        assert len(fired_slots) == s.fired and s.fired + s.skipped == len(slots)
+        assert all(j.queue == queue and j.created_at >= j.due_at for j in fired_slots)
+    job_id = await other.trigger("beat-a")
+    assert (await tickr.wait(job_id, timeout=10)).status == "succeeded"
+    await tickr.unschedule("beat-a")
+    await tickr.unschedule("beat-b")
+    assert await other.list_schedules() == []
+
+
+@needs_server
 @pytest.mark.slow
 async def test_tickr_worker_process_on_a_cluster_url(
     cluster: RedisClusterServers, cprefix: str, engines: Any, tmp_path: Path

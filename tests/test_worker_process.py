@@ -125,3 +125,53 @@ async def test_sigterm_drains_in_flight_jobs_and_requeues_what_outlives_the_grac
     finally:
         stop(worker, signal.SIGKILL)
         await producer.stop()
+
+
+async def test_three_worker_processes_fire_one_job_per_schedule_slot_across_a_kill_9(
+    redis_url: str, prefix: str, home: Path, tmp_path: Path
+) -> None:
+    """Schedules (core/schedules.py) with real processes: each racing for every slot, one of
+    them kill -9ed mid-way (possibly inside a tick call) and replaced."""
+    from tickr_app.core.schedules import slot_job_id
+
+    log = tmp_path / "runs.log"
+    producer = await _producer(redis_url, prefix, home)
+    args = _worker_args(redis_url, prefix, "--workers", "2", "--lease", "1")
+    workers = [spawn_tickr(args, log_path=log, home=home) for _ in range(3)]
+    try:
+
+        async def all_registered() -> bool:
+            return len(await producer.worker_processes()) == 3
+
+        await wait_until_async(all_registered, 30, "three worker processes")
+        step = 250
+        first = (await producer.schedule("beat", "record", {"name": "b"}, every=step / 1000)).next_run_at
+        assert first is not None
+
+        async def fired(n: int) -> bool:
+            return (await producer.get_schedule("beat")).fired >= n
+
+        await wait_until_async(lambda: fired(8), 20, "slots fired by three processes")
+        workers[0].send_signal(signal.SIGKILL)
+        workers[0].wait(10)
+        await wait_until_async(lambda: fired(16), 20, "the other two keep firing")
+        workers.append(spawn_tickr(args, log_path=log, home=home))
+        await wait_until_async(lambda: fired(30), 30, "firing goes on with the replacement")
+        await producer.pause_schedule("beat")
+        final = await producer.get_schedule("beat")
+        assert final.last_slot is not None
+
+        slots = list(range(first, final.last_slot + 1, step))
+        keys = producer._broker.keys("default")  # type: ignore[union-attr]
+        pipe = producer._broker.redis.pipeline(transaction=False)  # type: ignore[union-attr]
+        for slot in slots:
+            pipe.hget(keys.job(slot_job_id("default", "beat", slot)), "created_at")
+        created = await pipe.execute()
+        missing = [slot for slot, c in zip(slots, created) if c is None]
+        assert not missing, f"slots without a job: {missing}"
+        assert final.fired == len(slots) and final.skipped == 0
+        assert all(int(c) >= slot for slot, c in zip(slots, created)), "a slot fired early (Redis clock)"
+    finally:
+        for w in workers:
+            stop(w, signal.SIGKILL)
+        await producer.stop()

@@ -39,7 +39,9 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-PHASES = ("drain", "enqueue", "bulk", "latency", "delayed", "http")
+from .bench_schedules import sched, workload_schedules
+
+PHASES = ("drain", "enqueue", "bulk", "latency", "delayed", "schedules", "http")
 DEFAULT_JOBS = 20_000
 DEFAULT_CONCURRENCY = 50
 LATENCY_RATE = 200.0
@@ -59,6 +61,7 @@ TARGETS = {
     "bulk": "≥ 50,000 jobs/s",
     "latency": "p50 ≤ 1 ms, p99 ≤ 2 ms",
     "delayed": "p50 ≤ 1 ms, p99 ≤ 2 ms, 0 early",
+    "schedules": "as delayed; 0 duplicates, 0 skipped",
     "http": "≥ 3,000 req/s, 0 errors",
 }
 
@@ -447,6 +450,7 @@ def bench_registry() -> Any:
     registry.job("noop")(_noop)
     registry.job("lat")(_lat)
     registry.job("late")(_late)
+    registry.job("sched")(sched)
     return registry
 
 
@@ -821,6 +825,15 @@ def _result_lines(results: dict[str, Any], concurrency: int) -> list[tuple[str, 
                 )
             else:
                 text = "no job started"
+        elif phase == "schedules":
+            label = f"schedule lateness ({r['slots']} slots, {r['every_ms']} ms apart)"
+            if "p50_ms" in r:
+                text = (
+                    f"p50 {r['p50_ms']:.2f} ms  p99 {r['p99_ms']:.2f} ms  max {r['max_ms']:.1f} ms  early {r['early']}"
+                    f"  dup {r['duplicates']}  skip {r['skipped_slots']}"
+                )
+            else:
+                text = "no slot fired"
         else:  # http
             label = f"http POST /api/v1/jobs ({r['clients']} clients)"
             text = f"{_fmt_rate(r['req_per_s'], 'req/s')}  errors {r['errors']}"
@@ -907,6 +920,7 @@ async def run(args: argparse.Namespace) -> int:
             ("bulk", lambda: workload_bulk(adapter, jobs)),
             ("latency", lambda: workload_latency(adapter, concurrency)),
             ("delayed", lambda: workload_delayed(adapter, concurrency)),
+            ("schedules", lambda: workload_schedules(adapter, concurrency)),
             ("http", lambda: workload_http(adapter)),
         ]
         for name, make in phases:

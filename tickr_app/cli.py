@@ -116,6 +116,10 @@ def build_parser(*, with_bench: bool = True) -> argparse.ArgumentParser:
     submit.add_argument("--token", help="API bearer token (TICKR_API_TOKEN)")
     submit.add_argument("--json", action="store_true", help="print the whole job as JSON")
 
+    from .cli_schedules import add_parser as add_schedules_parser
+
+    add_schedules_parser(sub)
+
     web = sub.add_parser("web", help="serve the TUI to a browser; the engine runs once, each tab attaches")
     _common(web)
     web.add_argument("--web-port", type=_port, default=None, help="browser port (default 8080)")
@@ -313,6 +317,12 @@ def _redis(args: argparse.Namespace) -> int:
     return 0
 
 
+def _schedules(args: argparse.Namespace) -> int:
+    from .cli_schedules import run
+
+    return run(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from . import bench
 
@@ -332,6 +342,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": lambda a: _headless(a, api=True),
         "worker": lambda a: _headless(a, api=False),
         "submit": _submit,
+        "schedules": _schedules,
         "web": _web,
         "redis": _redis,
         "bench": _bench,

@@ -157,6 +157,23 @@ def _submit_body(
     return body
 
 
+SCHEDULE_OPTIONS = frozenset(
+    {"cron", "every", "tz", "start", "end", "paused", "misfire", "misfire_grace", "max_catchup", "overlap"}
+    | {"max_attempts", "queue"}
+)
+
+
+def _schedule_body(type: str, payload: Any, options: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(options) - SCHEDULE_OPTIONS
+    if unknown:
+        raise TypeError(f"unknown schedule option(s): {', '.join(sorted(unknown))}")
+    body: dict[str, Any] = {"type": type, "payload": {} if payload is None else payload}
+    for name, value in options.items():
+        if value is not None:
+            body[name] = value.isoformat() if isinstance(value, datetime) else value
+    return body
+
+
 def _segment(value: str) -> str:
     return quote(value, safe="")
 
@@ -303,6 +320,33 @@ class Client:
         body = _worker_body(concurrency, paused)
         return self._request("PATCH", f"{API}/workers/{_segment(worker_id)}", json=body)
 
+    # -- schedules -------------------------------------------------------------------------
+
+    def schedules(self) -> list[dict[str, Any]]:
+        return self._request("GET", f"{API}/schedules")["schedules"]
+
+    def get_schedule(self, schedule_id: str) -> dict[str, Any]:
+        return self._request("GET", f"{API}/schedules/{_segment(schedule_id)}")
+
+    def put_schedule(self, schedule_id: str, type: str, payload: Any = None, **options: Any) -> dict[str, Any]:
+        """Create or update (upsert) a schedule; options: cron or every (seconds), tz, start,
+        end, paused, misfire, misfire_grace, max_catchup, overlap, max_attempts, queue."""
+        body = _schedule_body(type, payload, options)
+        return self._request("PUT", f"{API}/schedules/{_segment(schedule_id)}", json=body)
+
+    def delete_schedule(self, schedule_id: str) -> dict[str, Any]:
+        return self._request("DELETE", f"{API}/schedules/{_segment(schedule_id)}")
+
+    def trigger_schedule(self, schedule_id: str) -> dict[str, Any]:
+        """Run once now; returns ``{"schedule_id", "job_id"}``."""
+        return self._request("POST", f"{API}/schedules/{_segment(schedule_id)}/trigger")
+
+    def pause_schedule(self, schedule_id: str) -> dict[str, Any]:
+        return self._request("POST", f"{API}/schedules/{_segment(schedule_id)}/pause")
+
+    def resume_schedule(self, schedule_id: str) -> dict[str, Any]:
+        return self._request("POST", f"{API}/schedules/{_segment(schedule_id)}/resume")
+
     # -- service ---------------------------------------------------------------------------
 
     def health(self) -> dict[str, Any]:
@@ -422,6 +466,31 @@ class AsyncClient:
     ) -> dict[str, Any]:
         body = _worker_body(concurrency, paused)
         return await self._request("PATCH", f"{API}/workers/{_segment(worker_id)}", json=body)
+
+    # -- schedules -------------------------------------------------------------------------
+
+    async def schedules(self) -> list[dict[str, Any]]:
+        return (await self._request("GET", f"{API}/schedules"))["schedules"]
+
+    async def get_schedule(self, schedule_id: str) -> dict[str, Any]:
+        return await self._request("GET", f"{API}/schedules/{_segment(schedule_id)}")
+
+    async def put_schedule(self, schedule_id: str, type: str, payload: Any = None, **options: Any) -> dict[str, Any]:
+        """Create or update (upsert) a schedule; options as ``Client.put_schedule``."""
+        body = _schedule_body(type, payload, options)
+        return await self._request("PUT", f"{API}/schedules/{_segment(schedule_id)}", json=body)
+
+    async def delete_schedule(self, schedule_id: str) -> dict[str, Any]:
+        return await self._request("DELETE", f"{API}/schedules/{_segment(schedule_id)}")
+
+    async def trigger_schedule(self, schedule_id: str) -> dict[str, Any]:
+        return await self._request("POST", f"{API}/schedules/{_segment(schedule_id)}/trigger")
+
+    async def pause_schedule(self, schedule_id: str) -> dict[str, Any]:
+        return await self._request("POST", f"{API}/schedules/{_segment(schedule_id)}/pause")
+
+    async def resume_schedule(self, schedule_id: str) -> dict[str, Any]:
+        return await self._request("POST", f"{API}/schedules/{_segment(schedule_id)}/resume")
 
     # -- service ---------------------------------------------------------------------------
 

@@ -15,6 +15,7 @@ from tickr_app.core.engine import MAX_DELAY_S
 from tickr_app.core.job import STATUSES
 from tickr_app.core.registry import Registry
 
+from .openapi_schedules import schedule_paths
 from .schemas import (
     DEFAULT_LIST_LIMIT,
     IDEMPOTENCY_KEY_PATTERN,
@@ -277,6 +278,7 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
             }
         },
     }
+    paths.update(schedule_paths(b, _responses))
     for item in paths.values():
         for op in item.values():
             if isinstance(op, dict) and "responses" in op and "405" not in op["responses"]:

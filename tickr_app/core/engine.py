@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -30,6 +29,7 @@ from .connection import connect, mask_text, mask_url
 from .errors import InvalidRequest, JobNotFound, RedisUnavailable
 from .home import tickr_home
 from .job import Job
+from .ids import new_job_id
 from .keys import DEFAULT_PREFIX, DEFAULT_QUEUE, check_queue_name
 from .notify import Listener
 from .pool import PoolSettings, WorkerPool
@@ -37,6 +37,7 @@ from .records import EnqueueSpec, Event, LeasedJob, ListableStatus, PoolState, Q
 from .builtin_jobs import install_builtin_jobs
 from .registry import Registry, default_registry
 from .reprs import JobList, StatsReport, WorkerList
+from .schedule_methods import ScheduleMethods
 from .scheduler import Scheduler
 
 log = logging.getLogger("tickr.engine")
@@ -109,7 +110,7 @@ class JobRequest:
     idempotency_key: str | None = None
 
 
-class Tickr:
+class Tickr(ScheduleMethods):
     def __init__(
         self,
         redis_url: str | None = None,
@@ -229,6 +230,7 @@ class Tickr:
                 log.warning("pub/sub is not connected yet; wake-ups and commands may be slow until it is")
         if self._scheduler:
             self._scheduler.start()
+            await self._upsert_declared_schedules()
         self._started = True
         return self
 
@@ -612,13 +614,6 @@ class Tickr:
             return
         for running in self._pool.running():
             self._pool.cancel_job(running.job_id, "shutdown")
-
-
-def new_job_id() -> str:
-    """A random (version 4) UUID string, built without uuid.UUID's per-call overhead."""
-    h = os.urandom(16).hex()
-    variant = "89ab"[int(h[16], 16) & 3]
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
 
 
 def _fresh_job(queue: str, spec: EnqueueSpec, now_ms: int) -> Job:

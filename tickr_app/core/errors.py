@@ -32,6 +32,10 @@ class JobNotFound(TickrError):
     code = "job_not_found"
 
 
+class ScheduleNotFound(TickrError):
+    code = "schedule_not_found"
+
+
 class WrongState(TickrError):
     code = "wrong_state"
 

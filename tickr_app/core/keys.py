@@ -101,6 +101,27 @@ class QueueKeys:
         """Pub/sub channel that wakes schedulers when an earlier job is due, or a queue resumes."""
         return f"{self.base}:wake"
 
+    # Schedules (core/schedules.py): one hash per schedule, the ids, and the ids by next due ms.
+    @property
+    def schedules(self) -> str:
+        return f"{self.base}:schedules"
+
+    @property
+    def schedule_due(self) -> str:
+        return f"{self.base}:schedule_due"
+
+    @property
+    def schedule_prefix(self) -> str:
+        return f"{self.base}:schedule:"
+
+    def schedule(self, schedule_id: str) -> str:
+        return f"{self.base}:schedule:{schedule_id}"
+
+    @property
+    def schedule_wake_channel(self) -> str:
+        """Wakes schedule runners when a schedule became the earliest due (upsert, resume)."""
+        return f"{self.base}:schedule_wake"
+
 
 @lru_cache(maxsize=1024)
 def queue_keys(prefix: str, queue: str) -> QueueKeys:
@@ -123,6 +144,11 @@ class GlobalKeys:
 
     def worker(self, worker_id: str) -> str:
         return f"{self.prefix}:worker:{worker_id}"
+
+    @property
+    def schedule_queues(self) -> str:
+        """Hash: schedule id -> its queue (a schedule id is unique across queues)."""
+        return f"{self.prefix}:schedule_queues"
 
     @property
     def control_prefix(self) -> str:

@@ -10,6 +10,7 @@ import inspect
 import typing
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -33,6 +34,19 @@ class AnyPayload(BaseModel):
 
 
 @dataclass(frozen=True, slots=True)
+class DeclaredSchedule:
+    """``@job(..., cron=|every=)``: a schedule (id = the job type's name) that every engine
+    running a scheduler upserts when it starts (see core/schedules.py)."""
+
+    cron: str | None = None
+    every: timedelta | float | None = None
+    tz: str | None = None
+    payload: Any = None
+    misfire: str = "skip"
+    overlap: str = "allow"
+
+
+@dataclass(frozen=True, slots=True)
 class JobType:
     name: str
     handler: Handler
@@ -45,6 +59,7 @@ class JobType:
     description: str = ""
     takes_context: bool = True
     wants_dict: bool = False
+    schedule: DeclaredSchedule | None = None
 
     def validate(self, payload: Any) -> BaseModel:
         """Validate a payload (dict, or JSON text/bytes) or raise InvalidPayload with field errors."""
@@ -120,9 +135,23 @@ class Registry:
         backoff_base: float = DEFAULT_BACKOFF_BASE_S,
         backoff_cap: float = DEFAULT_BACKOFF_CAP_S,
         payload_model: type[BaseModel] | None = None,
+        cron: str | None = None,
+        every: timedelta | float | None = None,
+        tz: str | None = None,
+        schedule_payload: Any = None,
+        misfire: str = "skip",
+        overlap: str = "allow",
     ) -> Callable[[Handler], Handler]:
         """Decorator registering an async handler ``(payload: Model, ctx: JobContext)``; the
-        model comes from the first parameter's annotation unless ``payload_model`` is given."""
+        model comes from the first parameter's annotation unless ``payload_model`` is given.
+        With ``cron=`` or ``every=`` the type also runs on that schedule, with
+        ``schedule_payload``."""
+        declared = None
+        if cron is not None or every is not None:
+            from .slots import interval_ms, make_timing
+
+            make_timing(cron=cron, every_ms=interval_ms(every), tz=tz)  # fail at import, not at start
+            declared = DeclaredSchedule(cron, every, tz, schedule_payload, misfire, overlap)
 
         def register(handler: Handler) -> Handler:
             if not inspect.iscoroutinefunction(handler):
@@ -145,6 +174,7 @@ class Registry:
                     description=inspect.getdoc(handler) or "",
                     takes_context=takes_context,
                     wants_dict=wants_dict,
+                    schedule=declared,
                 )
             )
             return handler
@@ -203,6 +233,12 @@ def job(
     backoff_base: float = DEFAULT_BACKOFF_BASE_S,
     backoff_cap: float = DEFAULT_BACKOFF_CAP_S,
     payload_model: type[BaseModel] | None = None,
+    cron: str | None = None,
+    every: timedelta | float | None = None,
+    tz: str | None = None,
+    schedule_payload: Any = None,
+    misfire: str = "skip",
+    overlap: str = "allow",
 ) -> Callable[[Handler], Handler]:
     """Register a job type in the default registry (see ``Registry.job``)."""
     return default_registry.job(
@@ -213,5 +249,11 @@ def job(
         backoff_base=backoff_base,
         backoff_cap=backoff_cap,
         payload_model=payload_model,
+        cron=cron,
+        every=every,
+        tz=tz,
+        schedule_payload=schedule_payload,
+        misfire=misfire,
+        overlap=overlap,
     )
 

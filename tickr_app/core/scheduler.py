@@ -18,12 +18,11 @@ from .backoff import Reconnect
 from .broker import Broker
 from .notify import Listener
 from .pool import WorkerPool
+from .precise_sleep import IDLE_RECHECK_S, sleep_until_woken
 
 log = logging.getLogger("tickr.scheduler")
 
 PROMOTE_BATCH = 1000
-IDLE_RECHECK_S = 5.0
-"""With nothing waiting, re-check this often anyway, in case a wake message was lost."""
 TRIM_EVERY_S = 60.0
 
 
@@ -42,8 +41,13 @@ class Scheduler:
         self._running = False
         self.promoted = 0
         self.recovered = 0
+        from .schedule_runner import ScheduleRunner  # imports this module: not at the top
+
+        self.schedules = ScheduleRunner(broker, listener, lambda: self.pool)
+        """Fires cron and interval schedules of the same queues (core/schedules.py)."""
 
     def add_queue(self, queue: str) -> None:
+        self.schedules.add_queue(queue)
         if queue in self._queues:
             return
         self._queues.add(queue)
@@ -59,9 +63,11 @@ class Scheduler:
         for queue in sorted(self._queues):
             self._tasks.append(asyncio.create_task(self._promote_loop(queue), name=f"tickr-promote-{queue}"))
         self._tasks.append(asyncio.create_task(self._sweep_loop(), name="tickr-sweep"))
+        self.schedules.start()
 
     async def stop(self) -> None:
         self._running = False
+        await self.schedules.stop()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -120,7 +126,7 @@ class Scheduler:
                     continue
                 # Re-check now and then even for far-off jobs, in case a wake was lost.
                 timeout = min(timeout, IDLE_RECHECK_S)
-            await _sleep_until_woken(wake, timeout)
+            await sleep_until_woken(wake, timeout)
 
     async def _sweep_loop(self) -> None:
         backoff = Reconnect()
@@ -141,22 +147,3 @@ class Scheduler:
             except RedisError as exc:
                 log.warning("lease sweep failed (%s); retrying", exc)
                 await asyncio.sleep(backoff.next_delay())
-
-
-SPIN_WINDOW_S = 0.002
-"""Event-loop timers fire up to ~1 ms off (epoll and libuv count whole milliseconds). The last
-stretch before a due time is spent yielding to the loop instead, so the promote call starts
-within one loop turn of the due time; other tasks keep running meanwhile."""
-
-
-async def _sleep_until_woken(wake: asyncio.Event, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    coarse = timeout - SPIN_WINDOW_S
-    if coarse > 0:
-        try:
-            await asyncio.wait_for(wake.wait(), coarse)
-            return
-        except TimeoutError:
-            pass
-    while not wake.is_set() and time.monotonic() < deadline:
-        await asyncio.sleep(0)

@@ -50,3 +50,8 @@ class Scripts:
     delete: Any
     progress: Any
     take_commands: Any
+    schedule_upsert: Any
+    schedule_tick: Any
+    schedule_trigger: Any
+    schedule_pause: Any
+    schedule_delete: Any

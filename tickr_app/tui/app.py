@@ -27,7 +27,7 @@ from ..core.keys import DEFAULT_QUEUE
 from ..gc_policy import settle_gc
 from .commands import SCOPE_BY_ACTION, TickrCommands, TuiCommand, bindings
 from .controller import PoolTarget, TuiController
-from .messages import JobsChanged, OpenJob
+from .messages import ConfirmRequested, JobsChanged, OpenJob, ScheduleFormRequested
 from .screens.confirm import ConfirmScreen
 from .screens.drain import DrainScreen
 from .screens.help import HelpScreen
@@ -36,6 +36,7 @@ from .screens.welcome import WelcomeInfo, WelcomeScreen, is_first_run, mark_welc
 from .widgets.dashboard import Dashboard
 from .widgets.key_bar import KeyBar
 from .widgets.queues_pane import QueuesPane
+from .widgets.schedules_pane import ScheduleCommands, SchedulesPane
 from .widgets.startup_view import StartupProgress, StartupView
 from .widgets.submit_pane import SubmitPane
 from .widgets.tab_strip import TabStrip
@@ -43,7 +44,7 @@ from .widgets.workers_pane import WorkersPane
 
 log = logging.getLogger("tickr.tui")
 
-Pane = Literal["submit", "queues", "workers"]
+Pane = Literal["submit", "queues", "workers", "schedules"]
 Startup = Callable[[StartupProgress], Awaitable["str | None"]]
 """Starts the engine (and the API), reporting its steps; returns the API URL, if any."""
 
@@ -54,7 +55,7 @@ class TickrApp(App[None]):
     CSS_PATH = "tickr.tcss"
     TITLE = "Tickr"
     BINDINGS = bindings()
-    COMMANDS = App.COMMANDS | {TickrCommands}
+    COMMANDS = App.COMMANDS | {TickrCommands, ScheduleCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
     def __init__(
@@ -212,6 +213,10 @@ class TickrApp(App[None]):
         elif pane == "workers":
             self.workers_pane.table.focus()
             self.workers_pane.refresh_now()
+        elif pane == "schedules":
+            schedules = self.query_one(SchedulesPane)
+            schedules.table.focus()
+            schedules.refresh_now()
         else:
             for select in self.query("#job-type"):
                 select.focus()
@@ -324,6 +329,18 @@ class TickrApp(App[None]):
             ),
             answered,
         )
+
+    def on_confirm_requested(self, message: ConfirmRequested) -> None:
+        def answered(sure: bool | None) -> None:
+            if sure:
+                message.on_sure()
+
+        self.push_screen(ConfirmScreen(message.title, message.text, confirm=message.confirm), answered)
+
+    def on_schedule_form_requested(self, message: ScheduleFormRequested) -> None:
+        from .screens.schedule_form import ScheduleFormScreen
+
+        self.push_screen(ScheduleFormScreen(self.tickr), message.on_saved)
 
     def action_retry_all_dead(self) -> None:
         queue = self.queues_pane.queue or DEFAULT_QUEUE

@@ -63,6 +63,10 @@ COMMANDS: tuple[TuiCommand, ...] = (
         "Show the Workers pane: every worker process and this pool's slots", show=False,
     ),
     TuiCommand(
+        "pane-schedules", "4", "switch_pane('schedules')", "Go to Schedules",
+        "Show the Schedules pane: cron and interval schedules, next and last runs", show=False,
+    ),
+    TuiCommand(
         "submit", "ctrl+s", "submit_job", "Submit job", "Submit the job in the form", scope="submit", short="Submit"
     ),
     TuiCommand(
@@ -123,6 +127,10 @@ OTHER_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Queues", "enter", "Open the job under the cursor"),
     ("Queues", "↑ ↓ / click", "Move between queues and jobs"),
     ("Workers", "↑ ↓", "Select the worker process that p, + and - command"),
+    ("Schedules", "a", "Add or update a schedule (a form with a preview of the next five runs)"),
+    ("Schedules", "p / space", "Pause or resume the selected schedule for every process"),
+    ("Schedules", "n", "Run the selected schedule's job once now"),
+    ("Schedules", "D", "Delete the selected schedule (asks first)"),
     ("Anywhere", "ctrl+p", "Command palette: every action by name"),
     ("Anywhere", "escape", "Close a dialog"),
 )

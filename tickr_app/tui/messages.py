@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from textual.message import Message
@@ -30,3 +31,21 @@ class QueueSelected(Message):
     """The queue whose jobs the Queues pane shows changed."""
 
     queue: str
+
+
+@dataclass
+class ConfirmRequested(Message):
+    """A widget asks the app to confirm a destructive step ("Shift means I'm sure"): widgets
+    never push screens themselves, so widgets and screens do not import each other."""
+
+    title: str
+    text: str
+    confirm: str
+    on_sure: Callable[[], None]
+
+
+@dataclass
+class ScheduleFormRequested(Message):
+    """Open the add-a-schedule form; ``on_saved`` hears the saved id (None if cancelled)."""
+
+    on_saved: Callable[[str | None], None]

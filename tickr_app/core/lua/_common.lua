@@ -90,3 +90,11 @@ local function lease_ready(ready, active, events, job_prefix, n, worker, lease_m
   emit_batch(events, maxlen, 'active', leased)
   return out
 end
+
+-- Write a new job record (enqueue, and schedules firing a slot): one field list for both.
+local function put_job(key, id, jtype, queue, payload, status, max_attempts, timeout_ms, base_ms, cap_ms, now, due)
+  redis.call('HSET', key, 'id', id, 'type', jtype, 'queue', queue, 'payload', payload,
+    'status', status, 'attempts', 0, 'max_attempts', max_attempts, 'timeout_ms', timeout_ms,
+    'backoff_base_ms', base_ms, 'backoff_cap_ms', cap_ms, 'created_at', now, 'due_at', due,
+    'progress', 0)
+end

@@ -34,10 +34,8 @@ for i = 0, n - 1 do
     if run_at >= 0 then due = run_at elseif delay > 0 then due = now + delay end
     local status = 'ready'
     if due > now then status = 'waiting' end
-    redis.call('HSET', job_key, 'id', id, 'type', jtype, 'queue', queue, 'payload', ARGV[a + 2],
-      'status', status, 'attempts', 0, 'max_attempts', ARGV[a + 5], 'timeout_ms', ARGV[a + 6],
-      'backoff_base_ms', ARGV[a + 7], 'backoff_cap_ms', ARGV[a + 8], 'created_at', now, 'due_at', due,
-      'progress', 0)
+    put_job(job_key, id, jtype, queue, ARGV[a + 2], status, ARGV[a + 5], ARGV[a + 6], ARGV[a + 7], ARGV[a + 8],
+      now, due)
     if has_idem then
       redis.call('HSET', job_key, 'idempotency_key', ARGV[a + 9])
       redis.call('SET', idem_key, id, 'PX', idem_ttl)

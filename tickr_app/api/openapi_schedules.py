@@ -1,0 +1,77 @@
+"""The /api/v1/schedules part of the OpenAPI document (kept apart from openapi.py)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from pydantic import BaseModel
+
+from tickr_app.core.schedules import SCHEDULE_ID_PATTERN
+
+from .schedule_schemas import DeletedScheduleOut, ScheduleList, ScheduleOut, TriggerOut, UpsertSchedule
+from .state import API_PREFIX
+
+
+class _Builder(Protocol):
+    def model(self, model: type[BaseModel]) -> dict[str, str]: ...
+
+
+Responses = Any
+
+
+def schedule_paths(b: _Builder, responses: Responses) -> dict[str, Any]:
+    """Paths of the schedules API; ``responses(ok, ref, errors, description)`` as in openapi.py."""
+    schedule = b.model(ScheduleOut)
+    sid = {
+        "name": "id",
+        "in": "path",
+        "required": True,
+        "description": "the schedule's id (chosen by its creator)",
+        "schema": {"type": "string", "pattern": SCHEDULE_ID_PATTERN},
+    }
+    p = f"{API_PREFIX}/schedules"
+
+    def command(op_id: str, summary: str, ok: int, ref: dict[str, Any]) -> dict[str, Any]:
+        return {"operationId": op_id, "tags": ["schedules"], "summary": summary, "responses": responses(ok, ref, [404])}
+
+    return {
+        p: {
+            "get": {
+                "operationId": "listSchedules",
+                "tags": ["schedules"],
+                "summary": "Every schedule, with its next and last run",
+                "responses": responses(200, b.model(ScheduleList), []),
+            }
+        },
+        f"{p}/{{id}}": {
+            "parameters": [sid],
+            "get": command("getSchedule", "A schedule, with its next five run times", 200, schedule),
+            "put": {
+                "operationId": "upsertSchedule",
+                "tags": ["schedules"],
+                "summary": "Create or update a schedule atomically (never a second copy)",
+                "description": "201 when created, 200 when updated. The next run is kept unless cron, every, tz, "
+                "start or end change. A bad cron expression or time zone is a 422 naming the field.",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": b.model(UpsertSchedule)}}},
+                "responses": {
+                    **responses(200, schedule, [400, 413, 415, 422], "Updated"),
+                    "201": {"description": "Created", "content": {"application/json": {"schema": schedule}}},
+                },
+            },
+            "delete": command(
+                "deleteSchedule", "Remove a schedule (jobs it fired stay)", 200, b.model(DeletedScheduleOut)
+            ),
+        },
+        f"{p}/{{id}}/trigger": {
+            "parameters": [sid],
+            "post": command("triggerSchedule", "Run the schedule's job once now", 202, b.model(TriggerOut)),
+        },
+        f"{p}/{{id}}/pause": {
+            "parameters": [sid],
+            "post": command("pauseSchedule", "Pause a schedule for every process", 200, schedule),
+        },
+        f"{p}/{{id}}/resume": {
+            "parameters": [sid],
+            "post": command("resumeSchedule", "Resume; runs missed meanwhile follow the misfire policy", 200, schedule),
+        },
+    }

@@ -1,0 +1,131 @@
+"""Pydantic models of /api/v1/schedules (request validation and the OpenAPI document)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import ConfigDict, Field, field_validator, model_validator
+
+from tickr_app.core.schedules import MAX_CATCHUP_LIMIT, SCHEDULE_ID_PATTERN
+from tickr_app.core.slots import DEFAULT_GRACE_MS, DEFAULT_MAX_CATCHUP, MAX_EVERY_MS
+
+from .schemas import QueueName, _integral, _Request, _Response
+
+EpochOrIso = float | Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+
+
+def _epoch_seconds(value: float | str | None) -> float | None:
+    """Epoch seconds, or an ISO 8601 datetime with a UTC offset, as epoch seconds."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            when = datetime.fromisoformat(value)
+        except ValueError:
+            raise ValueError("must be epoch seconds or an ISO 8601 datetime") from None
+        if when.tzinfo is None or when.utcoffset() is None:
+            raise ValueError("an ISO 8601 datetime needs a UTC offset, e.g. 2030-01-01T09:00:00Z")
+        try:
+            return max(0.0, when.timestamp())
+        except (OverflowError, OSError, ValueError):
+            raise ValueError("is out of range") from None
+    if not (0 <= float(value) <= 1e11):
+        raise ValueError("must be epoch seconds from 0")
+    return float(value)
+
+
+class UpsertSchedule(_Request):
+    """Body of ``PUT /api/v1/schedules/{id}``: creates the schedule or updates it in place
+    (its next run is kept unless cron, every, tz, start or end change). Exactly one of
+    ``cron`` and ``every``."""
+
+    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["cron"]}, {"required": ["every"]}]})
+
+    type: str = Field(min_length=1, max_length=200, description="a registered job type", examples=["report"])
+    payload: Any = Field(
+        default=None,
+        description="the payload of every run, validated against the job type's schema; default {}",
+        json_schema_extra={"type": ["object", "null"]},
+    )
+    cron: str | None = Field(
+        default=None,
+        max_length=200,
+        description="5 fields (minute hour day month weekday), or 6 with seconds first; @daily etc.",
+        examples=["0 9 * * MON-FRI"],
+    )
+    every: float | None = Field(
+        default=None, gt=0, le=MAX_EVERY_MS / 1000, description="interval in seconds (0.01 to 10 years)", examples=[300]
+    )
+    tz: str | None = Field(default=None, max_length=64, description="IANA time zone of cron (default UTC)")
+    start: EpochOrIso | None = Field(default=None, description="no run before (epoch seconds or ISO 8601)")
+    end: EpochOrIso | None = Field(default=None, description="no run after (epoch seconds or ISO 8601)")
+    paused: bool | None = Field(default=None, description="omit to keep the current state (new: running)")
+    misfire: Literal["skip", "once", "all"] = Field(
+        default="skip", description="runs missed by more than misfire_grace (no scheduler ran): skip, run once, run all"
+    )
+    misfire_grace: float = Field(
+        default=DEFAULT_GRACE_MS / 1000, ge=1, le=7 * 86400, description="seconds (at least 1)"
+    )
+    max_catchup: int = Field(
+        default=DEFAULT_MAX_CATCHUP, ge=1, le=MAX_CATCHUP_LIMIT, description="misfire=all keeps this many"
+    )
+    overlap: Literal["allow", "skip"] = Field(
+        default="allow", description="skip a run while the previous one is unfinished"
+    )
+    max_attempts: int | None = Field(default=None, ge=1, le=1000, description="default: the job type's")
+    queue: QueueName | None = Field(default=None, description="default: the job type's queue; fixed once created")
+
+    _ints = field_validator("max_attempts", "max_catchup", mode="before")(_integral)
+    _times = field_validator("start", "end")(_epoch_seconds)
+
+    @model_validator(mode="after")
+    def _one_timing(self) -> UpsertSchedule:
+        if (self.cron is None) == (self.every is None):
+            raise ValueError("give exactly one of cron and every")
+        return self
+
+
+class ScheduleOut(_Response):
+    """A schedule. Times are Unix epoch milliseconds (Redis clock)."""
+
+    id: str = Field(pattern=SCHEDULE_ID_PATTERN, examples=["nightly-report"])
+    queue: str
+    type: str
+    payload: Any
+    cron: str | None
+    every: float | None = Field(description="seconds")
+    tz: str
+    start_at: int | None
+    end_at: int | None
+    paused: bool
+    misfire: Literal["skip", "once", "all"]
+    misfire_grace: float
+    max_catchup: int
+    overlap: Literal["allow", "skip"]
+    next_run_at: int | None = Field(description="null when paused past its end, or ended")
+    last_slot: int | None
+    last_run_at: int | None
+    last_job_id: str | None
+    last_status: str | None = Field(description="status of the last run's job; 'expired' once its record is gone")
+    fired: int
+    skipped: int = Field(description="slots not run: missed (misfire policy) or overlapping")
+    triggered: int
+    revision: int
+    created_at: int | None
+    updated_at: int | None
+    upcoming: list[int] = Field(default_factory=list, description="the next five run times")
+
+
+class ScheduleList(_Response):
+    schedules: list[ScheduleOut]
+
+
+class TriggerOut(_Response):
+    schedule_id: str
+    job_id: str
+
+
+class DeletedScheduleOut(_Response):
+    id: str
+    deleted: Literal[True]

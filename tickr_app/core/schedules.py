@@ -1,0 +1,484 @@
+"""Schedules in Redis: definitions, state, and the script calls that change them.
+
+Layout, all under the queue's hash tag: ``schedule:<id>`` is one hash per schedule (definition
+fields plus state: ``next`` due ms, ``rev``, ``last_job``, counters), ``schedules`` the set of
+ids and ``schedule_due`` the ids by next due ms (paused and ended schedules are not in it).
+``<prefix>:schedule_queues`` maps each id to its queue, so ids are unique across queues.
+
+Each slot becomes a job whose id is derived from (queue, schedule, slot): the tick script
+(lua/schedule_tick-8.lua) creates it only once, and advances the schedule only from the next
+slot the caller planned from (compare-and-set), so any number of schedulers can race.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+import orjson
+
+from .broker import MAX_FETCH, Broker, LeasedJob, _leased_jobs
+from .errors import ScheduleNotFound
+from .registry import Registry
+from .slots import (
+    DEFAULT_GRACE_MS,
+    DEFAULT_MAX_CATCHUP,
+    MISFIRE_POLICIES,
+    OVERLAP_POLICIES,
+    Misfire,
+    Overlap,
+    Plan,
+    Timing,
+    field_error,
+    interval_ms,
+    make_timing,
+    next_after,
+    to_ms,
+    upcoming,
+)
+
+SCHEDULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$"
+_SCHEDULE_ID = re.compile(SCHEDULE_ID_PATTERN)
+_SLOT_NAMESPACE = uuid.UUID("6f1c3b0e-5d0a-4d4e-9a57-2f8f0c7a1e13")
+MAX_CATCHUP_LIMIT = 10_000
+
+
+def is_schedule_id(value: str) -> bool:
+    return bool(_SCHEDULE_ID.match(value))
+
+
+def slot_job_id(queue: str, schedule_id: str, slot_ms: int) -> str:
+    """The id of the job a slot fires: the same for every process and every retry of a call."""
+    return str(uuid.uuid5(_SLOT_NAMESPACE, f"{queue}\x00{schedule_id}\x00{slot_ms}"))
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduleDef:
+    """A validated schedule definition, ready to store."""
+
+    id: str
+    queue: str
+    type: str
+    payload_json: str
+    timing: Timing
+    misfire: Misfire
+    grace_ms: int
+    max_catchup: int
+    overlap: Overlap
+    max_attempts: int
+    timeout_ms: int
+    backoff_base_ms: int
+    backoff_cap_ms: int
+
+    def fields(self) -> list[str]:
+        t = self.timing
+        pairs = {
+            "id": self.id,
+            "queue": self.queue,
+            "type": self.type,
+            "payload": self.payload_json,
+            "cron": t.cron or "",
+            "every_ms": "" if t.every_ms is None else str(t.every_ms),
+            "tz": t.tz,
+            "start_ms": "" if t.start_ms is None else str(t.start_ms),
+            "end_ms": "" if t.end_ms is None else str(t.end_ms),
+            "misfire": self.misfire,
+            "grace_ms": str(self.grace_ms),
+            "max_catchup": str(self.max_catchup),
+            "overlap": self.overlap,
+            "max_attempts": str(self.max_attempts),
+            "timeout_ms": str(self.timeout_ms),
+            "backoff_base_ms": str(self.backoff_base_ms),
+            "backoff_cap_ms": str(self.backoff_cap_ms),
+        }
+        return [x for kv in pairs.items() for x in kv]
+
+    def digest(self) -> str:
+        return hashlib.sha1("\x00".join(self.fields()).encode()).hexdigest()
+
+
+def build_definition(
+    registry: Registry,
+    schedule_id: str,
+    type: str,
+    payload: Any = None,
+    *,
+    cron: str | None = None,
+    every: timedelta | float | None = None,
+    tz: str | None = None,
+    start: datetime | float | None = None,
+    end: datetime | float | None = None,
+    misfire: str = "skip",
+    misfire_grace: timedelta | float | None = None,
+    max_catchup: int = DEFAULT_MAX_CATCHUP,
+    overlap: str = "allow",
+    max_attempts: int | None = None,
+    queue: str | None = None,
+    check_queue: Any = None,
+) -> ScheduleDef:
+    """Validate everything a schedule needs; InvalidRequest/InvalidPayload/UnknownJobType name
+    the field at fault."""
+    if not isinstance(schedule_id, str) or not is_schedule_id(schedule_id):
+        raise field_error("id", "1-200 characters: letters, digits and . _ : @ + - (starting with a letter or digit)")
+    job_type = registry.get(type)
+    model = job_type.validate(payload if payload is not None else {})
+    timing = make_timing(
+        cron=cron, every_ms=interval_ms(every), tz=tz, start_ms=to_ms(start, "start"), end_ms=to_ms(end, "end")
+    )
+    if misfire not in MISFIRE_POLICIES:
+        raise field_error("misfire", f"must be one of {', '.join(MISFIRE_POLICIES)}")
+    if overlap not in OVERLAP_POLICIES:
+        raise field_error("overlap", f"must be one of {', '.join(OVERLAP_POLICIES)}")
+    grace = DEFAULT_GRACE_MS if misfire_grace is None else interval_ms(misfire_grace)
+    if grace is None or not (1000 <= grace <= 7 * 86_400_000):
+        raise field_error("misfire_grace", "must be between 1 s and 7 days (a slot a few ms late is not missed)")
+    if isinstance(max_catchup, bool) or not isinstance(max_catchup, int) or not (1 <= max_catchup <= MAX_CATCHUP_LIMIT):
+        raise field_error("max_catchup", f"must be an integer between 1 and {MAX_CATCHUP_LIMIT}")
+    attempts = job_type.max_attempts if max_attempts is None else max_attempts
+    if isinstance(attempts, bool) or not isinstance(attempts, int) or not (1 <= attempts <= 1000):
+        raise field_error("max_attempts", "must be between 1 and 1000")
+    queue_name = queue or job_type.queue
+    if check_queue is not None:
+        check_queue(queue_name)
+    return ScheduleDef(
+        id=schedule_id,
+        queue=queue_name,
+        type=job_type.name,
+        payload_json=model.model_dump_json(),
+        timing=timing,
+        misfire=misfire,  # type: ignore[arg-type]
+        grace_ms=grace,
+        max_catchup=max_catchup,
+        overlap=overlap,  # type: ignore[arg-type]
+        max_attempts=attempts,
+        timeout_ms=int((job_type.timeout or 0) * 1000),
+        backoff_base_ms=int(job_type.backoff_base * 1000),
+        backoff_cap_ms=int(job_type.backoff_cap * 1000),
+    )
+
+
+@dataclass(slots=True)
+class Schedule:
+    """A snapshot of one schedule: definition, state and its last run. Times are epoch ms."""
+
+    id: str
+    queue: str
+    type: str
+    payload: Any
+    cron: str | None
+    every_ms: int | None
+    tz: str
+    start_ms: int | None
+    end_ms: int | None
+    paused: bool
+    misfire: str
+    grace_ms: int
+    max_catchup: int
+    overlap: str
+    next_run_at: int | None
+    last_slot: int | None = None
+    last_run_at: int | None = None
+    last_job_id: str | None = None
+    last_status: str | None = None
+    fired: int = 0
+    skipped: int = 0
+    triggered: int = 0
+    revision: int = 0
+    created_at: int | None = None
+    updated_at: int | None = None
+
+    @classmethod
+    def from_hash(cls, h: Mapping[str, str], last_status: str | None = None) -> Schedule:
+        nxt = _int(h.get("next"))
+        return cls(
+            id=h["id"],
+            queue=h.get("queue", ""),
+            type=h.get("type", ""),
+            payload=orjson.loads(h["payload"]) if h.get("payload") else None,
+            cron=h.get("cron") or None,
+            every_ms=_int(h.get("every_ms")),
+            tz=h.get("tz") or "UTC",
+            start_ms=_int(h.get("start_ms")),
+            end_ms=_int(h.get("end_ms")),
+            paused=h.get("paused") == "1",
+            misfire=h.get("misfire", "skip"),
+            grace_ms=_int(h.get("grace_ms")) or 0,
+            max_catchup=_int(h.get("max_catchup")) or DEFAULT_MAX_CATCHUP,
+            overlap=h.get("overlap", "allow"),
+            next_run_at=nxt if nxt is not None and nxt >= 0 else None,
+            last_slot=_int(h.get("last_slot")),
+            last_run_at=_int(h.get("last_fired_at")),
+            last_job_id=h.get("last_job") or None,
+            last_status=last_status,
+            fired=_int(h.get("fired")) or 0,
+            skipped=_int(h.get("skipped")) or 0,
+            triggered=_int(h.get("triggered")) or 0,
+            revision=_int(h.get("rev")) or 0,
+            created_at=_int(h.get("created_at")),
+            updated_at=_int(h.get("updated_at")),
+        )
+
+    @property
+    def timing(self) -> Timing:
+        return make_timing(
+            cron=self.cron, every_ms=self.every_ms, tz=self.tz, start_ms=self.start_ms, end_ms=self.end_ms
+        )
+
+    def upcoming(self, after_ms: int, n: int = 5) -> list[int]:
+        return upcoming(self.timing, after_ms, n)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "queue": self.queue,
+            "type": self.type,
+            "payload": self.payload,
+            "cron": self.cron,
+            "every": None if self.every_ms is None else self.every_ms / 1000,
+            "tz": self.tz,
+            "start_at": self.start_ms,
+            "end_at": self.end_ms,
+            "paused": self.paused,
+            "misfire": self.misfire,
+            "misfire_grace": self.grace_ms / 1000,
+            "max_catchup": self.max_catchup,
+            "overlap": self.overlap,
+            "next_run_at": self.next_run_at,
+            "last_slot": self.last_slot,
+            "last_run_at": self.last_run_at,
+            "last_job_id": self.last_job_id,
+            "last_status": self.last_status,
+            "fired": self.fired,
+            "skipped": self.skipped,
+            "triggered": self.triggered,
+            "revision": self.revision,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value not in (None, "") else None
+
+
+@dataclass(frozen=True, slots=True)
+class DueEntry:
+    """A schedule as the tick script reports it: its next slot and how to plan from it."""
+
+    id: str
+    next_ms: int
+    rev: str
+    timing: Timing
+    misfire: Misfire
+    grace_ms: int
+    max_catchup: int
+
+
+@dataclass(frozen=True, slots=True)
+class PlanCall:
+    """One plan for the tick script: valid only from (next_ms, rev), until ``valid_until``."""
+
+    id: str
+    expected_next: int
+    rev: str
+    plan: Plan
+    valid_until: int = -1
+
+
+@dataclass(slots=True)
+class TickResult:
+    redis_now_us: int
+    carried: int
+    created: int
+    entries: list[DueEntry] = field(default_factory=list)
+    leased: list[LeasedJob] = field(default_factory=list)
+
+
+class ScheduleStore:
+    """Every schedule operation on Redis, one script call each."""
+
+    def __init__(self, broker: Broker) -> None:
+        self.broker = broker
+        self._timings: dict[tuple[str, str, str], DueEntry] = {}
+
+    # -- definitions -----------------------------------------------------------------------
+
+    async def _claim_queue(self, schedule_id: str, queue: str) -> None:
+        """Bind the id to its queue once (HSETNX: of two racing first upserts naming different
+        queues, one wins and the other is refused). Moving a schedule to another queue is
+        refused too: it cannot be atomic across hash tags, and a slot could fire on both."""
+        index = self.broker.global_keys.schedule_queues
+        redis = self.broker.redis
+        for _ in range(3):
+            if await redis.hsetnx(index, schedule_id, queue):
+                return
+            current = await redis.hget(index, schedule_id)
+            if current == queue:
+                return
+            if current is not None:
+                raise field_error(
+                    "queue", f"schedule {schedule_id!r} runs on queue {current!r}; unschedule it first to move it"
+                )
+        raise field_error("id", f"schedule {schedule_id!r} is being created and removed concurrently; try again")
+
+    async def upsert(self, definition: ScheduleDef, paused: bool | None = None) -> tuple[str, Schedule]:
+        """Create or update; returns ('created' | 'updated' | 'unchanged', the schedule)."""
+        broker = self.broker
+        await self._claim_queue(definition.id, definition.queue)
+        await broker.register_queues([definition.queue])
+        k = broker.keys(definition.queue)
+        now = await broker.time_ms()
+        first = next_after(definition.timing, now)
+        result, _next, _rev = await broker.scripts.schedule_upsert(
+            [k.schedules, k.schedule_due, k.schedule(definition.id)],
+            [
+                definition.id,
+                definition.digest(),
+                definition.timing.signature,
+                -1 if first is None else first,
+                "" if paused is None else ("1" if paused else "0"),
+                k.schedule_wake_channel,
+                *definition.fields(),
+            ],
+        )
+        outcome = {1: "created", 2: "updated"}.get(int(result), "unchanged")
+        schedule = await self.get(definition.id)
+        return outcome, schedule
+
+    async def queue_of(self, schedule_id: str) -> str:
+        queue = None
+        if isinstance(schedule_id, str) and is_schedule_id(schedule_id):
+            queue = await self.broker.redis.hget(self.broker.global_keys.schedule_queues, schedule_id)
+        if queue is None:
+            raise ScheduleNotFound(f"no schedule with id {str(schedule_id)[:200]!r}")
+        return queue
+
+    async def get(self, schedule_id: str) -> Schedule:
+        queue = await self.queue_of(schedule_id)
+        h = await self.broker.redis.hgetall(self.broker.keys(queue).schedule(schedule_id))
+        if not h:
+            raise ScheduleNotFound(f"no schedule with id {schedule_id!r}")
+        status = None
+        if h.get("last_job"):
+            status = await self.broker.redis.hget(self.broker.keys(queue).job(h["last_job"]), "status")
+        return Schedule.from_hash(h, status or ("expired" if h.get("last_job") else None))
+
+    async def list(self) -> list[Schedule]:
+        broker = self.broker
+        index: dict[str, str] = await broker.redis.hgetall(broker.global_keys.schedule_queues)
+        if not index:
+            return []
+        ids = sorted(index)
+        pipe = broker.redis.pipeline(transaction=False)
+        for schedule_id in ids:
+            pipe.hgetall(broker.keys(index[schedule_id]).schedule(schedule_id))
+        hashes = [h for h in await pipe.execute() if h]
+        pipe = broker.redis.pipeline(transaction=False)
+        for h in hashes:
+            if h.get("last_job"):
+                pipe.hget(broker.keys(h["queue"]).job(h["last_job"]), "status")
+        statuses = iter(await pipe.execute())
+        out = []
+        for h in hashes:
+            status = (next(statuses) or "expired") if h.get("last_job") else None
+            out.append(Schedule.from_hash(h, status))
+        return out
+
+    async def delete(self, schedule_id: str) -> None:
+        queue = await self.queue_of(schedule_id)
+        k = self.broker.keys(queue)
+        await self.broker.redis.hdel(self.broker.global_keys.schedule_queues, schedule_id)
+        existed = await self.broker.scripts.schedule_delete(
+            [k.schedules, k.schedule_due, k.schedule(schedule_id)], [schedule_id]
+        )
+        if not existed:
+            raise ScheduleNotFound(f"no schedule with id {schedule_id!r}")
+
+    async def set_paused(self, schedule_id: str, paused: bool) -> Schedule:
+        queue = await self.queue_of(schedule_id)
+        k = self.broker.keys(queue)
+        r = await self.broker.scripts.schedule_pause(
+            [k.schedule(schedule_id), k.schedule_due], [schedule_id, "1" if paused else "0", k.schedule_wake_channel]
+        )
+        if r == "missing":
+            raise ScheduleNotFound(f"no schedule with id {schedule_id!r}")
+        return await self.get(schedule_id)
+
+    async def trigger(self, schedule_id: str, job_id: str) -> str:
+        queue = await self.queue_of(schedule_id)
+        k = self.broker.keys(queue)
+        r = await self.broker.scripts.schedule_trigger(
+            [k.schedule(schedule_id), k.ready, k.events, k.stats, k.job(job_id)],
+            [job_id, queue, self.broker.settings.events_maxlen],
+        )
+        if r == "missing":
+            raise ScheduleNotFound(f"no schedule with id {schedule_id!r}")
+        return str(r)
+
+    # -- firing ----------------------------------------------------------------------------
+
+    async def tick(
+        self,
+        queue: str,
+        plans: Sequence[PlanCall],
+        report_limit: int = 100,
+        *,
+        lease_n: int = 0,
+        worker_id: str = "",
+        lease_ms: int = 0,
+    ) -> TickResult:
+        """Carry out plans and read what is due (see lua/schedule_tick-8.lua); with
+        ``lease_n`` > 0, jobs it creates are leased to the calling worker at once."""
+        k = self.broker.keys(queue)
+        args: list[Any] = [
+            self.broker.settings.events_maxlen,
+            queue,
+            report_limit,
+            min(lease_n, MAX_FETCH),
+            worker_id,
+            lease_ms,
+            len(plans),
+        ]
+        for call in plans:
+            p = call.plan
+            args += [call.id, call.expected_next, call.rev, call.valid_until, p.next_ms, p.skipped, len(p.fire)]
+            for slot in p.fire:
+                args += [slot, slot_job_id(queue, call.id, slot)]
+        flat = await self.broker.scripts.schedule_tick(
+            [k.schedule_due, k.ready, k.events, k.stats, k.schedule_prefix, k.job_prefix, k.active, k.paused], args
+        )
+        result = TickResult(int(flat[0]), int(flat[1]), int(flat[2]))
+        end = 4 + int(flat[3]) * 11
+        for i in range(4, end, 11):
+            entry = self._entry(flat[i : i + 11])
+            if entry is not None:
+                result.entries.append(entry)
+        result.leased = _leased_jobs(queue, flat, end)
+        return result
+
+    def _entry(self, f: list[Any]) -> DueEntry | None:
+        schedule_id, nxt, rev = str(f[0]), int(f[1]), str(f[2])
+        cached = self._timings.get((schedule_id, rev, str(f[3:])))
+        if cached is None:
+            try:
+                timing = make_timing(
+                    cron=f[3] or None,
+                    every_ms=_int(f[4]),
+                    tz=f[5] or None,
+                    start_ms=_int(f[6]),
+                    end_ms=_int(f[7]),
+                )
+            except Exception:  # a definition this version cannot read: leave it alone
+                return None
+            if len(self._timings) > 10_000:
+                self._timings.clear()
+            cached = DueEntry(
+                schedule_id, 0, rev, timing, f[8] or "skip", _int(f[9]) or 0, _int(f[10]) or DEFAULT_MAX_CATCHUP
+            )
+            self._timings[(schedule_id, rev, str(f[3:]))] = cached
+        return DueEntry(schedule_id, nxt, rev, cached.timing, cached.misfire, cached.grace_ms, cached.max_catchup)
