@@ -153,7 +153,11 @@ async def test_bad_idempotency_key_is_422(api: Api, key: str) -> None:
 
 async def test_unknown_type_is_422_and_nothing_is_created(api: Api) -> None:
     err = error_of(await api.submit({"type": "nope", "payload": {}}), 422, "unknown_job_type")
-    assert "nope" in err["message"] and "echo" in err["details"]["known"]
+    assert "nope" in err["message"]
+    # details is the README's list of {field, message, type}, naming the known types
+    assert err["details"] == [
+        {"field": "type", "message": "unknown job type; known types: block, boom, echo", "type": "unknown_job_type"}
+    ]
     long = error_of(await api.submit({"type": "n" * 200}), 422, "unknown_job_type")
     assert len(long["message"]) < 150  # the name is not echoed in full
     assert await enqueued_total(api.tickr) == 0

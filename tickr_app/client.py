@@ -28,6 +28,7 @@ __all__ = [
     "ClientError",
     "Conflict",
     "ConnectionFailed",
+    "IdempotencyConflict",
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
@@ -84,6 +85,11 @@ class Conflict(ApiError):
     """409: the job's state does not allow this (``details["status"]`` says which it is in)."""
 
 
+class IdempotencyConflict(Conflict):
+    """409 ``idempotency_conflict``: the Idempotency-Key was used for a different request
+    (``details["job_id"]`` is the job it made)."""
+
+
 class PayloadTooLarge(ApiError):
     """413: body over 1 MiB."""
 
@@ -131,6 +137,8 @@ def error_from_response(response: httpx.Response) -> ApiError:
     elif response.text:
         message = response.text[:200]
     cls = _BY_STATUS.get(response.status_code)
+    if code == "idempotency_conflict":
+        cls = IdempotencyConflict
     if cls is None:
         cls = ServerError if response.status_code >= 500 else ApiError
     return cls(response.status_code, code, message, details)

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import copy
 import re
-import time
 from typing import Any
 
 from pydantic import BaseModel
 
 import tickr_app
-from tickr_app.core.engine import MAX_DELAY_S
 from tickr_app.core.registry import Registry
 
 from .schemas import (
@@ -93,16 +91,6 @@ def _path_param(name: str, pattern: str | None, description: str) -> dict[str, A
     return {"name": name, "in": "path", "required": True, "description": description, "schema": schema}
 
 
-def _bound_run_at(schemas: dict[str, Any]) -> None:
-    """Numeric run_at is at most MAX_DELAY_S from now: state today's bound in the document."""
-    latest = int(time.time() + MAX_DELAY_S)
-    for name, schema in schemas.items():
-        if name == "SubmitJob" or name.startswith("Submit_"):
-            for option in schema["properties"]["run_at"].get("anyOf", []):
-                if option.get("type") == "number":
-                    option.update(minimum=0, maximum=latest)
-
-
 def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
     b = _Builder()
     job = b.model(JobOut)
@@ -126,7 +114,6 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
         b.schemas[name] = variant
         variants.append({"$ref": REF + name})
     submit_body = {"oneOf": variants} if variants else submit
-    _bound_run_at(b.schemas)
 
     job_id = _path_param("id", UUID_PATTERN, "the job's UUID")
     queue_name = _path_param("name", QUEUE_NAME_PATTERN, "a known queue")

@@ -41,9 +41,12 @@ async def submit_job(request: web.Request) -> web.Response:
     req = await read_model(request, SubmitJob)
     key = _idempotency_key(request)
     if req.type not in tickr.registry:
-        known = sorted(t.name for t in tickr.registry)
+        known = ", ".join(sorted(t.name for t in tickr.registry)) or "none registered"
         shown = req.type if len(req.type) <= 80 else req.type[:77] + "..."
-        raise UnknownJobType(f"unknown job type {shown!r}", details={"known": known})
+        raise UnknownJobType(
+            f"unknown job type {shown!r}",
+            details=[{"field": "type", "message": f"unknown job type; known types: {known}", "type": "unknown_job_type"}],
+        )
     job = await tickr.submit(
         req.type,
         req.payload if req.payload is not None else {},
