@@ -192,7 +192,8 @@ async def test_payload_failing_its_schema_is_422_with_field_details(api: Api) ->
         ({"type": "echo", "payload": {"text": "a"}, "queue": ""}, "queue"),
         ({"type": "echo", "payload": {"text": "a"}, "run_at": "tomorrow"}, "run_at"),
         ({"type": "echo", "payload": {"text": "a"}, "run_at": "2026-01-01T00:00:00"}, "run_at"),
-        ({"type": "echo", "payload": {"text": "a"}, "run_at": "2999-01-01T00:00:00Z"}, "run_at"),
+        # run_at has a fixed bound, 9999-12-31T23:59:59Z (2999 is fine: see test_far_run_at_is_accepted)
+        ({"type": "echo", "payload": {"text": "a"}, "run_at": 253_402_300_800}, "run_at"),
         ({"type": "echo", "payload": {"text": "a"}, "run_at": -5}, "run_at"),
         ({"type": "echo", "payload": {"text": "a"}, "run_at": 1e15}, "run_at"),
         ({"type": "echo", "payload": {"text": "a"}, "delay": 1, "run_at": 1}, "(body)"),

@@ -135,7 +135,7 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
                     }
                 ],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": submit_body}}},
-                "responses": _responses(202, job, [400, 413, 415, 422], "The job, accepted"),
+                "responses": _responses(202, job, [400, 409, 413, 415, 422], "The job, accepted"),
             },
             "get": {
                 "operationId": "listJobs",

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
 from aiohttp import web
+from pydantic import ValidationError
 
-from tickr_app.core.errors import JobNotFound, UnknownJobType
+from tickr_app.core.errors import InvalidPayload, JobNotFound, UnknownJobType
+from tickr_app.core.registry import JobType
 
 from .body import read_model, validate
 from .errors import json_response, not_found, unprocessable
-from .schemas import ListJobsQuery, SubmitJob, is_idempotency_key, is_job_id
+from .schemas import ListJobsQuery, SubmitJob, field_errors, is_idempotency_key, is_job_id
 from .state import API_PREFIX, TICKR, tickr_of
 
 # Without a status filter, GET /jobs fills its limit in this order: what runs now first.
@@ -47,9 +50,11 @@ async def submit_job(request: web.Request) -> web.Response:
             f"unknown job type {shown!r}",
             details=[{"field": "type", "message": f"unknown job type; known types: {known}", "type": "unknown_job_type"}],
         )
+    payload = req.payload if req.payload is not None else {}
+    _check_payload_strictly(tickr.registry.get(req.type), payload)
     job = await tickr.submit(
         req.type,
-        req.payload if req.payload is not None else {},
+        payload,
         delay=req.delay,
         run_at=req.run_at,  # type: ignore[arg-type]  # epoch seconds after validation
         max_attempts=req.max_attempts,
@@ -57,6 +62,29 @@ async def submit_job(request: web.Request) -> web.Response:
         idempotency_key=key,
     )
     return json_response(job.to_dict(), 202, {"Location": f"{API_PREFIX}/jobs/{job.id}"})
+
+
+def _check_payload_strictly(job_type: JobType, payload: Any) -> None:
+    """Hold a JSON payload to its published schema: pydantic's lax mode would take ``false``
+    for a number or ``"5"`` for an integer, which the schema says are invalid (the engine's
+    Python API stays lax, for Python callers). JSON Schema's integer includes 41.0, so integral
+    floats are checked as integers."""
+    try:
+        job_type.payload_model.model_validate_json(orjson.dumps(_integral_floats(payload)), strict=True)
+    except ValidationError as exc:
+        raise InvalidPayload(
+            f"payload does not match the schema of job type {job_type.name!r}", details=field_errors(exc)
+        ) from None
+
+
+def _integral_floats(value: Any) -> Any:
+    if isinstance(value, float) and value.is_integer() and abs(value) < 2**63:
+        return int(value)
+    if isinstance(value, dict):
+        return {k: _integral_floats(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_integral_floats(v) for v in value]
+    return value
 
 
 async def get_job(request: web.Request) -> web.Response:

@@ -4,13 +4,12 @@ the OpenAPI document, so the document cannot drift from what the server accepts.
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from tickr_app.core.engine import MAX_DELAY_S
+from tickr_app.core.engine import MAX_DELAY_S, MAX_RUN_AT_S
 from tickr_app.core.job import STATUSES
 
 MAX_BODY_BYTES = 1024**2
@@ -78,7 +77,11 @@ def _integral(value: Any) -> Any:
 def _run_at_schema(schema: dict[str, Any]) -> None:
     schema.pop("anyOf", None)
     schema.pop("default", None)
-    schema["anyOf"] = [{"type": "number", "minimum": 0}, {"type": "string", "format": "date-time"}, {"type": "null"}]
+    schema["anyOf"] = [
+        {"type": "number", "minimum": 0, "maximum": MAX_RUN_AT_S},
+        {"type": "string", "format": "date-time"},
+        {"type": "null"},
+    ]
 
 
 _RFC3339_LEAP = re.compile(r"(T\d\d:\d\d:)60")
@@ -100,8 +103,9 @@ def _parse_datetime(value: str) -> float:
     try:
         seconds = when.timestamp() + (1 if leap else 0)
     except (OverflowError, OSError, ValueError):
-        seconds = 0.0 if when.year < 1970 else float("inf")
-    return max(0.0, seconds)  # any time in the past means now
+        seconds = 0.0 if when.year < 1970 else float(MAX_RUN_AT_S)
+    # Any time in the past means now; a year-9999 time with a negative offset is the last moment.
+    return min(max(0.0, seconds), float(MAX_RUN_AT_S))
 
 
 class SubmitJob(_Request):
@@ -130,7 +134,7 @@ class SubmitJob(_Request):
     run_at: float | None = Field(
         default=None,
         description="when to run: epoch seconds, or an ISO 8601 datetime with a UTC offset "
-        "(e.g. 2030-01-01T09:00:00Z); a time in the past runs at once; at most 10 years ahead",
+        "(e.g. 2030-01-01T09:00:00Z); a time in the past runs at once; at most 9999-12-31T23:59:59Z",
         json_schema_extra=_run_at_schema,
     )
     max_attempts: int | None = Field(default=None, ge=1, le=1000, description="default: the job type's")
@@ -160,10 +164,8 @@ class SubmitJob(_Request):
             raise ValueError("must be epoch seconds (a number) or an ISO 8601 datetime (a string)")
         if seconds < 0:
             raise ValueError("epoch seconds start at 0")
-        # Checked now, at request time (the document cannot carry a moving bound).
-        if seconds > time.time() + MAX_DELAY_S:
-            years = MAX_DELAY_S // (365 * 24 * 3600)
-            raise ValueError(f"must be at most {years} years from now")
+        if seconds > MAX_RUN_AT_S:
+            raise ValueError(f"must be at most {MAX_RUN_AT_S} (9999-12-31T23:59:59Z)")
         return seconds
 
     @model_validator(mode="after")

@@ -46,6 +46,9 @@ from .scheduler import Scheduler
 log = logging.getLogger("tickr.engine")
 
 MAX_DELAY_S = 10 * 365 * 24 * 3600
+MAX_RUN_AT_S = 253_402_300_799
+"""9999-12-31T23:59:59Z, the last moment ISO 8601 can write with four digits: a fixed bound
+(not "now + N years") so the OpenAPI document can state it exactly."""
 SUBMIT_BATCH = 1000
 """Jobs per enqueue script call."""
 SUBMIT_PIPELINE = 3
@@ -276,8 +279,8 @@ class Tickr:
             delay_ms = round(req.delay * 1000)
         if req.run_at is not None:
             when = req.run_at.timestamp() if isinstance(req.run_at, datetime) else float(req.run_at)
-            if when < 0 or when > time.time() + MAX_DELAY_S:
-                raise InvalidRequest("run_at is out of range")
+            if not (0 <= when <= MAX_RUN_AT_S):
+                raise InvalidRequest("run_at is out of range: epoch seconds from 0 to 9999-12-31T23:59:59Z")
             run_at_ms = round(when * 1000)
         max_attempts = job_type.max_attempts if req.max_attempts is None else req.max_attempts
         if not (1 <= max_attempts <= 1000):
