@@ -168,8 +168,10 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _list_params(queue: str | None, status: str | None, limit: int | None) -> dict[str, Any]:
+def _list_params(queue: str | None, status: str | None, limit: int | None, type: str | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {}
+    if type is not None:
+        params["type"] = type
     if queue is not None:
         params["queue"] = queue
     if status is not None:
@@ -267,8 +269,11 @@ class Client:
     def get(self, job_id: str) -> dict[str, Any]:
         return self._request("GET", f"{API}/jobs/{_segment(job_id)}")
 
-    def list_jobs(self, queue: str | None = None, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        return self._request("GET", f"{API}/jobs", params=_list_params(queue, status, limit))["jobs"]
+    def list_jobs(
+        self, queue: str | None = None, status: str | None = None, limit: int | None = None, *, type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A queue's jobs (one status, or all in dashboard order); ``type`` keeps one job type's."""
+        return self._request("GET", f"{API}/jobs", params=_list_params(queue, status, limit, type))["jobs"]
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         """``{"id", "status": "cancelled" | "cancel_requested"}``."""
@@ -302,6 +307,14 @@ class Client:
 
     def resume_queue(self, name: str = "default") -> dict[str, Any]:
         return self._request("POST", f"{API}/queues/{_segment(name)}/resume")
+
+    def delete_dead(self, name: str = "default") -> int:
+        """Delete every dead job of a queue; returns how many."""
+        return self._request("DELETE", f"{API}/queues/{_segment(name)}/dead")["deleted"]
+
+    def forget_queue(self, name: str) -> None:
+        """Forget a queue with no jobs that no live worker serves (``Conflict`` otherwise)."""
+        self._request("DELETE", f"{API}/queues/{_segment(name)}")
 
     def workers(self) -> list[dict[str, Any]]:
         return self._request("GET", f"{API}/workers")["workers"]
@@ -384,9 +397,10 @@ class AsyncClient:
         return await self._request("GET", f"{API}/jobs/{_segment(job_id)}")
 
     async def list_jobs(
-        self, queue: str | None = None, status: str | None = None, limit: int | None = None
+        self, queue: str | None = None, status: str | None = None, limit: int | None = None, *, type: str | None = None
     ) -> list[dict[str, Any]]:
-        return (await self._request("GET", f"{API}/jobs", params=_list_params(queue, status, limit)))["jobs"]
+        """A queue's jobs (one status, or all in dashboard order); ``type`` keeps one job type's."""
+        return (await self._request("GET", f"{API}/jobs", params=_list_params(queue, status, limit, type)))["jobs"]
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
         """``{"id", "status": "cancelled" | "cancel_requested"}``."""
@@ -420,6 +434,14 @@ class AsyncClient:
 
     async def resume_queue(self, name: str = "default") -> dict[str, Any]:
         return await self._request("POST", f"{API}/queues/{_segment(name)}/resume")
+
+    async def delete_dead(self, name: str = "default") -> int:
+        """Delete every dead job of a queue; returns how many."""
+        return (await self._request("DELETE", f"{API}/queues/{_segment(name)}/dead"))["deleted"]
+
+    async def forget_queue(self, name: str) -> None:
+        """Forget a queue with no jobs that no live worker serves (``Conflict`` otherwise)."""
+        await self._request("DELETE", f"{API}/queues/{_segment(name)}")
 
     async def workers(self) -> list[dict[str, Any]]:
         return (await self._request("GET", f"{API}/workers"))["workers"]

@@ -19,14 +19,17 @@ from .schemas import (
     QUEUE_NAME_PATTERN,
     UUID_PATTERN,
     CancelOut,
+    DeadDeleted,
     ErrorOut,
     HealthOut,
     JobList,
     JobOut,
     JobTypeList,
     QueueList,
+    QueueForgotten,
     QueueOut,
     SubmitJob,
+    SubmittedJob,
     UpdateWorker,
     WorkerCommandOut,
     WorkerList,
@@ -39,7 +42,8 @@ _ERRORS = {
     400: "Malformed JSON, or a body that is not a JSON object",
     401: "Missing or wrong bearer token",
     404: "Not found",
-    409: "The job is in a state that does not allow this",
+    409: "The job or queue is in a state that does not allow this, or the Idempotency-Key was used "
+    "for a different request",
     413: "Body over 1 MiB",
     415: "Body is not application/json",
     422: "Unknown job type, payload failing its schema, or invalid fields (field-level details)",
@@ -135,7 +139,12 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
                     }
                 ],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": submit_body}}},
-                "responses": _responses(202, job, [400, 409, 413, 415, 422], "The job, accepted"),
+                "responses": _responses(
+                    202,
+                    b.model(SubmittedJob),
+                    [400, 409, 413, 415, 422],
+                    "The job, accepted; served is false (with a warning) when no live worker serves its queue",
+                ),
             },
             "get": {
                 "operationId": "listJobs",
@@ -146,6 +155,12 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
                 "parameters": [
                     {"name": "queue", "in": "query", "schema": {"type": "string", "pattern": QUEUE_NAME_PATTERN, "default": "default"}},
                     {"name": "status", "in": "query", "schema": {"type": "string", "enum": _STATUSES}},
+                    {
+                        "name": "type",
+                        "in": "query",
+                        "description": "only jobs of this type (among the first 10,000 of each status)",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                    },
                     {
                         "name": "limit",
                         "in": "query",
@@ -194,6 +209,26 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
                 "summary": "Counts per queue",
                 "responses": _responses(200, b.model(QueueList), []),
             }
+        },
+        f"{API_PREFIX}/queues/{{name}}": {
+            "parameters": [queue_name],
+            "delete": {
+                "operationId": "forgetQueue",
+                "tags": ["queues"],
+                "summary": "Forget a queue that holds no jobs and that no live worker serves",
+                "description": "Its finished records, counters and events go too. 409 while it holds "
+                "ready, waiting, active or dead jobs, or a live worker process serves it.",
+                "responses": _responses(200, b.model(QueueForgotten), [404, 409]),
+            },
+        },
+        f"{API_PREFIX}/queues/{{name}}/dead": {
+            "parameters": [queue_name],
+            "delete": {
+                "operationId": "deleteDeadJobs",
+                "tags": ["queues"],
+                "summary": "Delete every dead job of a queue, atomically",
+                "responses": _responses(200, b.model(DeadDeleted), [404]),
+            },
         },
         f"{API_PREFIX}/queues/{{name}}/pause": {
             "parameters": [queue_name],

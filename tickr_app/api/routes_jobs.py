@@ -47,8 +47,8 @@ async def submit_job(request: web.Request) -> web.Response:
         known = ", ".join(sorted(t.name for t in tickr.registry)) or "none registered"
         shown = req.type if len(req.type) <= 80 else req.type[:77] + "..."
         raise UnknownJobType(
-            f"unknown job type {shown!r}",
-            details=[{"field": "type", "message": f"unknown job type; known types: {known}", "type": "unknown_job_type"}],
+            f"unknown job type {shown!r}; known types: {known}",
+            details=[{"field": "type", "message": f"not a registered job type (known: {known})", "type": "unknown_job_type"}],
         )
     payload = req.payload if req.payload is not None else {}
     _check_payload_strictly(tickr.registry.get(req.type), payload)
@@ -61,7 +61,18 @@ async def submit_job(request: web.Request) -> web.Response:
         queue=req.queue,
         idempotency_key=key,
     )
-    return json_response(job.to_dict(), 202, {"Location": f"{API_PREFIX}/jobs/{job.id}"})
+    out = job.to_dict()
+    out["served"] = await tickr.is_served(job.queue)
+    out["warnings"] = [] if out["served"] else [unserved_warning(job.queue)]
+    return json_response(out, 202, {"Location": f"{API_PREFIX}/jobs/{job.id}"})
+
+
+def unserved_warning(queue: str) -> str:
+    shown = queue if len(queue) <= 80 else queue[:77] + "..."
+    return (
+        f"no live worker serves queue {shown!r}: the job waits until one does "
+        f"(start one with: tickr worker --queue {shown})"
+    )
 
 
 def _check_payload_strictly(job_type: JobType, payload: Any) -> None:
@@ -97,15 +108,19 @@ async def get_job(request: web.Request) -> web.Response:
 
 async def list_jobs(request: web.Request) -> web.Response:
     tickr = tickr_of(request)
-    query = validate(ListJobsQuery, {k: request.query.get(k) for k in ("queue", "status", "limit") if k in request.query})
+    query = validate(
+        ListJobsQuery, {k: request.query.get(k) for k in ("queue", "status", "limit", "type") if k in request.query}
+    )
     statuses = (query.status,) if query.status else MIXED_ORDER
     jobs: list[dict[str, Any]] = []
     for status in statuses:
         room = query.limit - len(jobs)
         if room <= 0:
             break
-        jobs.extend(j.to_dict() for j in await tickr.list_jobs(query.queue, status, room))
-    return json_response({"queue": query.queue, "status": query.status, "limit": query.limit, "jobs": jobs})
+        jobs.extend(j.to_dict() for j in await tickr.list_jobs(query.queue, status, room, job_type=query.type))
+    return json_response(
+        {"queue": query.queue, "status": query.status, "type": query.type, "limit": query.limit, "jobs": jobs}
+    )
 
 
 async def cancel_job(request: web.Request) -> web.Response:

@@ -226,11 +226,12 @@ class ListJobsQuery(_Request):
     queue: QueueName = "default"
     status: Status | None = None
     limit: int = Field(default=DEFAULT_LIST_LIMIT, ge=1, le=MAX_LIST_LIMIT)
+    type: str | None = Field(default=None, min_length=1, max_length=200, description="only jobs of this type")
 
-    @field_validator("queue")
+    @field_validator("queue", "type")
     @classmethod
-    def _utf8(cls, value: str) -> str:
-        if not _encodable(value):
+    def _utf8(cls, value: str | None) -> str | None:
+        if value is not None and not _encodable(value):
             raise ValueError("must be valid Unicode text")
         return value
 
@@ -267,11 +268,32 @@ class JobOut(_Response):
     cancel_requested: bool = False
 
 
+class SubmittedJob(JobOut):
+    """The job just accepted, and whether anything will run it."""
+
+    served: bool = Field(
+        description="whether a live worker process serves the job's queue; false: the job waits "
+        "until a worker for that queue starts (see warnings)"
+    )
+    warnings: list[str] = Field(default_factory=list, description="e.g. that no live worker serves the queue")
+
+
 class JobList(_Response):
     queue: str
     status: Status | None
+    type: str | None = None
     limit: int
     jobs: list[JobOut]
+
+
+class QueueForgotten(_Response):
+    name: str
+    forgotten: Literal[True]
+
+
+class DeadDeleted(_Response):
+    queue: str
+    deleted: int = Field(description="dead jobs deleted")
 
 
 class CancelOut(_Response):

@@ -53,6 +53,10 @@ SUBMIT_BATCH = 1000
 """Jobs per enqueue script call."""
 SUBMIT_PIPELINE = 3
 """Enqueue calls in flight at once in submit_many."""
+SERVED_CACHE_S = 1.0
+"""How long ``is_served`` trusts its last read of the worker registry."""
+TYPE_FILTER_SCAN = 10_000
+"""``list_jobs(job_type=...)`` looks at most this many jobs of a status for matches."""
 
 
 class _StartMethod:
@@ -145,6 +149,7 @@ class Tickr:
         self.pool: WorkerPool | None = None
         self._started = False
         self._valid_queues: set[str] = set()
+        self._served: tuple[float, frozenset[str]] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -442,8 +447,35 @@ class Tickr:
     async def _stats_dicts(self) -> dict[str, dict[str, Any]]:
         return {name: s.to_dict() for name, s in (await self.stats()).items()}
 
-    async def list_jobs(self, queue: str = DEFAULT_QUEUE, status: ListableStatus = "ready", limit: int = 50) -> list[Job]:
-        return JobList(await self._require().list_jobs(queue, status, limit))
+    async def list_jobs(
+        self, queue: str = DEFAULT_QUEUE, status: ListableStatus = "ready", limit: int = 50, *, job_type: str | None = None
+    ) -> list[Job]:
+        """Jobs in one status, in dashboard order; with ``job_type``, only that type's (among the
+        first 10,000 jobs of that status)."""
+        broker = self._require()
+        if job_type is None:
+            return JobList(await broker.list_jobs(queue, status, limit))
+        found: list[Job] = []
+        offset, page = 0, 500
+        while len(found) < limit and offset < TYPE_FILTER_SCAN:
+            ids = await broker.list_ids(queue, status, page, offset)
+            found.extend(j for j in await broker.get_many(queue, ids) if j.type == job_type)
+            offset += len(ids)
+            if len(ids) < page:
+                break
+        return JobList(found[:limit])
+
+    async def is_served(self, queue: str) -> bool:
+        """Whether a live worker process (this one or any other on this Redis and prefix)
+        serves ``queue``: jobs sent to a queue nobody serves wait until someone does. The worker
+        registry is read at most once a second."""
+        if self.pool is not None and queue in self.queues:
+            return True
+        now = time.monotonic()
+        if self._served is None or now - self._served[0] > SERVED_CACHE_S:
+            workers = await _redis_call(self._require().workers())
+            self._served = (now, frozenset(q for w in workers for q in w.queues))
+        return queue in self._served[1]
 
     async def worker_processes(self) -> list[WorkerInfo]:
         return WorkerList(await self._require().workers())
