@@ -9,15 +9,32 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import AsyncIterator
 from typing import Any
 
 import httpx
 import pytest
-from helpers import enqueued_total, status_is
-from test_api import Api, _serve, api, api_pool, error_of  # noqa: F401  (fixtures)
+from helpers import enqueued_total, register_api_test_jobs, status_is
+from test_api import Api, _serve, error_of
 
 from tickr_app import Registry
 from tickr_app.api.schemas import DeadDeleted, JobList, QueueForgotten, SubmittedJob
+
+
+@pytest.fixture
+async def api(make_tickr: Any, registry: Registry) -> AsyncIterator[Api]:
+    """A producer-only engine (nothing runs, nothing is served) behind the API."""
+    register_api_test_jobs(registry)
+    async for a in _serve(await make_tickr(workers=0)):
+        yield a
+
+
+@pytest.fixture
+async def api_pool(make_tickr: Any, registry: Registry) -> AsyncIterator[Api]:
+    """An engine with a worker pool (serving "default") behind the API."""
+    register_api_test_jobs(registry)
+    async for a in _serve(await make_tickr(workers=2)):
+        yield a
 
 
 async def _raw(api: Api, request: bytes) -> tuple[int, dict[str, Any], str]:
@@ -85,7 +102,9 @@ async def test_every_422_lists_field_errors(api: Api) -> None:
 async def test_payload_is_held_to_its_published_schema(api: Api) -> None:
     """false is not an integer, "2" is not an integer (the schema says so); 2.0 is."""
     for times in (False, "2"):
-        err = error_of(await api.submit({"type": "echo", "payload": {"text": "a", "times": times}}), 422, "invalid_payload")
+        err = error_of(
+            await api.submit({"type": "echo", "payload": {"text": "a", "times": times}}), 422, "invalid_payload"
+        )
         assert err["details"][0]["field"] == "times"
     r = await api.submit({"type": "echo", "payload": {"text": "a", "times": 2.0}})
     assert r.status_code == 202 and r.json()["payload"]["times"] == 2
@@ -130,8 +149,10 @@ async def test_submit_says_when_no_live_worker_serves_the_queue(api_pool: Api) -
     job = SubmittedJob.model_validate(lonely.json())
     assert job.served is False and job.status == "ready"
     assert job.warnings == [
-        "no live worker serves queue 'nobody-serves-this': the job waits until one does "
-        "(start one with: tickr worker --queue nobody-serves-this)"
+        (
+            "no live worker serves queue 'nobody-serves-this': the job waits until one does "
+            "(start one with: tickr worker --queue nobody-serves-this)"
+        )
     ]
 
 
@@ -193,12 +214,19 @@ async def test_email_on_special_use_domains_is_accepted(make_tickr: Any, registr
     from tickr_app.jobs import email
 
     email.register(registry)
-    async for api in _serve(await make_tickr(workers=0)):
+    async for server_api in _serve(await make_tickr(workers=0)):
         for to, sender in (("x@foo.test", "dev@localhost"), ("ops@printer.local", "tickr@localhost")):
-            r = await api.submit({"type": "email", "payload": {"to": to, "subject": "s", "body": "b", "from_addr": sender}})
+            r = await server_api.submit(
+                {"type": "email", "payload": {"to": to, "subject": "s", "body": "b", "from_addr": sender}}
+            )
             assert r.status_code == 202, r.text
             assert r.json()["payload"]["to"] == to
-        error_of(await api.submit({"type": "email", "payload": {"to": "not-an-address", "subject": "s", "body": "b"}}), 422)
+        error_of(
+            await server_api.submit(
+                {"type": "email", "payload": {"to": "not-an-address", "subject": "s", "body": "b"}}
+            ),
+            422,
+        )
 
 
 # -- the command line -------------------------------------------------------------------------
@@ -223,7 +251,9 @@ async def test_cli_submit_unknown_type_lists_the_known_ones_in_one_line(api: Api
 
 
 async def test_cli_submit_warns_about_an_unserved_queue_and_queues_forget(api: Api) -> None:
-    code, out, err = await _tickr("submit", "echo", "--payload", '{"text": "a"}', "--queue", "q2", "--url", api.server.url)
+    code, out, err = await _tickr(
+        "submit", "echo", "--payload", '{"text": "a"}', "--queue", "q2", "--url", api.server.url
+    )
     assert code == 0 and len(out.strip()) == 36
     assert err.strip() == (
         "tickr submit: warning: no live worker serves queue 'q2': the job waits until one does "

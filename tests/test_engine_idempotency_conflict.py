@@ -54,7 +54,9 @@ async def test_same_key_different_request_is_a_conflict(make_tickr, charge_types
     assert again.id == first.id
 
 
-async def test_same_request_with_defaults_spelled_out_or_keys_reordered_is_a_repeat(make_tickr, charge_types: Registry) -> None:
+async def test_same_request_with_defaults_spelled_out_or_keys_reordered_is_a_repeat(
+    make_tickr, charge_types: Registry
+) -> None:
     tickr = await make_tickr(workers=0)
     first = await tickr.submit("charge", {"amount": 10}, idempotency_key="k")
     # The validated payload is what counts: the default note spelled out is the same request.
@@ -86,10 +88,16 @@ async def test_submit_many_reports_a_conflict(make_tickr, charge_types: Registry
     first = await tickr.submit("charge", {"amount": 1}, idempotency_key="a")
     with pytest.raises(IdempotencyConflict, match="request 1") as info:
         await tickr.submit_many(
-            [JobRequest("charge", {"amount": 5}, idempotency_key="b"), JobRequest("charge", {"amount": 2}, idempotency_key="a")]
+            [
+                JobRequest("charge", {"amount": 5}, idempotency_key="b"),
+                JobRequest("charge", {"amount": 2}, idempotency_key="a"),
+            ]
         )
     assert info.value.details == [{"index": 1, "job_id": first.id}]
     a, b = await tickr.submit_many(
-        [JobRequest("charge", {"amount": 1}, idempotency_key="a"), JobRequest("charge", {"amount": 5}, idempotency_key="b")]
+        [
+            JobRequest("charge", {"amount": 1}, idempotency_key="a"),
+            JobRequest("charge", {"amount": 5}, idempotency_key="b"),
+        ]
     )
     assert a.id == first.id and b.payload == {"amount": 5, "note": ""}

@@ -30,7 +30,9 @@ def own_redis() -> Iterator[RedisServer]:
         server.stop()
 
 
-async def _health_during_pause(server: RedisServer, http: httpx.AsyncClient, pause_s: float) -> tuple[httpx.Response, float]:
+async def _health_during_pause(
+    server: RedisServer, http: httpx.AsyncClient, pause_s: float
+) -> tuple[httpx.Response, float]:
     with server.client() as admin:
         admin.execute_command("CLIENT", "PAUSE", int(pause_s * 1000))
     started = time.monotonic()

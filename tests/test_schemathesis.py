@@ -67,5 +67,5 @@ async def test_schemathesis_finds_nothing(redis_url: str, prefix: str, tmp_path:
         assert proc.returncode == 0, report[-6000:]
         assert "Stateful" in report and "Scenarios:" in report, report[-3000:]  # the stateful phase ran
     finally:
-        code, log = stop(server)
+        _, log = stop(server)
     assert "Traceback" not in log and "ERROR" not in log, log[-3000:]

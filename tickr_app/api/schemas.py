@@ -3,6 +3,7 @@ the OpenAPI document, so the document cannot drift from what the server accepts.
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import datetime
 from typing import Annotated, Any, Literal
@@ -158,10 +159,10 @@ class SubmitJob(_Request):
             seconds = _parse_datetime(value)
         elif isinstance(value, (int, float)) and not isinstance(value, bool):
             seconds = float(value)
-            if seconds != seconds:  # NaN
+            if math.isnan(seconds):
                 raise ValueError("must be epoch seconds or an ISO 8601 datetime")
-        else:
-            raise ValueError("must be epoch seconds (a number) or an ISO 8601 datetime (a string)")
+        else:  # pydantic reports ValueError as a field error (a TypeError would escape)
+            raise ValueError("must be epoch seconds (a number) or an ISO 8601 datetime (a string)")  # noqa: TRY004
         if seconds < 0:
             raise ValueError("epoch seconds start at 0")
         if seconds > MAX_RUN_AT_S:
