@@ -88,3 +88,25 @@ async def test_forget_queue_refuses_while_jobs_remain(make_tickr, registry: Regi
     assert info.value.details == {"ready": 0, "waiting": 1, "active": 0, "dead": 0}
     assert "later" in await tickr.stats()
     assert (await tickr.get(j.id)).status == "waiting"
+
+
+async def test_a_forgotten_queue_that_gets_jobs_from_another_process_is_listed_again(
+    make_tickr, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process remembers it registered the queue; it registers it again within
+    REREGISTER_S, so new jobs never sit in a queue nobody lists."""
+    from tickr_app.core import broker as broker_module
+
+    @registry.job("work")
+    async def work(payload: dict, ctx: JobContext) -> None:
+        return None
+
+    admin = await make_tickr(workers=0)
+    other = await make_tickr(workers=0)
+    j = await other.submit("work", {}, queue="typo")
+    await other.cancel(j.id)
+    await admin.forget_queue("typo")
+    assert "typo" not in await admin.broker.queues()
+    monkeypatch.setattr(broker_module, "REREGISTER_S", 0.0)  # "10 s later"
+    await other.submit("work", {}, queue="typo")
+    assert "typo" in await admin.broker.queues()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import socket
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,6 +17,9 @@ from .keys import DEFAULT_PREFIX, GlobalKeys, QueueKeys, queue_keys
 from .scripts import Scripts
 
 HOUR_MS = 3_600_000
+REREGISTER_S = 10.0
+"""A process adds a queue it enqueues to back to the queue set at least this often, so a queue
+forgotten elsewhere (``forget_queue``) that gets jobs again is listed again within seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +172,7 @@ class Broker:
         self.scripts = Scripts(redis)
         self.global_keys = GlobalKeys(self.settings.prefix)
         self._known_queues: set[str] = set()
+        self._registered: dict[str, float] = {}
 
     def keys(self, queue: str) -> QueueKeys:
         return queue_keys(self.settings.prefix, queue)
@@ -187,10 +192,12 @@ class Broker:
     # -- queues ----------------------------------------------------------------------------
 
     async def register_queues(self, queues: Iterable[str]) -> None:
-        new = set(queues) - self._known_queues
+        now = time.monotonic()
+        new = {q for q in queues if (last := self._registered.get(q)) is None or now - last >= REREGISTER_S}
         if new:
             await self.redis.sadd(self.global_keys.queues, *new)
             self._known_queues |= new
+            self._registered.update(dict.fromkeys(new, now))
 
     async def queues(self) -> list[str]:
         names = await self.redis.smembers(self.global_keys.queues)
@@ -498,6 +505,7 @@ class Broker:
         # after, then put it back if a job slipped in meanwhile.
         await self.redis.srem(self.global_keys.queues, queue)
         self._known_queues.discard(queue)
+        self._registered.pop(queue, None)
         pipe = self.redis.pipeline(transaction=False)
         pipe.llen(k.ready)
         pipe.zcard(k.waiting)
