@@ -8,7 +8,7 @@ import orjson
 from aiohttp import web
 from pydantic import ValidationError
 
-from tickr_app.core.errors import InvalidPayload, JobNotFound, UnknownJobType
+from tickr_app.core.errors import InvalidPayload, JobNotFound, RedisUnavailable, UnknownJobType
 from tickr_app.core.registry import JobType
 
 from .body import read_model, validate
@@ -62,13 +62,19 @@ async def submit_job(request: web.Request) -> web.Response:
         idempotency_key=key,
     )
     out = job.to_dict()
-    out["served"] = await tickr.is_served(job.queue)
-    out["warnings"] = [] if out["served"] else [unserved_warning(job.queue)]
+    try:
+        served: bool | None = await tickr.is_served(job.queue)
+    except RedisUnavailable:  # the job is in: say so, and that the check could not be made
+        served = None
+    out["served"] = served
+    out["warnings"] = [] if served else [unserved_warning(job.queue, checked=served is not None)]
     return json_response(out, 202, {"Location": f"{API_PREFIX}/jobs/{job.id}"})
 
 
-def unserved_warning(queue: str) -> str:
+def unserved_warning(queue: str, *, checked: bool = True) -> str:
     shown = queue if len(queue) <= 80 else queue[:77] + "..."
+    if not checked:
+        return f"could not check whether a live worker serves queue {shown!r} (Redis did not answer)"
     return (
         f"no live worker serves queue {shown!r}: the job waits until one does "
         f"(start one with: tickr worker --queue {shown})"

@@ -272,9 +272,9 @@ class JobOut(_Response):
 class SubmittedJob(JobOut):
     """The job just accepted, and whether anything will run it."""
 
-    served: bool = Field(
+    served: bool | None = Field(
         description="whether a live worker process serves the job's queue; false: the job waits "
-        "until a worker for that queue starts (see warnings)"
+        "until a worker for that queue starts (see warnings); null: Redis did not answer the check"
     )
     warnings: list[str] = Field(default_factory=list, description="e.g. that no live worker serves the queue")
 

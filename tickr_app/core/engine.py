@@ -150,6 +150,7 @@ class Tickr:
         self._started = False
         self._valid_queues: set[str] = set()
         self._served: tuple[float, frozenset[str]] | None = None
+        self._served_read: asyncio.Future[frozenset[str]] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -473,9 +474,15 @@ class Tickr:
             return True
         now = time.monotonic()
         if self._served is None or now - self._served[0] > SERVED_CACHE_S:
-            workers = await _redis_call(self._require().workers())
-            self._served = (now, frozenset(q for w in workers for q in w.queues))
+            # Concurrent submits share one read of the registry.
+            if self._served_read is None or self._served_read.done():
+                self._served_read = asyncio.ensure_future(self._read_served())
+            self._served = (now, await asyncio.shield(self._served_read))
         return queue in self._served[1]
+
+    async def _read_served(self) -> frozenset[str]:
+        workers = await _redis_call(self._require().workers())
+        return frozenset(q for w in workers for q in w.queues)
 
     async def worker_processes(self) -> list[WorkerInfo]:
         return WorkerList(await self._require().workers())
