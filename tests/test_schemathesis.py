@@ -21,6 +21,12 @@ from proc import spawn_tickr, stop, wait_until_async
 
 pytestmark = pytest.mark.slow
 
+# DELETE /jobs/{id} cancels a job, by design (README, "HTTP API"): the cancelled job stays
+# readable with GET /jobs/{id}. Schemathesis' use-after-free check (ST301) expects a deleted
+# resource to be gone, and that is the only DELETE with a GET of the same resource, so the check
+# is left out; every other check runs on every operation.
+EXCLUDED_CHECKS = "use_after_free"
+
 ST = shutil.which("st", path=str(Path(sys.executable).parent)) or shutil.which("st")
 
 
@@ -54,6 +60,7 @@ async def test_schemathesis_finds_nothing(redis_url: str, prefix: str, tmp_path:
         proc = await asyncio.create_subprocess_exec(
             ST, "run", f"{base}/api/v1/openapi.json",
             "--checks", "all",
+            "--exclude-checks", EXCLUDED_CHECKS,
             "--phases", "examples,coverage,fuzzing,stateful",
             "--max-examples", os.environ.get("TICKR_ST_EXAMPLES", "25"),
             "--seed", os.environ.get("TICKR_ST_SEED", "17"),
