@@ -73,7 +73,9 @@ class EmailPayload(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     to: MailAddress
-    subject: str = Field(min_length=1, max_length=200)
+    # The schema states the single-line rule too ("not a CR or LF anywhere"), so a client that
+    # follows the schema is never refused for it.
+    subject: str = Field(min_length=1, max_length=200, json_schema_extra={"not": {"pattern": "[\r\n]"}})
     body: str
     cc: list[MailAddress] = Field(default_factory=list, max_length=100)
     from_addr: SenderAddress = DEFAULT_SENDER
