@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
@@ -11,6 +12,8 @@ from tickr_app.core.schedules import MAX_CATCHUP_LIMIT, SCHEDULE_ID_PATTERN
 from tickr_app.core.slots import DEFAULT_GRACE_MS, DEFAULT_MAX_CATCHUP, MAX_EVERY_MS
 
 from .schemas import QueueName, _integral, _Request, _Response
+
+_ZONES = sorted(available_timezones() | {"UTC"})
 
 EpochOrIso = float | Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
@@ -40,7 +43,16 @@ class UpsertSchedule(_Request):
     (its next run is kept unless cron, every, tz, start or end change). Exactly one of
     ``cron`` and ``every``."""
 
-    model_config = ConfigDict(json_schema_extra={"oneOf": [{"required": ["cron"]}, {"required": ["every"]}]})
+    # Exactly one of cron and every with a value (an explicit null counts as absent, as it does
+    # in validation), so a request the document allows is one the server takes.
+    model_config = ConfigDict(
+        json_schema_extra={
+            "oneOf": [
+                {"required": ["cron"], "properties": {"cron": {"type": "string"}}},
+                {"required": ["every"], "properties": {"every": {"type": "number"}}},
+            ]
+        }
+    )
 
     type: str = Field(min_length=1, max_length=200, description="a registered job type", examples=["report"])
     payload: Any = Field(
@@ -55,9 +67,15 @@ class UpsertSchedule(_Request):
         examples=["0 9 * * MON-FRI"],
     )
     every: float | None = Field(
-        default=None, gt=0, le=MAX_EVERY_MS / 1000, description="interval in seconds (0.01 to 10 years)", examples=[300]
+        default=None, ge=0.01, le=MAX_EVERY_MS / 1000, description="interval in seconds (0.01 to 10 years)", examples=[300]
     )
-    tz: str | None = Field(default=None, max_length=64, description="IANA time zone of cron (default UTC)")
+    tz: str | None = Field(
+        default=None,
+        max_length=64,
+        description="IANA time zone of cron (default UTC)",
+        # The document lists the zones this server knows, so a client that follows it is never refused.
+        json_schema_extra={"anyOf": [{"type": "string", "enum": _ZONES}, {"type": "null"}]},
+    )
     start: EpochOrIso | None = Field(default=None, description="no run before (epoch seconds or ISO 8601)")
     end: EpochOrIso | None = Field(default=None, description="no run after (epoch seconds or ISO 8601)")
     paused: bool | None = Field(default=None, description="omit to keep the current state (new: running)")

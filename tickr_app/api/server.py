@@ -15,6 +15,7 @@ from tickr_app.core.engine import Tickr
 from ..core.errors import TickrError
 from ..core.loopback import resolves_to_loopback
 from .app import create_app
+from .protocol import JsonErrorRunner
 
 log = logging.getLogger("tickr.api")
 
@@ -72,7 +73,7 @@ async def start_api(
             "(or bind 127.0.0.1)"
         )
     app = create_app(tickr, token=token)
-    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    runner = JsonErrorRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

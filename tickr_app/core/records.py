@@ -29,6 +29,9 @@ class EnqueueSpec:
     delay_ms: int = -1
     run_at_ms: int = -1
     idempotency_key: str = ""
+    request_fingerprint: str = ""
+    """With an idempotency key: a digest of what was asked (type, payload, options), so a reuse
+    of the key for a different request is told apart from a repeat."""
 
 
 @dataclass(slots=True)

@@ -55,3 +55,5 @@ class Scripts:
     schedule_trigger: Any
     schedule_pause: Any
     schedule_delete: Any
+    delete_dead: Any
+    forget_queue: Any
