@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import socket
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
 import orjson
@@ -13,6 +13,7 @@ import orjson
 from .errors import InvalidRequest, JobNotFound, WrongState
 from .job import STATUSES, Job
 from .keys import DEFAULT_PREFIX, GlobalKeys, QueueKeys, queue_keys
+from .loop_monitor import LagStats
 from .scripts import Scripts
 
 HOUR_MS = 3_600_000
@@ -121,6 +122,8 @@ class WorkerInfo:
     started_at: int
     heartbeat_at: int
     jobs: list[str]
+    loop: LagStats | None = None
+    """The process's event-loop lag (issue #12); None from a process that does not report it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -134,6 +137,7 @@ class WorkerInfo:
             "started_at": self.started_at,
             "heartbeat_at": self.heartbeat_at,
             "jobs": self.jobs,
+            "loop": asdict(self.loop) if self.loop is not None else None,
         }
 
     # Notebook displays (see reprs.py).
@@ -524,6 +528,7 @@ class Broker:
                 "started_at": info.started_at,
                 "heartbeat_at": info.heartbeat_at,
                 "jobs": ",".join(info.jobs),
+                **({"loop": orjson.dumps(asdict(info.loop)).decode()} if info.loop is not None else {}),
             },
         )
         pipe.pexpire(key, ttl_ms)
@@ -571,6 +576,7 @@ class Broker:
                     started_at=int(h["started_at"]),
                     heartbeat_at=int(h["heartbeat_at"]),
                     jobs=[j for j in h.get("jobs", "").split(",") if j],
+                    loop=_lag_stats(h.get("loop")),
                 )
             )
         if gone:
@@ -636,3 +642,14 @@ def default_worker_id() -> str:
     import uuid
 
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _lag_stats(text: str | None) -> LagStats | None:
+    """A worker record's loop-lag field, tolerating records from older or newer versions."""
+    if not text:
+        return None
+    try:
+        data = orjson.loads(text)
+        return LagStats(**{k: data[k] for k in LagStats.__dataclass_fields__})
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None

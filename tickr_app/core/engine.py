@@ -101,6 +101,7 @@ class Tickr:
         home: str | Path | None = None,
         lease: float = 30.0,
         grace_period: float = 30.0,
+        loop_lag_threshold: float = 0.1,
         scheduler: bool | None = None,
         builtin_jobs: bool = True,
         worker_id: str | None = None,
@@ -126,7 +127,10 @@ class Tickr:
         self._queues = list(queues) if queues else None
         self._run_scheduler = workers > 0 if scheduler is None else scheduler
         self._pool_settings = PoolSettings(
-            concurrency=workers, lease_ms=int(lease * 1000), grace_period=grace_period
+            concurrency=workers,
+            lease_ms=int(lease * 1000),
+            grace_period=grace_period,
+            lag_threshold=loop_lag_threshold,
         )
         self._broker_settings = BrokerSettings(
             prefix=prefix, retention_ms=int(retention * 1000), dead_cap=dead_cap

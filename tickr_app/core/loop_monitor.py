@@ -1,0 +1,286 @@
+"""The event loop watches itself: how late its timers run, and who held it when it stalled.
+
+A timer callback every ``interval`` measures its own lateness (the loop lag); a quiet watchdog
+thread notices a stall while it is happening and records what the loop thread is executing.
+Each step of an ``async def`` handler runs under a marker (``track``), so a stall is blamed on
+the job type and job id whose code held the loop, or else on the callback that did ("not a job").
+One warning per stall, rate-limited.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Coroutine, Generator
+from dataclasses import dataclass
+from typing import Any
+
+log = logging.getLogger("tickr.loop")
+
+INTERVAL_S = 0.1
+WINDOW = 600
+"""Lag samples kept for the percentile (a minute at the default interval)."""
+WARN_EVERY_S = 5.0
+"""At most one stall warning this often; the next one says how many were not logged."""
+
+
+@dataclass(slots=True)
+class LagStats:
+    """What the worker registry, the API and the TUI show of one process's loop."""
+
+    lag_ms: float
+    """The largest lag since the previous snapshot (about the last second when polled 1×/s)."""
+    p99_ms: float
+    max_ms: float
+    """Over the last minute."""
+    stalls: int
+    """Stalls over the threshold since start."""
+    offender: str
+    """Who held the loop in the last stall: ``job <type> <id>`` or ``not a job: <callback>``."""
+    offender_ms: float
+    lease_risks: int
+    """Stalls long enough to delay lease heartbeats."""
+
+
+class LoopMonitor:
+    """One per event loop (shared by the engines on it); see ``for_loop``."""
+
+    _by_loop: dict[asyncio.AbstractEventLoop, LoopMonitor] = {}
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, *, threshold: float = 0.1, interval: float = INTERVAL_S) -> None:
+        self.loop = loop
+        self.threshold = threshold
+        self.interval = interval
+        self.lease_s: float | None = None
+        self.current: str | None = None
+        """The job whose handler step is executing on the loop right now (set by ``track``)."""
+        self.observers: list[Callable[[float], None]] = []
+        """Called with every lag sample (seconds), e.g. a Prometheus histogram's observe."""
+        self._samples: deque[float] = deque(maxlen=WINDOW)
+        self._since_snapshot = 0.0
+        self._due = 0.0
+        self._beat = time.monotonic()
+        self._handle: asyncio.TimerHandle | None = None
+        self._users = 0
+        self._thread_id = 0
+        self._watchdog: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._seen: str | None = None
+        """What the watchdog saw the loop thread doing during the current stall."""
+        self._slow_step: tuple[str, float] | None = None
+        self.stalls = 0
+        self.lease_risks = 0
+        self.offender = ""
+        self.offender_ms = 0.0
+        self._warned_at = 0.0
+        self._unwarned = 0
+
+    # -- sharing one monitor per loop ------------------------------------------------------
+
+    @classmethod
+    def for_loop(cls, threshold: float = 0.1, lease_s: float | None = None) -> LoopMonitor:
+        """The running loop's monitor, started on first use; pair with ``release``."""
+        loop = asyncio.get_running_loop()
+        monitor = cls._by_loop.get(loop)
+        if monitor is None:
+            monitor = cls._by_loop[loop] = cls(loop, threshold=threshold)
+        monitor.threshold = min(monitor.threshold, threshold) if monitor._users else threshold
+        if lease_s is not None:
+            monitor.lease_s = lease_s if monitor.lease_s is None else min(monitor.lease_s, lease_s)
+        monitor._users += 1
+        if monitor._users == 1:
+            monitor._start()
+        return monitor
+
+    def release(self) -> None:
+        self._users -= 1
+        if self._users <= 0:
+            self._users = 0
+            self._halt()
+            self._by_loop.pop(self.loop, None)
+
+    def _start(self) -> None:
+        self._thread_id = threading.get_ident()
+        self._due = self.loop.time() + self.interval
+        self._beat = time.monotonic()
+        self._handle = self.loop.call_at(self._due, self._tick)
+        self._stop.clear()
+        self._watchdog = threading.Thread(target=self._watch, name="tickr-loop-watchdog", daemon=True)
+        self._watchdog.start()
+
+    def _halt(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+        self._stop.set()
+
+    # -- measuring -------------------------------------------------------------------------
+
+    def _tick(self) -> None:
+        now = self.loop.time()
+        lag = max(0.0, now - self._due)
+        self._beat = time.monotonic()
+        self._samples.append(lag)
+        self._since_snapshot = max(self._since_snapshot, lag)
+        for observe in self.observers:
+            try:
+                observe(lag)
+            except Exception:
+                log.exception("loop lag observer failed")
+        if lag >= self.threshold:
+            self._stalled(lag)
+        self._seen = None
+        self._slow_step = None
+        self._due = now + self.interval
+        self._handle = self.loop.call_at(self._due, self._tick)
+
+    def note_step(self, label: str, seconds: float) -> None:
+        """A handler step ran this long without yielding (called by ``track``)."""
+        if self._slow_step is None or seconds > self._slow_step[1]:
+            self._slow_step = (label, seconds)
+
+    def _stalled(self, lag: float) -> None:
+        blocked = lag + self.interval  # the loop was busy from about one interval before the timer was due
+        if self._slow_step is not None:
+            offender = self._slow_step[0]
+        elif self._seen is not None:
+            offender = self._seen
+        else:
+            offender = "not a job: a callback that was not caught in the act (shorter than the watchdog's period)"
+        self.stalls += 1
+        self.offender = offender
+        self.offender_ms = round(blocked * 1000, 1)
+        risk = ""
+        if self.lease_s is not None and lag >= self.lease_s / 3:
+            self.lease_risks += 1
+            risk = (
+                f"; lease heartbeats (every {self.lease_s / 3:g} s) were held up: leases of {self.lease_s:g} s "
+                "are at risk and their jobs may run twice"
+            )
+        now = time.monotonic()
+        if now - self._warned_at < WARN_EVERY_S and not risk:
+            self._unwarned += 1
+            return
+        more = f" ({self._unwarned} more stalls not logged)" if self._unwarned else ""
+        self._warned_at = now
+        self._unwarned = 0
+        advice = ""
+        if offender.startswith("job "):
+            advice = ": move blocking code into a def handler (runs on a thread) or run_in='process'"
+        log.warning("event loop blocked for %.3f s by %s%s%s%s", blocked, offender, advice, risk, more)
+
+    def _watch(self) -> None:
+        """Runs on its own thread: while the loop is late, record what its thread is doing."""
+        period = max(0.01, min(self.interval, self.threshold) / 2)
+        while not self._stop.wait(period):
+            late = time.monotonic() - self._beat - self.interval
+            if late >= self.threshold / 2 and self._seen is None:
+                self._seen = self._describe_loop_thread()
+
+    def _describe_loop_thread(self) -> str:
+        current = self.current
+        if current is not None:
+            return current
+        frame = sys._current_frames().get(self._thread_id)
+        if frame is None:
+            return "not a job: unknown"
+        stack: list[Any] = []
+        while frame is not None:
+            stack.append(frame)
+            frame = frame.f_back
+        stack.reverse()  # outermost first
+        entry = None
+        for i, f in enumerate(stack):
+            if f.f_code.co_name == "_run" and f.f_code.co_filename.endswith(os.path.join("asyncio", "events.py")):
+                entry = stack[i + 1] if i + 1 < len(stack) else None
+        innermost = stack[-1] if stack else None
+        if entry is None and innermost is None:
+            return "not a job: unknown"
+        where = _where(entry or innermost)
+        inner = f", blocked at {_where(innermost)}" if innermost is not None and innermost is not entry else ""
+        return f"not a job: callback {where}{inner}"
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def snapshot(self) -> LagStats:
+        samples = sorted(self._samples)
+        p99 = samples[min(len(samples) - 1, int(0.99 * len(samples)))] if samples else 0.0
+        lag, self._since_snapshot = self._since_snapshot, 0.0
+        return LagStats(
+            lag_ms=round(lag * 1000, 1),
+            p99_ms=round(p99 * 1000, 1),
+            max_ms=round((samples[-1] if samples else 0.0) * 1000, 1),
+            stalls=self.stalls,
+            offender=self.offender,
+            offender_ms=self.offender_ms,
+            lease_risks=self.lease_risks,
+        )
+
+    @property
+    def current_lag_ms(self) -> float:
+        return round((self._samples[-1] if self._samples else 0.0) * 1000, 1)
+
+
+def _where(frame: Any) -> str:
+    code = frame.f_code
+    return f"{code.co_qualname if hasattr(code, 'co_qualname') else code.co_name} ({_short(code.co_filename)}:{frame.f_lineno})"
+
+
+def _short(path: str) -> str:
+    parts = path.split(os.sep)
+    return os.sep.join(parts[-2:])
+
+
+class _Tracked:
+    """Awaits a coroutine, marking each of its steps with a label and timing the slow ones."""
+
+    __slots__ = ("_coro", "_label", "_monitor")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], label: str, monitor: LoopMonitor) -> None:
+        self._coro = coro
+        self._label = label
+        self._monitor = monitor
+
+    def __await__(self) -> Generator[Any, None, Any]:
+        return self  # type: ignore[return-value]
+
+    def __iter__(self) -> _Tracked:
+        return self
+
+    def __next__(self) -> Any:
+        return self.send(None)
+
+    def send(self, value: Any) -> Any:
+        return self._step(self._coro.send, value)
+
+    def throw(self, *args: Any) -> Any:
+        return self._step(self._coro.throw, *args)
+
+    def close(self) -> None:
+        self._coro.close()
+
+    def _step(self, step: Callable[..., Any], *args: Any) -> Any:
+        monitor = self._monitor
+        previous = monitor.current
+        monitor.current = self._label
+        started = time.perf_counter()
+        try:
+            return step(*args)
+        finally:
+            monitor.current = previous
+            took = time.perf_counter() - started
+            if took >= monitor.threshold:
+                monitor.note_step(self._label, took)
+
+
+def track(coro: Coroutine[Any, Any, Any], label: str, monitor: LoopMonitor | None) -> Awaitable[Any]:
+    """``await track(handler(...), "job email 1234", monitor)``: the handler, blamed by name if
+    one of its steps holds the loop."""
+    if monitor is None:
+        return coro
+    return _Tracked(coro, label, monitor)

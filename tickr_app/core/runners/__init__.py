@@ -1,0 +1,59 @@
+"""Where a handler runs: on the loop (``async def``), on a thread (``def``) or in a process.
+
+``Runners.call`` is the one hook the worker pool awaits in place of the handler; it keeps the
+slot's accounting simple: a cancel of the awaiting slot task always returns at once, whatever
+the handler is doing (a thread keeps running and keeps its seat; a process is killed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..context import JobContext
+from ..loop_monitor import LoopMonitor, track
+from .processes import ProcessDied, ProcessRunner
+from .threads import ThreadRunner
+
+if TYPE_CHECKING:
+    from ..registry import JobType
+
+__all__ = ["ProcessDied", "ProcessRunner", "Runners", "ThreadRunner"]
+
+
+class Runners:
+    def __init__(self, limit: Callable[[], int]) -> None:
+        self.threads = ThreadRunner(limit)
+        self._limit = limit
+        self._processes: ProcessRunner | None = None
+        self.monitor: LoopMonitor | None = None
+        """Set by the pool while it runs: ``async def`` steps are marked for blame."""
+
+    @property
+    def processes(self) -> ProcessRunner:
+        """Made on first use: a pool with no process jobs never starts a process."""
+        if self._processes is None:
+            self._processes = ProcessRunner(self._limit)
+        return self._processes
+
+    async def call(self, job_type: JobType, payload: Any, ctx: JobContext) -> Any:
+        handler: Any = job_type.handler
+        label = f"job {job_type.name} {ctx.id}"
+        if job_type.run_in == "loop":
+            coro = handler(payload, ctx) if job_type.takes_context else handler(payload)
+            return await track(coro, label, self.monitor)
+        ctx._loop = asyncio.get_running_loop()
+        try:
+            if job_type.run_in == "process":
+                return await self.processes.run(handler, payload, ctx, job_type.takes_context)
+            args = (payload, ctx) if job_type.takes_context else (payload,)
+            return await self.threads.run(handler, *args, label=label)
+        except asyncio.CancelledError:
+            ctx.cancelled.set()  # a thread still running sees it (shutdown does not set it itself)
+            raise
+
+    async def close(self) -> None:
+        self.threads.close()
+        if self._processes is not None:
+            await self._processes.close()
