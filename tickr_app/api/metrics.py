@@ -31,6 +31,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SCRAPE_TIMEOUT_S = 5.0
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, float("inf"))
+LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, float("inf"))
 WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, float("inf"))
 
 # by_type counter name in Redis -> (metric name, help)
@@ -103,6 +104,15 @@ class RedisCollector(Collector):
             slots.add_metric([w.id, "busy"], w.busy)
             slots.add_metric([w.id, "total"], w.concurrency)
         yield slots
+        lag = GaugeMetricFamily(
+            "tickr_worker_loop_lag_seconds",
+            "Largest event-loop lag each live worker process saw in its last heartbeat period.",
+            labels=["worker"],
+        )
+        for w in snap.workers:
+            if w.loop is not None:
+                lag.add_metric([w.id], w.loop.lag_ms / 1000)
+        yield lag
 
 
 class ApiMetrics:
@@ -132,7 +142,14 @@ class ApiMetrics:
             ["method", "route", "status"],
             registry=self.registry,
         )
+        self.loop_lag = Histogram(
+            "tickr_event_loop_lag_seconds",
+            "How late this process's event loop ran a timer due every 0.1 s (blocking code on the loop shows here).",
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
         self._attached: Any = None
+        self._monitor: Any = None
 
     # -- local observations ----------------------------------------------------------------
 
@@ -144,13 +161,26 @@ class ApiMetrics:
         """Follow the jobs of the engine's pool (idempotent; a producer has no pool)."""
         pool = getattr(tickr, "pool", None)
         observers = getattr(pool, "observers", None)
-        if pool is None or observers is None or pool is self._attached:
-            return
-        self.detach()
-        observers.append(self.observe_job)
-        self._attached = pool
+        if pool is not None and observers is not None and pool is not self._attached:
+            self.detach()
+            observers.append(self.observe_job)
+            self._attached = pool
+        monitor = getattr(pool, "loop_monitor", None)
+        if monitor is not None and monitor is not self._monitor:
+            self._detach_monitor()
+            monitor.observers.append(self.loop_lag.observe)
+            self._monitor = monitor
+
+    def _detach_monitor(self) -> None:
+        if self._monitor is not None:
+            try:
+                self._monitor.observers.remove(self.loop_lag.observe)
+            except ValueError:
+                pass
+            self._monitor = None
 
     def detach(self) -> None:
+        self._detach_monitor()
         if self._attached is not None:
             try:
                 self._attached.observers.remove(self.observe_job)
