@@ -13,6 +13,7 @@ import asyncio
 import logging
 import os
 import sys
+import sysconfig
 import threading
 import time
 from collections import deque
@@ -61,6 +62,8 @@ class LoopMonitor:
         """The job whose handler step is executing on the loop right now (set by ``track``)."""
         self.observers: list[Callable[[float], None]] = []
         """Called with every lag sample (seconds), e.g. a Prometheus histogram's observe."""
+        self.thread_jobs: list[Callable[[], int]] = []
+        """Counts of thread jobs running (one per pool): named in a stall warning, as the GIL's holders."""
         self._samples: deque[float] = deque(maxlen=WINDOW)
         self._since_snapshot = 0.0
         self._due = 0.0
@@ -172,6 +175,13 @@ class LoopMonitor:
         advice = ""
         if offender.startswith("job "):
             advice = ": move blocking code into a def handler (runs on a thread) or run_in='process'"
+        else:
+            threads = sum(count() for count in self.thread_jobs)
+            if threads:
+                advice = (
+                    f" ({threads} thread jobs were running: pure-Python CPU work in def handlers holds the GIL "
+                    "the loop needs; give such jobs run_in='process')"
+                )
         log.warning("event loop blocked for %.3f s by %s%s%s%s", blocked, offender, advice, risk, more)
 
     def _watch(self) -> None:
@@ -194,16 +204,20 @@ class LoopMonitor:
             stack.append(frame)
             frame = frame.f_back
         stack.reverse()  # outermost first
-        entry = None
+        # The callback is the frame the loop called: after asyncio's Handle._run, or (uvloop, whose
+        # loop is C) after the frames that started the loop.
+        runner = -1
         for i, f in enumerate(stack):
-            if f.f_code.co_name == "_run" and f.f_code.co_filename.endswith(os.path.join("asyncio", "events.py")):
-                entry = stack[i + 1] if i + 1 < len(stack) else None
-        innermost = stack[-1] if stack else None
-        if entry is None and innermost is None:
-            return "not a job: unknown"
-        where = _where(entry or innermost)
-        inner = f", blocked at {_where(innermost)}" if innermost is not None and innermost is not entry else ""
-        return f"not a job: callback {where}{inner}"
+            if _runs_the_loop(f):
+                runner = i
+        entry = stack[runner + 1] if 0 <= runner < len(stack) - 1 else None
+        if entry is None:
+            return "not a job: the event loop's own C code (polling, or waiting for the GIL)"
+        innermost = stack[-1]
+        own = next((f for f in reversed(stack[runner + 1 :]) if not _in_stdlib(f)), None)
+        via = f", in {_where(own)}" if own is not None and own is not entry else ""
+        inner = f", blocked at {_where(innermost)}" if innermost not in (entry, own) else ""
+        return f"not a job: callback {_where(entry)}{via}{inner}"
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -229,6 +243,27 @@ class LoopMonitor:
 def _where(frame: Any) -> str:
     code = frame.f_code
     return f"{code.co_qualname if hasattr(code, 'co_qualname') else code.co_name} ({_short(code.co_filename)}:{frame.f_lineno})"
+
+
+_STDLIB = sysconfig.get_paths()["stdlib"]
+_LOOP_FRAMES = {
+    os.path.join("asyncio", "events.py"): {"_run"},
+    os.path.join("asyncio", "base_events.py"): {"_run_once", "run_forever", "run_until_complete"},
+    os.path.join("asyncio", "runners.py"): {"run"},
+}
+
+
+def _runs_the_loop(frame: Any) -> bool:
+    """A frame of the machinery that calls callbacks (asyncio's, or what started uvloop's C loop)."""
+    path = frame.f_code.co_filename
+    if "uvloop" in path:
+        return True
+    return any(path.endswith(tail) and frame.f_code.co_name in names for tail, names in _LOOP_FRAMES.items())
+
+
+def _in_stdlib(frame: Any) -> bool:
+    path = frame.f_code.co_filename
+    return path.startswith(_STDLIB) and "site-packages" not in path or path.startswith("<frozen")
 
 
 def _short(path: str) -> str:

@@ -27,8 +27,23 @@ class Runners:
         self.threads = ThreadRunner(limit)
         self._limit = limit
         self._processes: ProcessRunner | None = None
-        self.monitor: LoopMonitor | None = None
+        self._monitor: LoopMonitor | None = None
+
+    @property
+    def monitor(self) -> LoopMonitor | None:
         """Set by the pool while it runs: ``async def`` steps are marked for blame."""
+        return self._monitor
+
+    @monitor.setter
+    def monitor(self, monitor: LoopMonitor | None) -> None:
+        if self._monitor is not None and self._seats in self._monitor.thread_jobs:
+            self._monitor.thread_jobs.remove(self._seats)
+        self._monitor = monitor
+        if monitor is not None:
+            monitor.thread_jobs.append(self._seats)
+
+    def _seats(self) -> int:
+        return self.threads.seats_taken
 
     @property
     def processes(self) -> ProcessRunner:
@@ -54,6 +69,7 @@ class Runners:
             raise
 
     async def close(self) -> None:
+        self.monitor = None
         self.threads.close()
         if self._processes is not None:
             await self._processes.close()

@@ -6,6 +6,7 @@ Kept apart from the parent's side so the child imports as little as it can befor
 from __future__ import annotations
 
 import importlib
+import os
 import pickle
 import signal
 import threading
@@ -13,6 +14,10 @@ import traceback
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
+
+NICE = 5
+"""Job processes run at a lower CPU priority than the process whose event loop serves the API,
+the scheduler and the lease heartbeats: on a busy machine the loop gets the CPU first."""
 
 # Messages, parent -> child: ("run", module, qualname, payload, fields, takes_context) | ("stop",)
 # child -> parent: ("progress", percent, message) | ("ok", result)
@@ -31,6 +36,10 @@ def main(conn: Connection) -> None:
     # Ctrl+C reaches the whole process group: the parent drains gracefully and decides when this
     # process ends (a job here is not interrupted by the terminal's SIGINT).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        os.nice(NICE)
+    except OSError:
+        pass
     send_lock = threading.Lock()
 
     def send(message: tuple[Any, ...]) -> None:

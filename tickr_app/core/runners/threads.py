@@ -40,12 +40,14 @@ class _Call:
         self.label = label
         self.started = time.monotonic()
 
-    def run(self) -> None:
+    def execute(self) -> tuple[bool, Any]:
         context = contextvars.copy_context()
         try:
-            outcome: tuple[bool, Any] = (True, context.run(self.func, *self.args))
+            return (True, context.run(self.func, *self.args))
         except BaseException as exc:  # handed to the awaiting slot, which records it
-            outcome = (False, exc)
+            return (False, exc)
+
+    def report(self, outcome: tuple[bool, Any]) -> None:
         try:
             self.loop.call_soon_threadsafe(self.runner._finish, self, outcome)
         except RuntimeError:
@@ -65,6 +67,8 @@ class ThreadRunner:
         self._lock = threading.Lock()
         self._threads = 0
         self._started = 0
+        self._start_requests: queue.SimpleQueue[int | None] = queue.SimpleQueue()
+        self._starter: threading.Thread | None = None
 
     @property
     def seats_taken(self) -> int:
@@ -132,10 +136,18 @@ class ThreadRunner:
         if not self._idle.acquire(blocking=False):
             with self._lock:
                 self._threads += 1
-                self._started += 1
-                n = self._started
-            threading.Thread(target=self._work, name=f"tickr-job-thread-{n}", daemon=True).start()
+            self._start_requests.put(1)
+            if self._starter is None:
+                self._starter = threading.Thread(target=self._start_threads, name="tickr-thread-starter", daemon=True)
+                self._starter.start()
         self._tasks.put(call)
+
+    def _start_threads(self) -> None:
+        """Starts handler threads off the loop: ``Thread.start`` waits for the new thread to get
+        the GIL, which takes long while other threads run pure-Python code."""
+        while self._start_requests.get() is not None:
+            self._started += 1
+            threading.Thread(target=self._work, name=f"tickr-job-thread-{self._started}", daemon=True).start()
 
     def _work(self) -> None:
         while True:
@@ -148,8 +160,11 @@ class ThreadRunner:
                 continue
             if call is None:
                 break
-            call.run()
+            outcome = call.execute()
+            # Idle before the slot hears of it: the slot's next job then reuses this thread
+            # instead of starting another (a thread start waits for the GIL, on the loop).
             self._idle.release()
+            call.report(outcome)
         with self._lock:
             self._threads -= 1
 
@@ -157,3 +172,5 @@ class ThreadRunner:
         """Let idle threads end; busy (abandoned) ones are daemons and end with the process."""
         for _ in range(self._threads):
             self._tasks.put(None)
+        self._start_requests.put(None)
+        self._starter = None
