@@ -105,7 +105,7 @@ async def run_phase(phase: str, base: str, producer: Any, seconds: float, log: P
             lost += 1
     runs = collections.Counter(log.read_text().split()) if log.exists() else collections.Counter()
     duplicates = sum(1 for job_id in cpu if runs[job_id] > 1)
-    with open(server_log, "rb") as f:
+    with open(server_log, "rb") as f:  # noqa: ASYNC230 - a bench reading its own small log
         f.seek(log_mark)
         warnings = [line for line in f.read().decode(errors="replace").splitlines() if "event loop blocked" in line]
     return {
@@ -139,8 +139,8 @@ async def main(redis_url: str, seconds: float) -> list[dict[str, Any]]:
     env["TICKR_HOME"] = str(folder / "home")
     env.pop("TICKR_API_TOKEN", None)
     server_log = folder / "server.log"
-    out = open(server_log, "wb")
-    server = subprocess.Popen(
+    out = open(server_log, "wb")  # noqa: ASYNC230, SIM115 - the server's output until it stops
+    server = subprocess.Popen(  # noqa: ASYNC220 - started once, before the measurement
         [sys.executable, "-m", "tickr_app", "serve", "--redis", redis_url, "--prefix", prefix, "--port", str(port),
          "--jobs", "blockjobs", "--workers", "10", "--lease", "3", "--log-level", "WARNING"],
         env=env, stdout=out, stderr=subprocess.STDOUT,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import kindjobs
 import pytest
-from helpers import eventually, status_is
+from helpers import eventually
 
 from tickr_app import Registry
 
@@ -35,7 +35,9 @@ def _register(registry: Registry, name: str, handler: object, **kwargs: object) 
     registry.job(name, run_in="process", **kwargs)(handler)  # type: ignore[arg-type]
 
 
-async def test_process_job_succeeds_reports_progress_and_reuses_its_process(make_tickr, registry: Registry, tmp_path: Path) -> None:
+async def test_process_job_succeeds_reports_progress_and_reuses_its_process(
+    make_tickr, registry: Registry, tmp_path: Path
+) -> None:
     _register(registry, "flagged", kindjobs.flagged)
     _register(registry, "spin", kindjobs.spin)
     tickr = await make_tickr(workers=2)
@@ -64,7 +66,9 @@ async def _progress_of(tickr, job_id: str, percent: float):
     return job if job is not None and job.progress == percent else None
 
 
-async def test_exception_in_a_process_job_is_a_failed_attempt_with_the_childs_traceback(make_tickr, registry: Registry) -> None:
+async def test_exception_in_a_process_job_is_a_failed_attempt_with_the_childs_traceback(
+    make_tickr, registry: Registry
+) -> None:
     _register(registry, "raises", kindjobs.raises, max_attempts=2, backoff_base=0.01, backoff_cap=0.02)
     _register(registry, "permanent", kindjobs.permanent)
     tickr = await make_tickr(workers=1)
@@ -80,7 +84,9 @@ async def test_exception_in_a_process_job_is_a_failed_attempt_with_the_childs_tr
     assert done.error == "PermanentError: no point retrying"
 
 
-async def test_timeout_kills_the_process_and_the_next_job_gets_a_fresh_one(make_tickr, registry: Registry, tmp_path: Path) -> None:
+async def test_timeout_kills_the_process_and_the_next_job_gets_a_fresh_one(
+    make_tickr, registry: Registry, tmp_path: Path
+) -> None:
     _register(registry, "flagged", kindjobs.flagged, timeout=0.5, max_attempts=1)
     _register(registry, "pid", kindjobs.pid)
     tickr = await make_tickr(workers=1)
@@ -179,7 +185,9 @@ async def test_graceful_stop_kills_running_children_and_requeues_without_countin
     assert tickr.pool.runners.processes.pids == []
 
 
-async def test_graceful_stop_waits_for_a_process_job_within_the_grace(make_tickr, registry: Registry, tmp_path: Path) -> None:
+async def test_graceful_stop_waits_for_a_process_job_within_the_grace(
+    make_tickr, registry: Registry, tmp_path: Path
+) -> None:
     _register(registry, "flagged", kindjobs.flagged)
     tickr = await make_tickr(workers=1)
     pid_file, release = tmp_path / "pid", tmp_path / "go"

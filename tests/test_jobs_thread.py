@@ -147,7 +147,9 @@ async def test_never_more_threads_than_the_concurrency(make_tickr, registry: Reg
     assert tickr.pool.runners.threads.threads <= 3
 
 
-async def test_graceful_stop_waits_for_thread_jobs_then_requeues_without_counting(make_tickr, registry: Registry) -> None:
+async def test_graceful_stop_waits_for_thread_jobs_then_requeues_without_counting(
+    make_tickr, registry: Registry
+) -> None:
     release = threading.Event()
     inside = threading.Event()
 

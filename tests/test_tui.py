@@ -410,7 +410,7 @@ async def test_help_palette_and_theme(make_tickr, jobs: Jobs) -> None:
 async def test_status_line_and_workers_pane_show_loop_lag_and_the_last_offender(make_tickr, registry: Registry) -> None:
     @registry.job("careless")
     async def careless(payload: dict[str, Any]) -> None:
-        time.sleep(0.3)  # blocks the loop the TUI runs on
+        time.sleep(0.3)  # noqa: ASYNC251 - blocks the loop the TUI runs on
 
     tickr = await make_tickr(workers=1)
     app = TickrApp(tickr)

@@ -50,7 +50,9 @@ async def test_worker_runs_thread_and_process_jobs_and_its_children_end_with_it(
         assert done.status == "succeeded" and done.result["thread"].startswith("tickr-job-thread")
 
         hold = await producer.submit("crunch_hold", {"name": "60"})
-        await wait_until(lambda: any(l.startswith(f"hold {hold.id}") for l in read_lines(log)), 30, "the held job to start")
+        await wait_until(
+            lambda: any(l.startswith(f"hold {hold.id}") for l in read_lines(log)), 30, "the held job to start"
+        )
         child = int(next(l for l in read_lines(log) if l.startswith(f"hold {hold.id}")).split()[2])
         rc, out = stop(worker, signal.SIGTERM)
         assert rc == 0, out

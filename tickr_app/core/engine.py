@@ -36,6 +36,7 @@ from .errors import InvalidRequest, JobNotFound, RedisUnavailable
 from .home import tickr_home
 from .job import Job
 from .keys import DEFAULT_PREFIX, DEFAULT_QUEUE
+from .loop_monitor import LagStats
 from .notify import Listener
 from .pool import PoolSettings, WorkerPool
 from .registry import Registry, default_registry
@@ -430,6 +431,12 @@ class Tickr:
 
     async def worker_processes(self) -> list[WorkerInfo]:
         return WorkerList(await self._require().workers())
+
+    def loop_lag(self) -> LagStats | None:
+        """This process's event-loop lag and its last stall's offender (None without a pool);
+        every process's is in ``worker_processes()``."""
+        monitor = self.pool.loop_monitor if self.pool is not None else None
+        return monitor.snapshot(reset=False) if monitor is not None else None
 
     # -- commands --------------------------------------------------------------------------
 

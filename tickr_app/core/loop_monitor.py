@@ -19,7 +19,7 @@ import time
 from collections import deque
 from collections.abc import Awaitable, Callable, Coroutine, Generator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 log = logging.getLogger("tickr.loop")
 
@@ -51,9 +51,11 @@ class LagStats:
 class LoopMonitor:
     """One per event loop (shared by the engines on it); see ``for_loop``."""
 
-    _by_loop: dict[asyncio.AbstractEventLoop, LoopMonitor] = {}
+    _by_loop: ClassVar[dict[asyncio.AbstractEventLoop, LoopMonitor]] = {}
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, threshold: float = 0.1, interval: float = INTERVAL_S) -> None:
+    def __init__(
+        self, loop: asyncio.AbstractEventLoop, *, threshold: float = 0.1, interval: float = INTERVAL_S
+    ) -> None:
         self.loop = loop
         self.threshold = threshold
         self.interval = interval
@@ -221,10 +223,14 @@ class LoopMonitor:
 
     # -- reading ---------------------------------------------------------------------------
 
-    def snapshot(self) -> LagStats:
+    def snapshot(self, *, reset: bool = True) -> LagStats:
+        """The figures now; ``reset`` starts the next "largest lag since" period (the worker
+        record's heartbeat does; a reader that only looks passes ``reset=False``)."""
         samples = sorted(self._samples)
         p99 = samples[min(len(samples) - 1, int(0.99 * len(samples)))] if samples else 0.0
-        lag, self._since_snapshot = self._since_snapshot, 0.0
+        lag = self._since_snapshot
+        if reset:
+            self._since_snapshot = 0.0
         return LagStats(
             lag_ms=round(lag * 1000, 1),
             p99_ms=round(p99 * 1000, 1),

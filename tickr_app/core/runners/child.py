@@ -66,13 +66,15 @@ def _run(
 
     try:
         handler = resolve(module, qualname)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - reported as the attempt's error
         return (
             "error",
             None,
-            f"cannot import job handler {module}.{qualname} in the worker process ({type(exc).__name__}: {exc}); "
-            "a process job's handler must be importable by module path: define it at the top level of a "
-            "module on sys.path (not in __main__ run as a script, not inside a function)",
+            (
+                f"cannot import job handler {module}.{qualname} in the worker process ({type(exc).__name__}: {exc}); "
+                "a process job's handler must be importable by module path: define it at the top level of a "
+                "module on sys.path (not in __main__ run as a script, not inside a function)"
+            ),
             traceback.format_exc(),
             True,
         )
@@ -91,24 +93,31 @@ def _run(
     )
     try:
         result = handler(payload, ctx) if takes_context else handler(payload)
-    except BaseException as exc:
+    except BaseException as exc:  # noqa: BLE001 - the job's failure, sent to the parent
         trace = traceback.format_exc()
         try:
             pickled: bytes | None = pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL)
             pickle.loads(pickled)
-        except Exception:
+        except Exception:  # noqa: BLE001 - not picklable: the text and traceback still go
             pickled = None
         text = str(exc)
-        return ("error", pickled, f"{type(exc).__name__}: {text}" if text else type(exc).__name__, trace,
-                isinstance(exc, PermanentError))
+        return (
+            "error",
+            pickled,
+            f"{type(exc).__name__}: {text}" if text else type(exc).__name__,
+            trace,
+            isinstance(exc, PermanentError),
+        )
     try:
         pickle.dumps(result, protocol=pickle.HIGHEST_PROTOCOL)
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - any pickling failure: one clear message
         return (
             "error",
             None,
-            f"the result of job type {fields['type']!r} cannot be pickled to leave the worker process "
-            f"({type(exc).__name__}: {exc}); return plain data (dict, list, str, numbers)",
+            (
+                f"the result of job type {fields['type']!r} cannot be pickled to leave the worker process "
+                f"({type(exc).__name__}: {exc}); return plain data (dict, list, str, numbers)"
+            ),
             traceback.format_exc(),
             True,
         )

@@ -66,9 +66,14 @@ class _Worker:
                 message = pickle.loads(self.conn.recv_bytes())
             except (EOFError, OSError):
                 break
-            except Exception as exc:  # a result the parent cannot unpickle
-                message = ("error", None, f"cannot read the answer of the worker process: {type(exc).__name__}: {exc}",
-                           "", True)
+            except Exception as exc:  # noqa: BLE001 - a result the parent cannot unpickle
+                message = (
+                    "error",
+                    None,
+                    f"cannot read the answer of the worker process: {type(exc).__name__}: {exc}",
+                    "",
+                    True,
+                )
             self._post(self._on_message, message)
         self.process.join(10)
         self._post(self._on_exit, self.process.exitcode)
@@ -133,7 +138,7 @@ class ProcessRunner:
         message = ("run", handler.__module__, handler.__qualname__, payload, fields, takes_context)
         try:
             data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any pickling failure: one clear message
             raise PermanentError(
                 f"the payload of job type {ctx.type!r} cannot be pickled to reach the worker process "
                 f"({type(exc).__name__}: {exc}); process jobs need a payload model defined at module level"
@@ -163,7 +168,7 @@ class ProcessRunner:
         if pickled is not None:
             try:
                 exc = pickle.loads(pickled)
-            except Exception:
+            except Exception:  # noqa: BLE001 - fall back to the text below
                 exc = None
         if not isinstance(exc, Exception):
             exc = PermanentError(description) if permanent else ProcessJobError(description)
@@ -181,7 +186,13 @@ class ProcessRunner:
                 if not worker.dead and worker.process.is_alive():
                     return worker
             if len(self._workers) + self._starting < max(1, self._limit()):
-                return await self._spawn()
+                spawning = asyncio.ensure_future(self._spawn())
+                try:
+                    return await asyncio.shield(spawning)
+                except asyncio.CancelledError:
+                    # Cancelled while the process starts: keep it for the next job, never leak it.
+                    spawning.add_done_callback(self._adopt)
+                    raise
             waiter: asyncio.Future[None] = loop.create_future()
             self._waiters.append(waiter)
             try:
@@ -204,6 +215,10 @@ class ProcessRunner:
             return worker
         finally:
             self._starting -= 1
+
+    def _adopt(self, spawning: asyncio.Future[_Worker]) -> None:
+        if not spawning.cancelled() and spawning.exception() is None:
+            self._checkin(spawning.result())
 
     def _checkin(self, worker: _Worker) -> None:
         if worker.dead:

@@ -28,7 +28,7 @@ SEAT_RECHECK_S = 0.25
 
 
 class _Call:
-    __slots__ = ("func", "args", "loop", "future", "runner", "abandoned", "label", "started")
+    __slots__ = ("abandoned", "args", "func", "future", "label", "loop", "runner", "started")
 
     def __init__(self, runner: ThreadRunner, func: Callable[..., Any], args: tuple[Any, ...], label: str) -> None:
         self.runner = runner
@@ -44,7 +44,7 @@ class _Call:
         context = contextvars.copy_context()
         try:
             return (True, context.run(self.func, *self.args))
-        except BaseException as exc:  # handed to the awaiting slot, which records it
+        except BaseException as exc:  # noqa: BLE001 - handed to the awaiting slot, which records it
             return (False, exc)
 
     def report(self, outcome: tuple[bool, Any]) -> None:
