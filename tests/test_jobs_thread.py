@@ -7,7 +7,7 @@ import threading
 import time
 
 import pytest
-from helpers import eventually, never, status_is
+from helpers import ThreadedApi, eventually, never, status_is
 
 from tickr_app import JobContext, PermanentError, Registry
 
@@ -199,3 +199,21 @@ def test_run_in_is_checked_against_the_handler(registry: Registry) -> None:
     registry.job("e")(plain)
     assert (registry.get("d").run_in, registry.get("e").run_in) == ("loop", "thread")
     assert registry.get("e").describe()["run_in"] == "thread"
+
+
+async def test_a_long_thread_job_keeps_its_lease(make_tickr, registry: Registry, redis_url: str, prefix: str, tmp_path) -> None:
+    @registry.job("long_io")
+    def long_io(payload: dict) -> str:
+        time.sleep(2.5)  # blocking I/O longer than four leases
+        return "done"
+
+    sweeper = ThreadedApi(
+        redis_url, prefix=prefix, registry=registry, workers=0, scheduler=True, builtin_jobs=False,
+        home=tmp_path / "sweeper", lease=0.6,
+    )  # fmt: skip
+    with sweeper:  # takes back any lease that runs out, from a loop of its own
+        tickr = await make_tickr(workers=1, lease=0.6)
+        j = await tickr.submit("long_io", {})
+        done = await tickr.wait(j.id, timeout=30)
+        assert done.status == "succeeded" and done.attempts == 1, done.error
+        assert sweeper.tickr.scheduler.recovered == 0
