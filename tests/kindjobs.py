@@ -72,3 +72,7 @@ def unpicklable(payload: dict[str, Any]) -> Any:
 
 def pid(payload: dict[str, Any]) -> int:
     return os.getpid()
+
+
+def niceness(payload: dict[str, Any]) -> int:
+    return os.nice(0)

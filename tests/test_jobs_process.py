@@ -211,3 +211,11 @@ async def test_graceful_stop_waits_for_a_process_job_within_the_grace(
     done = await reader.get(j.id)
     assert done.status == "succeeded" and done.attempts == 1
     assert not _alive(child), "idle children end with the pool"
+
+
+async def test_job_processes_run_niced_so_the_loop_gets_the_cpu_first(make_tickr, registry: Registry) -> None:
+    _register(registry, "niceness", kindjobs.niceness)
+    tickr = await make_tickr(workers=1, process_nice=7)
+    done = await tickr.wait((await tickr.submit("niceness", {})).id, timeout=30)
+    assert done.status == "succeeded"
+    assert done.result == min(19, os.nice(0) + 7)

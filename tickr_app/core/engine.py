@@ -103,6 +103,7 @@ class Tickr:
         lease: float = 30.0,
         grace_period: float = 30.0,
         loop_lag_threshold: float = 0.1,
+        process_nice: int = 5,
         scheduler: bool | None = None,
         builtin_jobs: bool = True,
         worker_id: str | None = None,
@@ -132,6 +133,7 @@ class Tickr:
             lease_ms=int(lease * 1000),
             grace_period=grace_period,
             lag_threshold=loop_lag_threshold,
+            process_nice=process_nice,
         )
         self._broker_settings = BrokerSettings(
             prefix=prefix, retention_ms=int(retention * 1000), dead_cap=dead_cap

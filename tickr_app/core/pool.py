@@ -53,6 +53,8 @@ class PoolSettings:
     """How often the process refreshes its record in the worker registry."""
     lag_threshold: float = 0.1
     """Event-loop stalls at least this long are logged, naming the job that held the loop."""
+    process_nice: int = 5
+    """CPU niceness of ``run_in="process"`` job processes (0: as this process)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -151,7 +153,7 @@ class WorkerPool:
         by the API's Prometheus histograms. Must be quick and must not raise."""
         self._host = socket.gethostname()
         # issue #12: where handlers run (loop/thread/process) and the loop's own lag monitor.
-        self.runners = Runners(lambda: self._concurrency)
+        self.runners = Runners(lambda: self._concurrency, process_nice=self.settings.process_nice)
         self.loop_monitor: LoopMonitor | None = None
 
     # -- public state ----------------------------------------------------------------------

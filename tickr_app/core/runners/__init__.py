@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..context import JobContext
 from ..loop_monitor import LoopMonitor, track
+from .child import DEFAULT_NICE
 from .processes import ProcessDied, ProcessRunner
 from .threads import ThreadRunner
 
@@ -23,9 +24,10 @@ __all__ = ["ProcessDied", "ProcessRunner", "Runners", "ThreadRunner"]
 
 
 class Runners:
-    def __init__(self, limit: Callable[[], int]) -> None:
+    def __init__(self, limit: Callable[[], int], *, process_nice: int = DEFAULT_NICE) -> None:
         self.threads = ThreadRunner(limit)
         self._limit = limit
+        self._nice = process_nice
         self._processes: ProcessRunner | None = None
         self._monitor: LoopMonitor | None = None
 
@@ -49,7 +51,7 @@ class Runners:
     def processes(self) -> ProcessRunner:
         """Made on first use: a pool with no process jobs never starts a process."""
         if self._processes is None:
-            self._processes = ProcessRunner(self._limit)
+            self._processes = ProcessRunner(self._limit, nice=self._nice)
         return self._processes
 
     async def call(self, job_type: JobType, payload: Any, ctx: JobContext) -> Any:

@@ -15,9 +15,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-NICE = 5
+DEFAULT_NICE = 5
 """Job processes run at a lower CPU priority than the process whose event loop serves the API,
-the scheduler and the lease heartbeats: on a busy machine the loop gets the CPU first."""
+the scheduler and the lease heartbeats: on a busy machine the loop gets the CPU first. Higher
+values favour the loop more, at the cost of the jobs' share on a host that is busy anyway."""
 
 # Messages, parent -> child: ("run", module, qualname, payload, fields, takes_context) | ("stop",)
 # child -> parent: ("progress", percent, message) | ("ok", result)
@@ -31,13 +32,14 @@ def resolve(module: str, qualname: str) -> Any:
     return target
 
 
-def main(conn: Connection) -> None:
+def main(conn: Connection, nice: int = DEFAULT_NICE) -> None:
     """Serve jobs until told to stop or the parent goes away."""
     # Ctrl+C reaches the whole process group: the parent drains gracefully and decides when this
     # process ends (a job here is not interrupted by the terminal's SIGINT).
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        os.nice(NICE)
+        if nice:
+            os.nice(nice)
     except OSError:
         pass
     send_lock = threading.Lock()

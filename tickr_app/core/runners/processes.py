@@ -103,8 +103,11 @@ class _Worker:
 
 
 class ProcessRunner:
-    def __init__(self, limit: Callable[[], int], *, start_method: str = "spawn") -> None:
+    def __init__(
+        self, limit: Callable[[], int], *, nice: int = child.DEFAULT_NICE, start_method: str = "spawn"
+    ) -> None:
         self._limit = limit
+        self._nice = nice
         self._mp = multiprocessing.get_context(start_method)
         self._workers: set[_Worker] = set()
         self._idle: list[_Worker] = []
@@ -205,7 +208,9 @@ class ProcessRunner:
         self._starting += 1
         try:
             parent_end, child_end = self._mp.Pipe(duplex=True)
-            process = self._mp.Process(target=child.main, args=(child_end,), name="tickr-job-process", daemon=True)
+            process = self._mp.Process(
+                target=child.main, args=(child_end, self._nice), name="tickr-job-process", daemon=True
+            )
             await asyncio.to_thread(process.start)
             child_end.close()  # so the parent's reader sees EOF when the child dies
             worker = _Worker(self, process, parent_end)
