@@ -9,6 +9,7 @@ worker processes) so blocking and CPU-bound job code never freezes the loop.
 from __future__ import annotations
 
 import inspect
+import sys
 import typing
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
@@ -175,10 +176,13 @@ def resolve_run_in(handler: Handler, run_in: RunIn | None) -> RunIn:
         )
     if run_in == "process":
         qualname = getattr(handler, "__qualname__", "")
-        if "<locals>" in qualname or not getattr(handler, "__module__", None):
+        module = getattr(handler, "__module__", None)
+        main = sys.modules.get("__main__")
+        if "<locals>" in qualname or not module or (module == "__main__" and not getattr(main, "__file__", None)):
             raise TypeError(
                 f"job handler {qualname} cannot run in a process: the worker process imports it by "
-                "module path, so define it at the top level of an importable module"
+                "module path, so define it at the top level of an importable module (not in a "
+                "notebook cell or inside a function)"
             )
     return run_in
 

@@ -75,7 +75,8 @@ def _run(
             (
                 f"cannot import job handler {module}.{qualname} in the worker process ({type(exc).__name__}: {exc}); "
                 "a process job's handler must be importable by module path: define it at the top level of a "
-                "module on sys.path (not in __main__ run as a script, not inside a function)"
+                "module on sys.path (a script's own functions work when it starts Tickr under "
+                "`if __name__ == '__main__':`; not a notebook cell, not inside a function)"
             ),
             traceback.format_exc(),
             True,
