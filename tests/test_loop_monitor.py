@@ -11,6 +11,7 @@ from helpers import eventually
 
 from tickr_app import JobContext, Registry
 from tickr_app.api import start_api
+from tickr_app.core.reprs import worker_text
 
 
 async def test_a_blocking_async_def_job_is_named_in_one_warning(make_tickr, registry: Registry, caplog) -> None:
@@ -108,3 +109,23 @@ async def test_the_threshold_is_configurable(make_tickr, registry: Registry, cap
     await asyncio.sleep(0.3)  # let the monitor's next tick measure the stall
     assert tickr.pool.loop_monitor.snapshot().max_ms >= 150
     assert not [r for r in caplog.records if "event loop blocked" in r.getMessage()]
+
+
+async def test_notebook_displays_show_the_loop_lag_and_escape_the_offender(make_tickr, registry: Registry) -> None:
+    @registry.job("<b>careless</b>")
+    async def careless(payload: dict) -> None:
+        time.sleep(0.25)  # noqa: ASYNC251 - on purpose
+
+    tickr = await make_tickr(workers=1)
+    j = await tickr.submit("<b>careless</b>", {})
+    await tickr.wait(j.id, timeout=10)
+
+    async def recorded():
+        workers = await tickr.worker_processes()
+        return workers if workers and workers[0].loop and workers[0].loop.stalls else None
+
+    workers = await eventually(recorded)
+    html = workers._repr_html_()
+    assert "loop lag" in html and "job &lt;b&gt;careless&lt;/b&gt;" in html and "<b>careless" not in html
+    text = worker_text(workers[0])
+    assert "loop lag" in text and "last stall" in text and f"careless</b> {j.id}" in text
