@@ -7,6 +7,7 @@ import logging
 import time
 
 import aiohttp
+import pytest
 from helpers import eventually
 
 from tickr_app import JobContext, Registry
@@ -129,3 +130,20 @@ async def test_notebook_displays_show_the_loop_lag_and_escape_the_offender(make_
     assert "loop lag" in html and "job &lt;b&gt;careless&lt;/b&gt;" in html and "<b>careless" not in html
     text = worker_text(workers[0])
     assert "loop lag" in text and "last stall" in text and f"careless</b> {j.id}" in text
+
+
+def test_the_threshold_comes_from_the_command_line_and_bad_values_are_one_line(monkeypatch) -> None:
+    from tickr_app.cli import CliError, build_parser, options_from
+    from tickr_app.runtime import Runtime
+
+    options = options_from(build_parser().parse_args(["worker", "--lag-threshold", "0.25", "--workers", "2"]))
+    assert options.lag_threshold == 0.25
+    assert Runtime(options).tickr._pool_settings.lag_threshold == 0.25
+    monkeypatch.setenv("TICKR_LAG_THRESHOLD", "0.5")
+    assert options_from(build_parser().parse_args(["serve"])).lag_threshold == 0.5
+    monkeypatch.setenv("TICKR_LAG_THRESHOLD", "soon")
+    with pytest.raises(CliError, match="TICKR_LAG_THRESHOLD must be seconds"):
+        options_from(build_parser().parse_args(["serve"]))
+    monkeypatch.delenv("TICKR_LAG_THRESHOLD")
+    with pytest.raises(CliError, match="greater than 0"):
+        options_from(build_parser().parse_args(["serve", "--lag-threshold", "0"]))

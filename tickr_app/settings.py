@@ -33,6 +33,8 @@ class RuntimeOptions:
     token: str | None = None
     lease: float = 30.0
     grace_period: float = 30.0
+    lag_threshold: float = 0.1
+    """Event-loop stalls at least this long are logged with the job that held the loop."""
     api: bool = True
     scheduler: bool = True
 
