@@ -76,3 +76,7 @@ def pid(payload: dict[str, Any]) -> int:
 
 def niceness(payload: dict[str, Any]) -> int:
     return os.nice(0)
+
+
+def echo_size(payload: dict[str, Any]) -> int:
+    return len(payload["blob"])

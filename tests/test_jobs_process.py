@@ -219,3 +219,10 @@ async def test_job_processes_run_niced_so_the_loop_gets_the_cpu_first(make_tickr
     done = await tickr.wait((await tickr.submit("niceness", {})).id, timeout=30)
     assert done.status == "succeeded"
     assert done.result == min(19, os.nice(0) + 7)
+
+
+async def test_a_payload_larger_than_the_pipe_reaches_the_process(make_tickr, registry: Registry) -> None:
+    _register(registry, "echo_size", kindjobs.echo_size)
+    tickr = await make_tickr(workers=1)
+    done = await tickr.wait((await tickr.submit("echo_size", {"blob": "x" * 300_000})).id, timeout=30)
+    assert done.status == "succeeded" and done.result == 300_000

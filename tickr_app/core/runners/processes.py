@@ -30,6 +30,8 @@ log = logging.getLogger("tickr.processes")
 KILL_GRACE_S = 1.0
 """After SIGTERM, how long a process gets before SIGKILL."""
 SEAT_RECHECK_S = 0.25
+PIPE_INLINE_BYTES = 32 * 1024
+"""Payloads up to this size are written to the pipe from the loop (the idle child reads at once)."""
 
 
 class ProcessDied(Exception):
@@ -151,7 +153,10 @@ class ProcessRunner:
         worker.job = (future, ctx)
         try:
             try:
-                worker.conn.send_bytes(data)
+                if len(data) > PIPE_INLINE_BYTES:  # more than the pipe holds: never wait on the loop
+                    await asyncio.to_thread(worker.conn.send_bytes, data)
+                else:
+                    worker.conn.send_bytes(data)
             except OSError:
                 pass  # it died before the job reached it: the reader reports the exit
             answer = await future
