@@ -1,10 +1,11 @@
 """The event loop watches itself: how late its timers run, and who held it when it stalled.
 
 A timer callback every ``interval`` measures its own lateness (the loop lag); a quiet watchdog
-thread notices a stall while it is happening and records what the loop thread is executing.
-Each step of an ``async def`` handler runs under a marker (``track``), so a stall is blamed on
-the job type and job id whose code held the loop, or else on the callback that did ("not a job").
-One warning per stall, rate-limited.
+thread notices a stall while it is happening and samples the loop thread's stack. The frame of
+each running ``async def`` handler is registered (``jobs``), so a stall is blamed on the job
+type and job id whose code is on that stack, or else on the callback that held the loop ("not a
+job"). Nothing is added to a handler's steps: a job pays one dict insert and one delete. One
+warning per stall, rate-limited.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import sysconfig
 import threading
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable, Coroutine, Generator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -60,8 +61,9 @@ class LoopMonitor:
         self.threshold = threshold
         self.interval = interval
         self.lease_s: float | None = None
-        self.current: str | None = None
-        """The job whose handler step is executing on the loop right now (set by ``track``)."""
+        self.jobs: dict[Any, tuple[str, str]] = {}
+        """Frames of the ``async def`` handlers running on this loop -> (job type, job id); the
+        runner adds a handler's ``cr_frame`` before awaiting it and removes it after."""
         self.observers: list[Callable[[float], None]] = []
         """Called with every lag sample (seconds), e.g. a Prometheus histogram's observe."""
         self.thread_jobs: list[Callable[[], int]] = []
@@ -77,7 +79,6 @@ class LoopMonitor:
         self._stop = threading.Event()
         self._seen: str | None = None
         """What the watchdog saw the loop thread doing during the current stall."""
-        self._slow_step: tuple[str, float] | None = None
         self.stalls = 0
         self.lease_risks = 0
         self.offender = ""
@@ -140,20 +141,12 @@ class LoopMonitor:
         if lag >= self.threshold:
             self._stalled(lag)
         self._seen = None
-        self._slow_step = None
         self._due = now + self.interval
         self._handle = self.loop.call_at(self._due, self._tick)
 
-    def note_step(self, label: str, seconds: float) -> None:
-        """A handler step ran this long without yielding (called by ``track``)."""
-        if self._slow_step is None or seconds > self._slow_step[1]:
-            self._slow_step = (label, seconds)
-
     def _stalled(self, lag: float) -> None:
         blocked = lag + self.interval  # the loop was busy from about one interval before the timer was due
-        if self._slow_step is not None:
-            offender = self._slow_step[0]
-        elif self._seen is not None:
+        if self._seen is not None:
             offender = self._seen
         else:
             offender = "not a job: a callback that was not caught in the act (shorter than the watchdog's period)"
@@ -195,14 +188,15 @@ class LoopMonitor:
                 self._seen = self._describe_loop_thread()
 
     def _describe_loop_thread(self) -> str:
-        current = self.current
-        if current is not None:
-            return current
         frame = sys._current_frames().get(self._thread_id)
         if frame is None:
             return "not a job: unknown"
+        jobs = self.jobs
         stack: list[Any] = []
         while frame is not None:
+            job = jobs.get(frame)
+            if job is not None:
+                return f"job {job[0]} {job[1]}"
             stack.append(frame)
             frame = frame.f_back
         stack.reverse()  # outermost first
@@ -275,53 +269,3 @@ def _in_stdlib(frame: Any) -> bool:
 def _short(path: str) -> str:
     parts = path.split(os.sep)
     return os.sep.join(parts[-2:])
-
-
-class _Tracked:
-    """Awaits a coroutine, marking each of its steps with a label and timing the slow ones."""
-
-    __slots__ = ("_coro", "_label", "_monitor")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], label: str, monitor: LoopMonitor) -> None:
-        self._coro = coro
-        self._label = label
-        self._monitor = monitor
-
-    def __await__(self) -> Generator[Any, None, Any]:
-        return self  # type: ignore[return-value]
-
-    def __iter__(self) -> _Tracked:
-        return self
-
-    def __next__(self) -> Any:
-        return self.send(None)
-
-    def send(self, value: Any) -> Any:
-        return self._step(self._coro.send, value)
-
-    def throw(self, *args: Any) -> Any:
-        return self._step(self._coro.throw, *args)
-
-    def close(self) -> None:
-        self._coro.close()
-
-    def _step(self, step: Callable[..., Any], *args: Any) -> Any:
-        monitor = self._monitor
-        previous = monitor.current
-        monitor.current = self._label
-        started = time.perf_counter()
-        try:
-            return step(*args)
-        finally:
-            monitor.current = previous
-            took = time.perf_counter() - started
-            if took >= monitor.threshold:
-                monitor.note_step(self._label, took)
-
-
-def track(coro: Coroutine[Any, Any, Any], label: str, monitor: LoopMonitor | None) -> Awaitable[Any]:
-    """``await track(handler(...), "job email 1234", monitor)``: the handler, blamed by name if
-    one of its steps holds the loop."""
-    if monitor is None:
-        return coro
-    return _Tracked(coro, label, monitor)

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from ..context import JobContext
-from ..loop_monitor import LoopMonitor, track
+from ..loop_monitor import LoopMonitor
 from .child import DEFAULT_NICE
 from .processes import ProcessDied, ProcessRunner
 from .threads import ThreadRunner
@@ -33,7 +33,7 @@ class Runners:
 
     @property
     def monitor(self) -> LoopMonitor | None:
-        """Set by the pool while it runs: ``async def`` steps are marked for blame."""
+        """Set by the pool while it runs: ``async def`` handlers are registered for blame."""
         return self._monitor
 
     @monitor.setter
@@ -56,16 +56,25 @@ class Runners:
 
     async def call(self, job_type: JobType, payload: Any, ctx: JobContext) -> Any:
         handler: Any = job_type.handler
-        label = f"job {job_type.name} {ctx.id}"
         if job_type.run_in == "loop":
             coro = handler(payload, ctx) if job_type.takes_context else handler(payload)
-            return await track(coro, label, self.monitor)
+            monitor = self._monitor
+            frame = getattr(coro, "cr_frame", None)
+            if monitor is None or frame is None:
+                return await coro
+            # A stall with this frame on the loop's stack is blamed on this job (inline, not a
+            # context manager: this is every loop job's path, and costs well under a microsecond).
+            monitor.jobs[frame] = (job_type.name, ctx.id)
+            try:
+                return await coro
+            finally:
+                del monitor.jobs[frame]
         ctx._loop = asyncio.get_running_loop()
         try:
             if job_type.run_in == "process":
                 return await self.processes.run(handler, payload, ctx, job_type.takes_context)
             args = (payload, ctx) if job_type.takes_context else (payload,)
-            return await self.threads.run(handler, *args, label=label)
+            return await self.threads.run(handler, *args, label=f"job {job_type.name} {ctx.id}")
         except asyncio.CancelledError:
             ctx.cancelled.set()  # a thread still running sees it (shutdown does not set it itself)
             raise
