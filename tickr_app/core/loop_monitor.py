@@ -77,7 +77,7 @@ class LoopMonitor:
         self._thread_id = 0
         self._watchdog: threading.Thread | None = None
         self._stop = threading.Event()
-        self._seen: str | None = None
+        self._seen: tuple[float, str] | None = None
         """What the watchdog saw the loop thread doing during the current stall."""
         self.stalls = 0
         self.lease_risks = 0
@@ -130,7 +130,7 @@ class LoopMonitor:
     def _tick(self) -> None:
         now = self.loop.time()
         lag = max(0.0, now - self._due)
-        self._beat = time.monotonic()
+        beat, self._beat = self._beat, time.monotonic()
         self._samples.append(lag)
         self._since_snapshot = max(self._since_snapshot, lag)
         for observe in self.observers:
@@ -138,16 +138,18 @@ class LoopMonitor:
                 observe(lag)
             except Exception:
                 log.exception("loop lag observer failed")
+        seen, self._seen = self._seen, None
         if lag >= self.threshold:
-            self._stalled(lag)
-        self._seen = None
+            # A sample taken during this stall (stamped with the beat it followed), not a late
+            # write from the previous one.
+            self._stalled(lag, seen[1] if seen is not None and seen[0] == beat else None)
         self._due = now + self.interval
         self._handle = self.loop.call_at(self._due, self._tick)
 
-    def _stalled(self, lag: float) -> None:
+    def _stalled(self, lag: float, seen: str | None) -> None:
         blocked = lag + self.interval  # the loop was busy from about one interval before the timer was due
-        if self._seen is not None:
-            offender = self._seen
+        if seen is not None:
+            offender = seen
         else:
             offender = "not a job: a callback that was not caught in the act (shorter than the watchdog's period)"
         self.stalls += 1
@@ -183,9 +185,15 @@ class LoopMonitor:
         """Runs on its own thread: while the loop is late, record what its thread is doing."""
         period = max(0.01, min(self.interval, self.threshold) / 2)
         while not self._stop.wait(period):
-            late = time.monotonic() - self._beat - self.interval
-            if late >= self.threshold / 2 and self._seen is None:
-                self._seen = self._describe_loop_thread()
+            beat = self._beat
+            late = time.monotonic() - beat - self.interval
+            seen = self._seen if self._seen is not None and self._seen[0] == beat else None
+            if late >= self.threshold / 2 and (seen is None or not seen[1].startswith("job ")):
+                # Keep sampling through the stall: a job's frame, once seen, is the answer (a slow
+                # callback may have made the loop late before the job's step blocked it for long).
+                sample = self._describe_loop_thread()
+                if seen is None or sample.startswith("job "):
+                    self._seen = (beat, sample)
 
     def _describe_loop_thread(self) -> str:
         frame = sys._current_frames().get(self._thread_id)
