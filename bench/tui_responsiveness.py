@@ -17,6 +17,10 @@ uses Textual's test driver, which skips that step.
 Without `--rate` a backlog keeps the pool running flat out (the worst case for the UI: every
 spare cycle goes to jobs); `--rate 1200` offers a steady 1,200 jobs/s instead.
 
+`--cpu-load process|thread|async|idle` replaces the no-op flood with the CPU-bound load of
+bench/blocking_jobs.py: five ~50 ms pure-Python CPU handlers back to back, as process jobs, thread
+jobs or a careless blocking `async def` (`idle`: no jobs at all, the baseline).
+
 `--gc tuned` (the default) applies the collector settings `tickr` applies (tickr_app/gc_policy.py);
 `--gc default` keeps CPython's, to see what they cost.
 """
@@ -83,6 +87,29 @@ async def pace(producer: Tickr, stop: asyncio.Event, rate: float, every: float =
             await producer.submit_many([{"type": "noop", "payload": {}} for _ in range(due)])
             sent += due
         await asyncio.sleep(every)
+
+
+CPU_CHAINS = 5
+
+
+async def cpu_chains(producer: Tickr, stop: asyncio.Event, job_type: str) -> None:
+    """Five CPU handlers running back to back: each chain submits its next job when the last ends."""
+
+    async def chain() -> None:
+        while not stop.is_set():
+            j = await producer.submit(job_type, {"ms": 50})
+            await producer.wait(j.id, timeout=120)
+
+    await asyncio.gather(*(chain() for _ in range(CPU_CHAINS)))
+
+
+def register_cpu_jobs(registry: Registry) -> None:
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the job processes import blockjobs
+    import blockjobs
+
+    registry.job("cpu_process", run_in="process", timeout=60)(blockjobs.cpu_process)
+    registry.job("cpu_thread", timeout=60)(blockjobs.cpu_thread)
+    registry.job("cpu_async", timeout=60)(blockjobs.cpu_async)
 
 
 async def loop_lag(samples: list[float], stop: asyncio.Event, every: float = 0.01) -> None:
@@ -211,12 +238,24 @@ async def main(args: argparse.Namespace) -> int:
     prefix = f"tickrbench-tui-{uuid.uuid4().hex[:8]}"
     # Short retention: finished records expire by themselves even if this run is killed.
     common: dict[str, Any] = {"prefix": prefix, "registry": registry, "builtin_jobs": False, "retention": 120}
+    if args.cpu_load:
+        register_cpu_jobs(registry)
     producer = await Tickr(args.redis, workers=0, **common).start()
     worker = await Tickr(args.redis, workers=args.concurrency, **common).start()
     stop = asyncio.Event()
     out = Results()
     try:
-        feeder = asyncio.create_task(pace(producer, stop, args.rate) if args.rate else keep_fed(producer, stop, 5000))
+        if args.cpu_load in ("process", "thread", "async"):
+            job_type = f"cpu_{args.cpu_load}"
+            if args.cpu_load == "process":  # start the processes first: startup is paid once
+                warm = [await producer.submit(job_type, {"ms": 1}) for _ in range(CPU_CHAINS)]
+                for j in warm:
+                    await producer.wait(j.id, timeout=60)
+            feeder = asyncio.create_task(cpu_chains(producer, stop, job_type))
+        elif args.cpu_load == "idle":
+            feeder = asyncio.create_task(stop.wait())
+        else:
+            feeder = asyncio.create_task(pace(producer, stop, args.rate) if args.rate else keep_fed(producer, stop, 5000))
         lagger = asyncio.create_task(loop_lag(out.lags, stop))
         app = TickrApp(worker, tune_gc=args.gc == "tuned")
         async with on_a_terminal(app) if args.driver == "terminal" else headless(app):
@@ -234,6 +273,8 @@ async def main(args: argparse.Namespace) -> int:
 
 def report(args: argparse.Namespace, out: Results) -> None:
     offered = f"{args.rate:,.0f} jobs/s offered" if args.rate else "backlog (flat out)"
+    if args.cpu_load:
+        offered = f"CPU load: {args.cpu_load}" + ("" if args.cpu_load == "idle" else f" ({CPU_CHAINS} x 50 ms handlers)")
     print(
         f"{args.driver} driver, {SIZE[0]}x{SIZE[1]}; loop {type(asyncio.get_running_loop()).__module__}; "
         f"gc {args.gc}; {offered}; concurrency {args.concurrency}; {args.presses} key presses"
@@ -263,6 +304,10 @@ if __name__ == "__main__":
     parser.add_argument(
         "--rate", type=float, default=0, help="jobs/s offered (default 0: keep a backlog, the pool runs flat out)"
     )
+    parser.add_argument(
+        "--cpu-load", choices=("idle", "process", "thread", "async"), default=None,
+        help="five ~50 ms CPU handlers back to back instead of the no-op flood (idle: no jobs)",
+    )  # fmt: skip
     parser.add_argument("--driver", choices=("terminal", "headless"), default="terminal")
     parser.add_argument(
         "--loop", choices=("uvloop", "asyncio"), default="uvloop", help="uvloop (what `tickr` uses when installed)"

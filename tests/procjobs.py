@@ -47,3 +47,31 @@ async def sleepy(payload: Mark, ctx: JobContext) -> dict[str, str]:
     await asyncio.sleep(float(payload.name))
     _log(f"done {ctx.id} {os.getpid()}")
     return {"slept": payload.name}
+
+
+# -- issue #12: blocking and CPU-bound job code, as `tickr worker --jobs procjobs` runs it --------
+
+
+@job("crunch", run_in="process", max_attempts=2)
+def crunch(payload: Mark, ctx: JobContext) -> dict[str, int]:
+    """CPU work in a worker process; reports progress from the child."""
+    ctx.progress(50, "crunching")
+    total = sum(i * i for i in range(50_000)) % 1000
+    return {"pid": os.getpid(), "parent": os.getppid(), "total": total}
+
+
+@job("threaded")
+def threaded(payload: Mark, ctx: JobContext) -> dict[str, str]:
+    """A plain def: runs on one of the pool's threads."""
+    import threading
+
+    return {"thread": threading.current_thread().name}
+
+
+@job("crunch_hold", run_in="process", timeout=120)
+def crunch_hold(payload: Mark, ctx: JobContext) -> None:
+    """Logs its process and blocks for the seconds in its name (to be cut off by shutdown)."""
+    import time
+
+    _log(f"hold {ctx.id} {os.getpid()}")
+    time.sleep(float(payload.name))

@@ -402,3 +402,25 @@ async def test_help_palette_and_theme(make_tickr, jobs: Jobs) -> None:
             await pilot.press(pane)
             await pilot.pause()
             app.export_screenshot()  # renders at 80x24 in the light theme without errors
+
+
+# -- Loop lag (issue #12) -----------------------------------------------------------------
+
+
+async def test_status_line_and_workers_pane_show_loop_lag_and_the_last_offender(make_tickr, registry: Registry) -> None:
+    @registry.job("careless")
+    async def careless(payload: dict[str, Any]) -> None:
+        time.sleep(0.3)  # noqa: ASYNC251 - blocks the loop the TUI runs on
+
+    tickr = await make_tickr(workers=1)
+    app = TickrApp(tickr)
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "loop " in app.sub_title, "the loop lag in the status line")
+        j = await tickr.submit("careless", {})
+        await wait_for(pilot, lambda: f"job careless {j.id[:8]}" in app.sub_title, "the offender in the status line")
+        assert "last stall" in app.sub_title
+        await pilot.press("3")
+        workers = app.workers_pane.table
+        await wait_for(pilot, lambda: tickr.worker_id in workers.processes, "this process in the worker table")
+        lag = workers.get_cell(tickr.worker_id, "lag")
+        assert str(lag).endswith(("ms", " s")), lag

@@ -86,6 +86,7 @@ def _common(parser: argparse.ArgumentParser, *, engine: bool = True, api: bool =
         e.add_argument("--jobs", action="append", metavar="MODULE", help="import MODULE to register job types (repeatable; TICKR_JOBS, comma-separated)")
         e.add_argument("--lease", type=_seconds, help="lease length in seconds (default 30)")
         e.add_argument("--grace", type=_seconds, help="graceful-shutdown period in seconds (default 30)")
+        e.add_argument("--lag-threshold", type=_seconds, metavar="S", help="log event-loop stalls at least this long, naming the job (TICKR_LAG_THRESHOLD, default 0.1)")
     parser.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"), help="logging level (default INFO)")
 
 
@@ -168,6 +169,15 @@ def options_from(args: argparse.Namespace) -> RuntimeOptions:
     grace = getattr(args, "grace", None)
     if lease is not None and lease <= 0:
         raise CliError("--lease must be greater than 0")
+    lag = getattr(args, "lag_threshold", None)
+    if lag is None:
+        text = env("LAG_THRESHOLD")
+        try:
+            lag = float(text) if text else 0.1
+        except ValueError:
+            raise CliError(f"TICKR_LAG_THRESHOLD must be seconds, got {text!r}") from None
+    if not lag > 0:
+        raise CliError("--lag-threshold must be greater than 0")
     return RuntimeOptions(
         redis_url=getattr(args, "redis", None) or env("REDIS_URL"),
         home=tickr_home(getattr(args, "home", None)),
@@ -180,6 +190,7 @@ def options_from(args: argparse.Namespace) -> RuntimeOptions:
         token=getattr(args, "token", None) or env("API_TOKEN"),
         lease=defaults.LEASE_S if lease is None else lease,
         grace_period=defaults.GRACE_PERIOD_S if grace is None else grace,
+        lag_threshold=lag,
     )
 
 

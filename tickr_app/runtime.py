@@ -82,6 +82,7 @@ class Runtime:
             home=options.home,
             lease=options.lease,
             grace_period=options.grace_period,
+            loop_lag_threshold=options.lag_threshold,
             scheduler=False if attach else options.scheduler,
         )
         self.api: Any = None

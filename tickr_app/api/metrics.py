@@ -30,6 +30,7 @@ CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 SCRAPE_TIMEOUT_S = 5.0
 
 DURATION_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, float("inf"))
+LAG_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, float("inf"))
 WAIT_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, float("inf"))
 
 # by_type counter name in Redis -> (metric name, help)
@@ -102,6 +103,15 @@ class RedisCollector(Collector):
             slots.add_metric([w.id, "busy"], w.busy)
             slots.add_metric([w.id, "total"], w.concurrency)
         yield slots
+        lag = GaugeMetricFamily(
+            "tickr_worker_loop_lag_seconds",
+            "Largest event-loop lag each live worker process saw in its last heartbeat period.",
+            labels=["worker"],
+        )
+        for w in snap.workers:
+            if w.loop is not None:
+                lag.add_metric([w.id], w.loop.lag_ms / 1000)
+        yield lag
 
 
 class ApiMetrics:
@@ -131,6 +141,12 @@ class ApiMetrics:
             ["method", "route", "status"],
             registry=self.registry,
         )
+        self.loop_lag = Histogram(
+            "tickr_event_loop_lag_seconds",
+            "How late this process's event loop ran a timer due every 0.1 s (blocking code on the loop shows here).",
+            buckets=LAG_BUCKETS,
+            registry=self.registry,
+        )
         self._attached: Tickr | None = None
 
     # -- local observations ----------------------------------------------------------------
@@ -146,11 +162,13 @@ class ApiMetrics:
             return
         self.detach()
         tickr.add_job_observer(self.observe_job)
+        tickr.add_loop_lag_observer(self.loop_lag.observe)
         self._attached = tickr
 
     def detach(self) -> None:
         if self._attached is not None:
             self._attached.remove_job_observer(self.observe_job)
+            self._attached.remove_loop_lag_observer(self.loop_lag.observe)
             self._attached = None
 
     # -- scraping --------------------------------------------------------------------------

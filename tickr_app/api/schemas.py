@@ -307,6 +307,9 @@ class JobTypeOut(_Response):
     description: str
     timeout: float | None
     max_attempts: int
+    run_in: Literal["loop", "thread", "process"] = Field(
+        description="where the handler runs: the event loop (async def), a thread (def) or a worker process"
+    )
     backoff: Backoff
     payload_schema: dict[str, Any]
 
@@ -335,6 +338,18 @@ class QueueList(_Response):
     queues: list[QueueOut]
 
 
+class LoopLagOut(_Response):
+    """How late the process's event loop runs, and who held it in the last stall."""
+
+    lag_ms: float = Field(description="largest lag in the last heartbeat period")
+    p99_ms: float = Field(description="over the last minute")
+    max_ms: float = Field(description="over the last minute")
+    stalls: int = Field(description="stalls over the threshold since start")
+    offender: str = Field(description="who held the loop last: 'job <type> <id>' or 'not a job: <callback>'")
+    offender_ms: float
+    lease_risks: int = Field(description="stalls long enough to delay lease heartbeats")
+
+
 class WorkerOut(_Response):
     id: str
     host: str
@@ -346,6 +361,7 @@ class WorkerOut(_Response):
     started_at: int
     heartbeat_at: int
     jobs: list[str]
+    loop: LoopLagOut | None = Field(description="the process's event-loop lag; null from a process that does not report it")
 
 
 class WorkerList(_Response):

@@ -6,7 +6,7 @@ import random
 import socket
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import orjson
@@ -17,6 +17,7 @@ from .job import STATUSES, Job
 from .keys import DEFAULT_PREFIX, GlobalKeys, QueueKeys, queue_keys
 from .records import (  # noqa: F401  (re-exported: older imports from the broker keep working)
     EnqueueSpec,
+    LagStats,
     LeasedJob,
     ListableStatus,
     QueueStats,
@@ -452,6 +453,7 @@ class Broker:
                 "started_at": info.started_at,
                 "heartbeat_at": info.heartbeat_at,
                 "jobs": ",".join(info.jobs),
+                **({"loop": orjson.dumps(asdict(info.loop)).decode()} if info.loop is not None else {}),
             },
         )
         pipe.pexpire(key, ttl_ms)
@@ -499,6 +501,7 @@ class Broker:
                     started_at=int(h["started_at"]),
                     heartbeat_at=int(h["heartbeat_at"]),
                     jobs=[j for j in h.get("jobs", "").split(",") if j],
+                    loop=_lag_stats(h.get("loop")),
                 )
             )
         if gone:
@@ -551,3 +554,14 @@ def default_worker_id() -> str:
     import uuid
 
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _lag_stats(text: str | None) -> LagStats | None:
+    """A worker record's loop-lag field, tolerating records from older or newer versions."""
+    if not text:
+        return None
+    try:
+        data = orjson.loads(text)
+        return LagStats(**{k: data[k] for k in LagStats.__dataclass_fields__})
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return None

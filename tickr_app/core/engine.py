@@ -34,7 +34,17 @@ from .ids import new_job_id
 from .keys import DEFAULT_PREFIX, DEFAULT_QUEUE, check_queue_name
 from .notify import Listener
 from .pool import PoolSettings, WorkerPool
-from .records import EnqueueSpec, Event, LeasedJob, ListableStatus, PoolState, QueueStats, WorkerInfo, event_job_ids
+from .records import (
+    EnqueueSpec,
+    Event,
+    LagStats,
+    LeasedJob,
+    ListableStatus,
+    PoolState,
+    QueueStats,
+    WorkerInfo,
+    event_job_ids,
+)
 from .builtin_jobs import install_builtin_jobs
 from .registry import Registry, default_registry
 from .reprs import JobList, StatsReport, WorkerList
@@ -130,6 +140,8 @@ class Tickr(ScheduleMethods):
         home: str | Path | None = None,
         lease: float = defaults.LEASE_S,
         grace_period: float = defaults.GRACE_PERIOD_S,
+        loop_lag_threshold: float = 0.1,
+        process_nice: int = 5,
         scheduler: bool | None = None,
         builtin_jobs: bool = True,
         worker_id: str | None = None,
@@ -153,7 +165,11 @@ class Tickr(ScheduleMethods):
         self._queues = [check_queue_name(q) for q in queues] if queues else None
         self._run_scheduler = workers > 0 if scheduler is None else scheduler
         self._pool_settings = PoolSettings(
-            concurrency=workers, lease_ms=int(lease * 1000), grace_period=grace_period
+            concurrency=workers,
+            lease_ms=int(lease * 1000),
+            grace_period=grace_period,
+            lag_threshold=loop_lag_threshold,
+            process_nice=process_nice,
         )
         self._broker_settings = BrokerSettings(
             prefix=prefix, retention_ms=int(retention * 1000), dead_cap=dead_cap
@@ -169,6 +185,7 @@ class Tickr(ScheduleMethods):
         self._started = False
         self._valid_queues: set[str] = set()
         self._observers: list[JobObserver] = []
+        self._lag_observers: list[Callable[[float], None]] = []
         self._served: tuple[float, frozenset[str]] | None = None
         self._served_read: asyncio.Future[frozenset[str]] | None = None
 
@@ -229,6 +246,8 @@ class Tickr(ScheduleMethods):
             self._scheduler.pool = self._pool
         if self._pool:
             await self._pool.start()  # registers its wake and control channels
+            for lag_observer in self._lag_observers:
+                self._add_to_monitor(lag_observer)
         self._listener.start()
         if self._scheduler or self._pool:
             # Be subscribed before returning and before the first promote: a wake, cancel or
@@ -584,6 +603,33 @@ class Tickr(ScheduleMethods):
     async def server_info(self, section: str = "server") -> dict[str, Any]:
         """Redis ``INFO`` of one section (the version and mode, for reports and benchmarks)."""
         return dict(await self._require().redis.info(section))
+
+    # -- the event loop's health -----------------------------------------------------------
+
+    def loop_lag(self) -> LagStats | None:
+        """This process's event-loop lag and its last stall's offender (None without a pool);
+        every process's is in ``worker_processes()``."""
+        monitor = self._pool.loop_monitor if self._pool is not None else None
+        return monitor.snapshot(reset=False) if monitor is not None else None
+
+    def add_loop_lag_observer(self, observer: Callable[[float], None]) -> None:
+        """Call ``observer(seconds)`` with every lag sample of this process's loop (the API's
+        Prometheus histogram), also once a pool starts later. Must be quick and must not raise."""
+        if observer not in self._lag_observers:
+            self._lag_observers.append(observer)
+        self._add_to_monitor(observer)
+
+    def remove_loop_lag_observer(self, observer: Callable[[float], None]) -> None:
+        if observer in self._lag_observers:
+            self._lag_observers.remove(observer)
+        monitor = self._pool.loop_monitor if self._pool is not None else None
+        if monitor is not None and observer in monitor.observers:
+            monitor.observers.remove(observer)
+
+    def _add_to_monitor(self, observer: Callable[[float], None]) -> None:
+        monitor = self._pool.loop_monitor if self._pool is not None else None
+        if monitor is not None and observer not in monitor.observers:
+            monitor.observers.append(observer)
 
     # -- commands --------------------------------------------------------------------------
 

@@ -30,9 +30,11 @@ from .backoff import Reconnect, full_jitter_ms
 from .broker import Broker
 from .context import JobContext, StatsSource
 from .errors import InvalidPayload, PermanentError
+from .loop_monitor import LoopMonitor
 from .notify import Listener
 from .records import LeasedJob, RunningJob, WorkerInfo
 from .registry import Registry
+from .runners import Runners
 
 log = logging.getLogger("tickr.pool")
 
@@ -47,6 +49,10 @@ class PoolSettings:
     fetch_block_s: float = 1.0
     registry_interval: float = 1.0
     """How often the process refreshes its record in the worker registry."""
+    lag_threshold: float = 0.1
+    """Event-loop stalls at least this long are logged, naming the job that held the loop."""
+    process_nice: int = 5
+    """CPU niceness of ``run_in="process"`` job processes (0: as this process)."""
 
 
 @dataclass(eq=False, slots=True)
@@ -132,6 +138,9 @@ class WorkerPool:
         """Called after every attempt with (job, seconds from due to start, seconds run), e.g.
         by the API's Prometheus histograms. Must be quick and must not raise."""
         self._host = socket.gethostname()
+        # issue #12: where handlers run (loop/thread/process) and the loop's own lag monitor.
+        self.runners = Runners(lambda: self._concurrency, process_nice=self.settings.process_nice)
+        self.loop_monitor: LoopMonitor | None = None
 
     # -- public state ----------------------------------------------------------------------
 
@@ -164,6 +173,9 @@ class WorkerPool:
 
     async def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.loop_monitor = self.runners.monitor = LoopMonitor.for_loop(
+            self.settings.lag_threshold, self.settings.lease_ms / 1000
+        )
         self._started_at = await self.broker.time_ms()
         await self.broker.register_queues(self.queues)
         for queue in self.queues:
@@ -206,6 +218,7 @@ class WorkerPool:
                 slot.task.cancel()
         await asyncio.gather(*(s.task for s in self._slots if s.task), return_exceptions=True)
         self._slots.clear()
+        await self._close_runners()  # issue #12: worker processes end, idle threads go
         try:
             await asyncio.wait_for(self._drain_outcomes(), timeout=10.0)
         except TimeoutError:
@@ -228,6 +241,13 @@ class WorkerPool:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, *self._upkeep, return_exceptions=True)
+        await self._close_runners()
+
+    async def _close_runners(self) -> None:
+        await self.runners.close()
+        if self.loop_monitor is not None:
+            self.loop_monitor.release()
+            self.loop_monitor = None
 
     def _end_upkeep(self) -> None:
         self._upkeep_ending = True
@@ -503,7 +523,9 @@ class WorkerPool:
         try:
             slot.in_handler = True
             try:
-                result = await (job_type.handler(payload, ctx) if job_type.takes_context else job_type.handler(payload))
+                # issue #12: the handler runs on the loop, a thread or a worker process; a cancel
+                # (timeout, job cancel, shutdown) of this await returns at once in every case.
+                result = await self.runners.call(job_type, payload, ctx)
             finally:
                 slot.in_handler = False
                 if deadline is not None:
@@ -670,6 +692,7 @@ class WorkerPool:
             started_at=self._started_at,
             heartbeat_at=now,
             jobs=[s.job.id for s in self._slots if s.job is not None][:100],
+            loop=self.loop_monitor.snapshot() if self.loop_monitor is not None else None,
         )
         ttl = int(max(5.0, self.settings.registry_interval * 5) * 1000)
         commands = await self.broker.register_worker(info, ttl)

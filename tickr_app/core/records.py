@@ -6,7 +6,7 @@ and the API, the TUI and the notebook displays read them. ``Job`` lives in ``job
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .job import Status
@@ -98,6 +98,24 @@ class QueueStats:
 
 
 @dataclass(slots=True)
+class LagStats:
+    """What the worker registry, the API and the TUI show of one process's loop."""
+
+    lag_ms: float
+    """The largest lag since the previous snapshot (about the last second when polled 1×/s)."""
+    p99_ms: float
+    max_ms: float
+    """Over the last minute."""
+    stalls: int
+    """Stalls over the threshold since start."""
+    offender: str
+    """Who held the loop in the last stall: ``job <type> <id>`` or ``not a job: <callback>``."""
+    offender_ms: float
+    lease_risks: int
+    """Stalls long enough to delay lease heartbeats."""
+
+
+@dataclass(slots=True)
 class WorkerInfo:
     id: str
     host: str
@@ -109,6 +127,8 @@ class WorkerInfo:
     started_at: int
     heartbeat_at: int
     jobs: list[str]
+    loop: LagStats | None = None
+    """The process's event-loop lag; None from a process that does not report it."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -122,6 +142,7 @@ class WorkerInfo:
             "started_at": self.started_at,
             "heartbeat_at": self.heartbeat_at,
             "jobs": self.jobs,
+            "loop": asdict(self.loop) if self.loop is not None else None,
         }
 
     # Notebook displays (see reprs.py).

@@ -1,17 +1,20 @@
-"""Job types: a name, an async handler and the pydantic model its payload must satisfy.
+"""Job types: a name, a handler and the pydantic model its payload must satisfy.
 
 The payload model is the single source for validation (engine and API), the JSON Schema the
-API publishes, and the form the TUI generates.
+API publishes, and the form the TUI generates. A handler is ``async def`` (runs on the event
+loop) or plain ``def`` (runs on a bounded thread pool, or with ``run_in="process"`` in a pool of
+worker processes) so blocking and CPU-bound job code never freezes the loop.
 """
 
 from __future__ import annotations
 
 import inspect
+import sys
 import typing
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
@@ -19,7 +22,11 @@ from . import defaults
 from .errors import InvalidPayload, UnknownJobType
 from .keys import DEFAULT_QUEUE, QUEUE_NAME_RULE, is_queue_name
 
-Handler = Callable[..., Awaitable[Any]]
+Handler = Callable[..., Awaitable[Any]] | Callable[..., Any]
+RunIn = Literal["loop", "thread", "process"]
+"""Where a handler runs: ``loop`` (``async def``, on the event loop), ``thread`` (plain ``def``,
+on the pool's thread pool) or ``process`` (plain ``def``, in a long-lived worker process)."""
+RUN_IN_CHOICES: tuple[RunIn, ...] = ("loop", "thread", "process")
 
 DEFAULT_MAX_ATTEMPTS = defaults.MAX_ATTEMPTS
 DEFAULT_TIMEOUT_S = defaults.TIMEOUT_S
@@ -60,6 +67,7 @@ class JobType:
     takes_context: bool = True
     wants_dict: bool = False
     schedule: DeclaredSchedule | None = None
+    run_in: RunIn = "loop"
 
     def validate(self, payload: Any) -> BaseModel:
         """Validate a payload (dict, or JSON text/bytes) or raise InvalidPayload with field errors."""
@@ -83,6 +91,7 @@ class JobType:
             "description": self.description,
             "timeout": self.timeout,
             "max_attempts": self.max_attempts,
+            "run_in": self.run_in,
             "backoff": {"base": self.backoff_base, "cap": self.backoff_cap},
             "payload_schema": self.json_schema(),
         }
@@ -141,9 +150,11 @@ class Registry:
         schedule_payload: Any = None,
         misfire: str = "skip",
         overlap: str = "allow",
+        run_in: RunIn | None = None,
     ) -> Callable[[Handler], Handler]:
-        """Decorator registering an async handler ``(payload: Model, ctx: JobContext)``; the
-        model comes from the first parameter's annotation unless ``payload_model`` is given.
+        """Decorator registering a handler ``(payload: Model, ctx: JobContext)``; the model
+        comes from the first parameter's annotation unless ``payload_model`` is given.
+        ``run_in`` defaults to ``"loop"`` for ``async def`` and ``"thread"`` for ``def``.
         With ``cron=`` or ``every=`` the type also runs on that schedule, with
         ``schedule_payload``."""
         declared = None
@@ -154,8 +165,7 @@ class Registry:
             declared = DeclaredSchedule(cron, every, tz, schedule_payload, misfire, overlap)
 
         def register(handler: Handler) -> Handler:
-            if not inspect.iscoroutinefunction(handler):
-                raise TypeError(f"job handler {handler.__qualname__} must be an async function")
+            where = resolve_run_in(handler, run_in)
             if max_attempts < 1:
                 raise ValueError("max_attempts must be at least 1")
             if not is_queue_name(queue):
@@ -175,11 +185,39 @@ class Registry:
                     takes_context=takes_context,
                     wants_dict=wants_dict,
                     schedule=declared,
+                    run_in=where,
                 )
             )
             return handler
 
         return register
+
+
+def resolve_run_in(handler: Handler, run_in: RunIn | None) -> RunIn:
+    """Check ``run_in`` against the handler's kind; the default follows ``async def``/``def``."""
+    is_async = inspect.iscoroutinefunction(handler)
+    if run_in is None:
+        return "loop" if is_async else "thread"
+    if run_in not in RUN_IN_CHOICES:
+        raise ValueError(f"run_in must be one of {', '.join(RUN_IN_CHOICES)}, not {run_in!r}")
+    if run_in == "loop" and not is_async:
+        raise TypeError(f"job handler {handler.__qualname__} runs on the loop: it must be an async function")
+    if run_in in ("thread", "process") and is_async:
+        raise TypeError(
+            f"job handler {handler.__qualname__} is async: run_in={run_in!r} needs a plain def "
+            "(blocking code belongs in a def handler, not in an async def)"
+        )
+    if run_in == "process":
+        qualname = getattr(handler, "__qualname__", "")
+        module = getattr(handler, "__module__", None)
+        main = sys.modules.get("__main__")
+        if "<locals>" in qualname or not module or (module == "__main__" and not getattr(main, "__file__", None)):
+            raise TypeError(
+                f"job handler {qualname} cannot run in a process: the worker process imports it by "
+                "module path, so define it at the top level of an importable module (not in a "
+                "notebook cell or inside a function)"
+            )
+    return run_in
 
 
 def _inspect_handler(handler: Handler, payload_model: type[BaseModel] | None = None) -> tuple[type[BaseModel], bool, bool]:
@@ -239,6 +277,7 @@ def job(
     schedule_payload: Any = None,
     misfire: str = "skip",
     overlap: str = "allow",
+    run_in: RunIn | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register a job type in the default registry (see ``Registry.job``)."""
     return default_registry.job(
@@ -255,5 +294,6 @@ def job(
         schedule_payload=schedule_payload,
         misfire=misfire,
         overlap=overlap,
+        run_in=run_in,
     )
 

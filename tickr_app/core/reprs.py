@@ -295,12 +295,23 @@ def _worker_row(w: WorkerInfo) -> list[str]:
         _e(", ".join(w.queues)),
         f"{w.busy}/{w.concurrency}",
         state,
+        _e(_loop_text(w)),
         _e(_ago(w.started_at)),
         _e(_ago(w.heartbeat_at)),
     ]
 
 
-_WORKER_HEADERS = ("id", "host", "pid", "queues", "busy", "state", "started", "heartbeat")
+def _loop_text(w: WorkerInfo) -> str:
+    """The process's loop lag, and who held the loop in its last stall (issue #12)."""
+    if w.loop is None:
+        return "—"
+    text = f"{w.loop.lag_ms:.0f} ms"
+    if w.loop.offender:
+        text += f" (last stall {w.loop.offender_ms:.0f} ms: {w.loop.offender[:80]})"
+    return text
+
+
+_WORKER_HEADERS = ("id", "host", "pid", "queues", "busy", "state", "loop lag", "started", "heartbeat")
 
 
 def workers_html(workers: Iterable[WorkerInfo]) -> str:
@@ -318,6 +329,7 @@ def worker_text(w: WorkerInfo) -> str:
     return (
         f"worker {w.id} on {w.host} pid {w.pid}: {w.busy}/{w.concurrency} busy"
         f"{', paused' if w.paused else ''}, queues {', '.join(w.queues) or '—'}, heartbeat {_ago(w.heartbeat_at)}"
+        f"{f', loop lag {_loop_text(w)}' if w.loop is not None else ''}"
     )
 
 

@@ -27,6 +27,7 @@ from ..core.keys import DEFAULT_QUEUE
 from ..gc_policy import settle_gc
 from .commands import SCOPE_BY_ACTION, TickrCommands, TuiCommand, bindings
 from .controller import PoolTarget, TuiController
+from .format import loop_lag_text
 from .messages import ConfirmRequested, JobsChanged, OpenJob, ScheduleFormRequested
 from .screens.confirm import ConfirmScreen
 from .screens.drain import DrainScreen
@@ -41,6 +42,9 @@ from .widgets.startup_view import StartupProgress, StartupView
 from .widgets.submit_pane import SubmitPane
 from .widgets.tab_strip import TabStrip
 from .widgets.workers_pane import WorkersPane
+
+LAG_EVERY_S = 1.0
+"""How often the status line shows the event-loop lag again."""
 
 log = logging.getLogger("tickr.tui")
 
@@ -137,12 +141,24 @@ class TickrApp(App[None]):
         if self.api_url:
             parts.append(f"API {self.api_url}")
         parts.append(f"prefix {self.tickr.prefix}")
-        self.sub_title = " · ".join(parts)
+        self._title_parts = parts
+        self._show_loop_lag()
+        self.set_interval(LAG_EVERY_S, self._show_loop_lag)
         self.query_one(QueuesPane).visible_table.focus()
         if self.tune_gc:
             self.call_after_refresh(settle_gc)
         if self.show_welcome or (self.show_welcome is None and self._first_run()):
             self.action_welcome()
+
+    def _show_loop_lag(self) -> None:
+        """The status line: this process's event-loop lag, and who held the loop last (issue #12)."""
+        parts = list(getattr(self, "_title_parts", []))
+        lag = self.tickr.loop_lag()  # the largest lag of about the last second
+        if lag is not None:
+            parts.append(loop_lag_text(lag.lag_ms, lag.offender, lag.offender_ms))
+        title = " · ".join(parts)
+        if title != self.sub_title:
+            self.sub_title = title
 
     def _first_run(self) -> bool:
         """No welcome yet in this home. A browser tab of ``tickr web`` is not a first run: the

@@ -102,3 +102,22 @@ def pretty_json(value: Any) -> str:
 def plain(value: Any, style: str = "") -> Text:
     """Text that is never parsed as markup."""
     return Text("" if value is None else str(value), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def lag_ms(value: float) -> str:
+    """An event-loop lag: 3 ms, 120 ms, 1.4 s."""
+    return f"{value / 1000:.1f} s" if value >= 1000 else f"{value:.0f} ms"
+
+
+def loop_lag_text(current_ms: float, offender: str, offender_ms: float) -> str:
+    """``loop 2 ms`` and, after a stall, who held the loop last: ``· last stall 320 ms: job x 1a2b3c4d``."""
+    text = f"loop {lag_ms(current_ms)}"
+    if offender:
+        who = offender
+        if who.startswith("job "):
+            _, job_type, *rest = who.split(" ")
+            who = f"job {job_type} {short_id(rest[0]) if rest else ''}".rstrip()
+        elif len(who) > 60:
+            who = who[:59] + "…"
+        text += f" · last stall {lag_ms(offender_ms)}: {who}"
+    return text

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.text import Text
 
 from ...core.records import WorkerInfo
-from ..format import ago, duration, progress_bar
+from ..format import ago, duration, lag_ms, progress_bar
 from .job_table import theme_colors
 from .live_table import Column, LiveTable
 
@@ -18,6 +18,7 @@ COLUMNS = (
     Column("slots", "Busy", "right"),
     Column("load", "Load"),
     Column("state", "State"),
+    Column("lag", "Loop lag", "right"),
     Column("heartbeat", "Seen"),
     Column("up", "Up"),
 )
@@ -54,6 +55,7 @@ class WorkerTable(LiveTable):
             Text(f"{w.busy}/{w.concurrency}"),
             progress_bar(load, c.get("accent", ""), width=6),
             state,
+            _lag(w, c),
             Text(ago(w.heartbeat_at, now), style="dim"),
             Text(duration((now - w.started_at) / 1000) if w.started_at else ""),
         )
@@ -65,3 +67,14 @@ class WorkerTable(LiveTable):
 
     def on_live_table_selected(self, event: LiveTable.Selected) -> None:
         event.stop()
+
+
+STALL_MS = 100.0
+
+
+def _lag(w: WorkerInfo, colors: dict[str, str]) -> Text:
+    """The process's loop lag in its last heartbeat period; warning colour from 100 ms."""
+    if w.loop is None:
+        return Text("—", style="dim")
+    style = f"bold {colors.get('warning', '')}" if w.loop.lag_ms >= STALL_MS else ""
+    return Text(lag_ms(w.loop.lag_ms), style=style)
