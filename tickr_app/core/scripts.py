@@ -1,16 +1,43 @@
-"""The Lua scripts, one file per atomic operation, loaded once and called by name.
+"""The Lua scripts, one file per atomic operation, and the one place that calls them.
 
 Each ``<name>-<numkeys>.lua`` gets ``_common.lua`` prepended; redis-py runs it by EVALSHA and
 reloads it transparently after a SCRIPT FLUSH or a failover.
+
+``Scripts`` has one method per script (as BullMQ's Python client does): it names the script's
+keys and arguments, builds KEYS and ARGV in the order the script's header documents, and decodes
+the reply into a typed value. Nothing else in Tickr knows a script's KEYS order or reads a reply
+by position. The hot calls (enqueue, fetch, ack) build their lists with ``+=`` on flat lists and
+decode with ``zip``/``iter`` instead of slices: they run for thousands of jobs per second.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from importlib import resources
-from typing import Any
+from itertools import islice
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+
+from redis.asyncio import Redis
+from redis.commands.core import AsyncScript
+
+from .keys import QueueKeys
+
+if TYPE_CHECKING:
+    from .broker import EnqueueSpec, LeasedJob
 
 LUA_PACKAGE = "tickr_app.core.lua"
+
+MAX_FETCH = 1000
+"""Lua's unpack() limit is about 8,000 values; a fetch batch stays far below it."""
+
+LEASE_LOST: Literal[0] = 0
+LEASE_EXTENDED: Literal[1] = 1
+LEASE_CANCEL_REQUESTED: Literal[2] = 2
+LeaseState = Literal[0, 1, 2]
+"""Per job in a heartbeat reply: lost, extended, or extended with a cancel requested."""
+
+FailOutcome = Literal["retry", "dead", "cancelled", "rejected"]
 
 
 @cache
@@ -28,25 +55,231 @@ def lua_sources() -> dict[str, str]:
     return sources
 
 
+class Enqueued(NamedTuple):
+    """One job of an enqueue reply."""
+
+    job_id: str
+    created: bool
+    """False when an idempotency key matched an earlier job (``job_id`` is that job's)."""
+
+
+class Promoted(NamedTuple):
+    """Reply of the promote script."""
+
+    promoted: int
+    next_due_ms: int
+    """Due time of the next waiting job, or -1 when none is waiting."""
+    now_us: int
+    """Redis's clock when the script ran, in microseconds."""
+    leased: list[LeasedJob]
+    """Jobs leased to the caller in the same call (only when it asked for some)."""
+
+
+class WorkerCommands(NamedTuple):
+    """Commands stored for a worker process since its last heartbeat (None: none sent)."""
+
+    concurrency: str | None
+    paused: str | None
+
+
 class Scripts:
-    """Registered scripts of one Redis client, as attributes: ``scripts.fetch(keys, args)``."""
+    """The registered scripts of one Redis client, one typed method per script.
 
-    def __init__(self, redis: Any) -> None:
-        for op, source in lua_sources().items():
-            setattr(self, op, redis.register_script(source))
+    The limits every call passes (stream length, retention, ...) are fixed per broker and given
+    once here. ``leased_job`` is the record fetch and promote decode a leased job into.
+    """
 
-    enqueue: Any
-    fetch: Any
-    ack: Any
-    fail: Any
-    heartbeat: Any
-    promote: Any
-    recover: Any
-    cancel: Any
-    finish_cancel: Any
-    release: Any
-    retry: Any
-    retry_dead: Any
-    delete: Any
-    progress: Any
-    take_commands: Any
+    def __init__(
+        self,
+        redis: Redis,
+        *,
+        leased_job: type[LeasedJob],
+        events_maxlen: int,
+        retention_ms: int,
+        idempotency_ttl_ms: int,
+        dead_cap: int,
+    ) -> None:
+        self._leased_job = leased_job
+        self._events_maxlen = events_maxlen
+        self._retention_ms = retention_ms
+        self._idempotency_ttl_ms = idempotency_ttl_ms
+        self._dead_cap = dead_cap
+        handles: dict[str, AsyncScript] = {op: redis.register_script(src) for op, src in lua_sources().items()}
+        self._enqueue = handles.pop("enqueue")
+        self._fetch = handles.pop("fetch")
+        self._ack = handles.pop("ack")
+        self._fail = handles.pop("fail")
+        self._heartbeat = handles.pop("heartbeat")
+        self._release = handles.pop("release")
+        self._finish_cancel = handles.pop("finish_cancel")
+        self._progress = handles.pop("progress")
+        self._promote = handles.pop("promote")
+        self._recover = handles.pop("recover")
+        self._cancel = handles.pop("cancel")
+        self._retry = handles.pop("retry")
+        self._retry_dead = handles.pop("retry_dead")
+        self._delete = handles.pop("delete")
+        self._take_commands = handles.pop("take_commands")
+        if handles:
+            raise RuntimeError(f"Lua scripts without a Scripts method: {sorted(handles)}")
+
+    # -- jobs in -----------------------------------------------------------------------------
+
+    async def enqueue(self, k: QueueKeys, specs: Sequence[EnqueueSpec]) -> list[Enqueued]:
+        """Enqueue a batch atomically; one ``Enqueued`` per spec, in order."""
+        keys = [k.ready, k.waiting, k.events, k.stats]
+        args: list[Any] = [k.wake_channel, self._events_maxlen, self._idempotency_ttl_ms, k.queue, len(specs)]
+        for s in specs:
+            job_key = k.job(s.id)
+            keys.append(job_key)
+            keys.append(k.idempotency(s.idempotency_key) if s.idempotency_key else job_key)
+            args += [
+                s.id,
+                s.type,
+                s.payload_json,
+                s.delay_ms,
+                s.run_at_ms,
+                s.max_attempts,
+                s.timeout_ms,
+                s.backoff_base_ms,
+                s.backoff_cap_ms,
+                s.idempotency_key,
+            ]
+        flat = await self._enqueue(keys, args)
+        pairs = iter(flat)
+        return [Enqueued(job_id, created == 1) for job_id, created in zip(pairs, pairs)]
+
+    # -- leasing -----------------------------------------------------------------------------
+
+    async def fetch(self, k: QueueKeys, n: int, worker_id: str, lease_ms: int) -> list[LeasedJob] | None:
+        """Lease up to n ready jobs (at most ``MAX_FETCH``); None when the queue is paused."""
+        flat = await self._fetch(
+            [k.ready, k.active, k.events, k.paused, k.job_prefix],
+            [min(n, MAX_FETCH), worker_id, lease_ms, self._events_maxlen],
+        )
+        if flat and flat[0] == "paused":
+            return None
+        return self._leased(k.queue, flat, 0)
+
+    async def ack(self, k: QueueKeys, items: Sequence[tuple[LeasedJob, str]]) -> list[bool]:
+        """Mark jobs succeeded with their JSON results; per job, False if its lease was lost."""
+        keys = [k.active, k.succeeded, k.events, k.stats]
+        args: list[Any] = [self._retention_ms, self._events_maxlen, len(items)]
+        for job, result_json in items:
+            keys.append(k.job(job.id))
+            args += [job.id, job.token, result_json, job.type]
+        return [flag == 1 for flag in await self._ack(keys, args)]
+
+    async def fail(
+        self, k: QueueKeys, job: LeasedJob, error: str, traceback: str, retry_delay_ms: int, *, retryable: bool
+    ) -> FailOutcome:
+        """Record a failed attempt: retried later, dead, cancelled (asked while it ran), or
+        rejected (lease lost)."""
+        return await self._fail(
+            [k.active, k.waiting, k.dead, k.events, k.stats, k.job(job.id), k.job_prefix, k.cancelled],
+            [
+                job.id,
+                job.token,
+                error,
+                traceback,
+                max(0, retry_delay_ms),
+                self._dead_cap,
+                self._events_maxlen,
+                k.wake_channel,
+                "0" if retryable else "1",
+                self._retention_ms,
+            ],
+        )
+
+    async def heartbeat(self, k: QueueKeys, jobs: Sequence[LeasedJob], lease_ms: int) -> list[LeaseState]:
+        """Extend the leases on jobs of one queue; a ``LeaseState`` per job."""
+        keys = [k.active] + [k.job(j.id) for j in jobs]
+        args: list[Any] = [lease_ms]
+        for j in jobs:
+            args += [j.id, j.token]
+        return [int(x) for x in await self._heartbeat(keys, args)]  # type: ignore[misc]
+
+    async def release(self, k: QueueKeys, job: LeasedJob) -> bool:
+        """Give a leased job back to the ready list without counting the attempt."""
+        r = await self._release([k.active, k.ready, k.events, k.job(job.id)], [job.id, job.token, self._events_maxlen])
+        return r == "released"
+
+    async def finish_cancel(self, k: QueueKeys, job: LeasedJob) -> bool:
+        """Record that a running job stopped on a cancel request; False if its lease was lost."""
+        r = await self._finish_cancel(
+            [k.active, k.cancelled, k.events, k.stats, k.job(job.id)],
+            [job.id, job.token, self._retention_ms, self._events_maxlen],
+        )
+        return r == "cancelled"
+
+    async def progress(self, k: QueueKeys, job_id: str, token: str, percent: float, message: str) -> bool:
+        """Store a running job's progress; False if its lease was lost."""
+        r = await self._progress([k.job(job_id), k.events], [job_id, token, percent, message, self._events_maxlen])
+        return r == 1
+
+    # -- scheduling --------------------------------------------------------------------------
+
+    async def promote(self, k: QueueKeys, batch: int, lease_n: int, worker_id: str, lease_ms: int) -> Promoted:
+        """Move due jobs to ready and, if any moved, lease up to ``lease_n`` to the caller."""
+        flat = await self._promote(
+            [k.waiting, k.ready, k.events, k.job_prefix, k.active, k.paused],
+            [batch, self._events_maxlen, min(lease_n, MAX_FETCH), worker_id, lease_ms],
+        )
+        return Promoted(int(flat[0]), int(flat[1]), int(flat[2]), self._leased(k.queue, flat, 3))
+
+    async def recover(self, k: QueueKeys, batch: int, rnd: float) -> int:
+        """Take back jobs whose lease expired; how many. ``rnd`` in [0, 1) jitters their retry."""
+        return int(
+            await self._recover(
+                [k.active, k.waiting, k.dead, k.events, k.stats, k.job_prefix],
+                [batch, rnd, self._dead_cap, self._events_maxlen, k.wake_channel],
+            )
+        )
+
+    # -- commands on one job -----------------------------------------------------------------
+
+    async def cancel(self, k: QueueKeys, job_id: str, control_prefix: str) -> str:
+        """'cancelled', 'requested' (it runs: its worker is told), 'missing', or the status
+        that cannot be cancelled."""
+        return await self._cancel(
+            [k.ready, k.waiting, k.active, k.cancelled, k.events, k.stats, k.job(job_id)],
+            [job_id, self._retention_ms, self._events_maxlen, control_prefix],
+        )
+
+    async def retry(self, k: QueueKeys, job_id: str) -> str:
+        """'ready', 'missing', or the status that cannot be retried."""
+        return await self._retry(
+            [k.ready, k.dead, k.cancelled, k.events, k.stats, k.job(job_id)], [job_id, self._events_maxlen]
+        )
+
+    async def retry_dead(self, k: QueueKeys, limit: int) -> int:
+        """Put up to ``limit`` dead jobs back on the ready list; how many."""
+        return int(await self._retry_dead([k.ready, k.dead, k.events, k.stats, k.job_prefix], [limit, self._events_maxlen]))
+
+    async def delete(self, k: QueueKeys, job_id: str) -> str:
+        """'deleted', 'missing' or 'active' (a running job cannot be deleted)."""
+        return await self._delete(
+            [k.ready, k.waiting, k.active, k.dead, k.succeeded, k.cancelled, k.events, k.job(job_id)],
+            [job_id, self._events_maxlen],
+        )
+
+    # -- worker registry ---------------------------------------------------------------------
+
+    async def take_commands(self, worker_key: str) -> WorkerCommands:
+        """Read and clear the commands stored for one worker process."""
+        concurrency, paused = await self._take_commands([worker_key], [])
+        return WorkerCommands(concurrency, paused)
+
+    # -- replies -----------------------------------------------------------------------------
+
+    def _leased(self, queue: str, flat: list[Any], start: int) -> list[LeasedJob]:
+        """Leased jobs from a fetch or promote reply: 11 fields per job from ``start`` on, in
+        the order ``lease_ready`` in _common.lua writes them."""
+        fields = islice(flat, start, None)
+        make = self._leased_job
+        return [
+            make(queue, job_id, token, int(attempt), jtype, payload, int(max_attempts), int(timeout_ms),
+                 int(base_ms), int(cap_ms), int(created_at), int(due_at))  # fmt: skip
+            for job_id, token, attempt, jtype, payload, max_attempts, timeout_ms, base_ms, cap_ms, created_at, due_at
+            in zip(*([fields] * 11))
+        ]
