@@ -254,7 +254,9 @@ class Scripts:
 
     async def retry_dead(self, k: QueueKeys, limit: int) -> int:
         """Put up to ``limit`` dead jobs back on the ready list; how many."""
-        return int(await self._retry_dead([k.ready, k.dead, k.events, k.stats, k.job_prefix], [limit, self._events_maxlen]))
+        return int(
+            await self._retry_dead([k.ready, k.dead, k.events, k.stats, k.job_prefix], [limit, self._events_maxlen])
+        )
 
     async def delete(self, k: QueueKeys, job_id: str) -> str:
         """'deleted', 'missing' or 'active' (a running job cannot be deleted)."""
@@ -275,11 +277,9 @@ class Scripts:
     def _leased(self, queue: str, flat: list[Any], start: int) -> list[LeasedJob]:
         """Leased jobs from a fetch or promote reply: 11 fields per job from ``start`` on, in
         the order ``lease_ready`` in _common.lua writes them."""
-        fields = islice(flat, start, None)
+        rows = zip(*[islice(flat, start, None)] * 11)
         make = self._leased_job
         return [
-            make(queue, job_id, token, int(attempt), jtype, payload, int(max_attempts), int(timeout_ms),
-                 int(base_ms), int(cap_ms), int(created_at), int(due_at))  # fmt: skip
-            for job_id, token, attempt, jtype, payload, max_attempts, timeout_ms, base_ms, cap_ms, created_at, due_at
-            in zip(*([fields] * 11))
+            make(queue, id, token, int(n), type, payload, int(most), int(timeout), int(base), int(cap), int(c), int(d))
+            for id, token, n, type, payload, most, timeout, base, cap, c, d in rows
         ]
