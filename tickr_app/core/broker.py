@@ -159,7 +159,7 @@ class Broker:
         self.redis = redis
         self.settings = settings or BrokerSettings()
         s = self.settings
-        self.scripts = Scripts(
+        self.scripts: Scripts[LeasedJob] = Scripts(
             redis,
             leased_job=LeasedJob,
             events_maxlen=s.events_maxlen,
@@ -287,7 +287,7 @@ class Broker:
 
     async def promote_and_lease(
         self, queue: str, batch: int = 1000, lease_n: int = 0, worker_id: str = "", lease_ms: int = 0
-    ) -> Promoted:
+    ) -> Promoted[LeasedJob]:
         """Promote due jobs and, if any were promoted, lease up to ``lease_n`` ready jobs to the
         calling process in the same script (one round trip less for a delayed job)."""
         return await self.scripts.promote(self.keys(queue), batch, lease_n, worker_id, lease_ms)

@@ -12,9 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 from redis.exceptions import RedisError
 
@@ -231,7 +231,7 @@ class Fetcher:
         held: HeldLeases,
         vacancies: Callable[[], int],
         capacity: asyncio.Event,
-        give_back: Callable[[LeasedJob], Awaitable[None]],
+        give_back: Callable[[LeasedJob], Coroutine[Any, Any, None]],
     ) -> None:
         self._broker = broker
         self.queues = sorted(set(queues))

@@ -48,8 +48,8 @@ class HeldLeases:
         self,
         *,
         settling: Callable[[str], bool],
-        on_lost: Callable[[str], None],
-        on_cancel_requested: Callable[[str], None],
+        on_lost: Callable[[str], object],
+        on_cancel_requested: Callable[[str], object],
     ) -> None:
         """Extend every held lease, one script call per queue.
 

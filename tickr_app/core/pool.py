@@ -19,6 +19,7 @@ import time
 import traceback as tb
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -171,7 +172,7 @@ class WorkerPool:
         await self._presence.start(self.listener)
         await self.broker.register_queues(self.queues)
         for queue in self.queues:
-            self.listener.on(self.broker.keys(queue).wake_channel, lambda msg, q=queue: self._fetcher.on_wake(q, msg))
+            self.listener.on(self.broker.keys(queue).wake_channel, partial(self._fetcher.on_wake, queue))
         self._slots.resize(self._concurrency)
         self._fetcher.start()
         self._upkeep.append(asyncio.create_task(self._acks.run(), name="tickr-acks"))

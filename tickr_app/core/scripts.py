@@ -12,19 +12,16 @@ decode with ``zip``/``iter`` instead of slices: they run for thousands of jobs p
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import resources
 from itertools import islice
-from typing import TYPE_CHECKING, Any, Literal, NamedTuple
+from typing import Any, Generic, Literal, NamedTuple, Protocol, TypeVar
 
 from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from .keys import QueueKeys
-
-if TYPE_CHECKING:
-    from .broker import EnqueueSpec, LeasedJob
 
 LUA_PACKAGE = "tickr_app.core.lua"
 
@@ -38,6 +35,49 @@ LeaseState = Literal[0, 1, 2]
 """Per job in a heartbeat reply: lost, extended, or extended with a cancel requested."""
 
 FailOutcome = Literal["retry", "dead", "cancelled", "rejected"]
+
+
+class JobToEnqueue(Protocol):
+    """What the enqueue script reads of a job (``broker.EnqueueSpec``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+    @property
+    def payload_json(self) -> str: ...
+    @property
+    def max_attempts(self) -> int: ...
+    @property
+    def timeout_ms(self) -> int: ...
+    @property
+    def backoff_base_ms(self) -> int: ...
+    @property
+    def backoff_cap_ms(self) -> int: ...
+    @property
+    def delay_ms(self) -> int: ...
+    @property
+    def run_at_ms(self) -> int: ...
+    @property
+    def idempotency_key(self) -> str: ...
+
+
+class Lease(Protocol):
+    """What the scripts read of a job leased to this process (``broker.LeasedJob``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def token(self) -> str: ...
+    @property
+    def type(self) -> str: ...
+
+
+LeaseT = TypeVar("LeaseT", bound=Lease)
+
+LeaseFactory = Callable[[str, str, str, int, str, str, int, int, int, int, int, int], LeaseT]
+"""Builds the leased-job record from (queue, id, token, attempt, type, payload_json,
+max_attempts, timeout_ms, backoff_base_ms, backoff_cap_ms, created_at, due_at)."""
 
 
 @cache
@@ -63,7 +103,7 @@ class Enqueued(NamedTuple):
     """False when an idempotency key matched an earlier job (``job_id`` is that job's)."""
 
 
-class Promoted(NamedTuple):
+class Promoted(NamedTuple, Generic[LeaseT]):
     """Reply of the promote script."""
 
     promoted: int
@@ -71,7 +111,7 @@ class Promoted(NamedTuple):
     """Due time of the next waiting job, or -1 when none is waiting."""
     now_us: int
     """Redis's clock when the script ran, in microseconds."""
-    leased: list[LeasedJob]
+    leased: list[LeaseT]
     """Jobs leased to the caller in the same call (only when it asked for some)."""
 
 
@@ -82,18 +122,19 @@ class WorkerCommands(NamedTuple):
     paused: str | None
 
 
-class Scripts:
+class Scripts(Generic[LeaseT]):
     """The registered scripts of one Redis client, one typed method per script.
 
     The limits every call passes (stream length, retention, ...) are fixed per broker and given
-    once here. ``leased_job`` is the record fetch and promote decode a leased job into.
+    once here. ``leased_job`` builds the record fetch and promote decode a leased job into (the
+    broker's ``LeasedJob``; passed in so this module does not import the broker).
     """
 
     def __init__(
         self,
         redis: Redis,
         *,
-        leased_job: type[LeasedJob],
+        leased_job: LeaseFactory[LeaseT],
         events_maxlen: int,
         retention_ms: int,
         idempotency_ttl_ms: int,
@@ -125,7 +166,7 @@ class Scripts:
 
     # -- jobs in -----------------------------------------------------------------------------
 
-    async def enqueue(self, k: QueueKeys, specs: Sequence[EnqueueSpec]) -> list[Enqueued]:
+    async def enqueue(self, k: QueueKeys, specs: Sequence[JobToEnqueue]) -> list[Enqueued]:
         """Enqueue a batch atomically; one ``Enqueued`` per spec, in order."""
         keys = [k.ready, k.waiting, k.events, k.stats]
         args: list[Any] = [k.wake_channel, self._events_maxlen, self._idempotency_ttl_ms, k.queue, len(specs)]
@@ -151,7 +192,7 @@ class Scripts:
 
     # -- leasing -----------------------------------------------------------------------------
 
-    async def fetch(self, k: QueueKeys, n: int, worker_id: str, lease_ms: int) -> list[LeasedJob] | None:
+    async def fetch(self, k: QueueKeys, n: int, worker_id: str, lease_ms: int) -> list[LeaseT] | None:
         """Lease up to n ready jobs (at most ``MAX_FETCH``); None when the queue is paused."""
         flat = await self._fetch(
             [k.ready, k.active, k.events, k.paused, k.job_prefix],
@@ -161,7 +202,7 @@ class Scripts:
             return None
         return self._leased(k.queue, flat, 0)
 
-    async def ack(self, k: QueueKeys, items: Sequence[tuple[LeasedJob, str]]) -> list[bool]:
+    async def ack(self, k: QueueKeys, items: Sequence[tuple[LeaseT, str]]) -> list[bool]:
         """Mark jobs succeeded with their JSON results; per job, False if its lease was lost."""
         keys = [k.active, k.succeeded, k.events, k.stats]
         args: list[Any] = [self._retention_ms, self._events_maxlen, len(items)]
@@ -171,7 +212,7 @@ class Scripts:
         return [flag == 1 for flag in await self._ack(keys, args)]
 
     async def fail(
-        self, k: QueueKeys, job: LeasedJob, error: str, traceback: str, retry_delay_ms: int, *, retryable: bool
+        self, k: QueueKeys, job: LeaseT, error: str, traceback: str, retry_delay_ms: int, *, retryable: bool
     ) -> FailOutcome:
         """Record a failed attempt: retried later, dead, cancelled (asked while it ran), or
         rejected (lease lost)."""
@@ -191,7 +232,7 @@ class Scripts:
             ],
         )
 
-    async def heartbeat(self, k: QueueKeys, jobs: Sequence[LeasedJob], lease_ms: int) -> list[LeaseState]:
+    async def heartbeat(self, k: QueueKeys, jobs: Sequence[LeaseT], lease_ms: int) -> list[LeaseState]:
         """Extend the leases on jobs of one queue; a ``LeaseState`` per job."""
         keys = [k.active] + [k.job(j.id) for j in jobs]
         args: list[Any] = [lease_ms]
@@ -199,12 +240,12 @@ class Scripts:
             args += [j.id, j.token]
         return [int(x) for x in await self._heartbeat(keys, args)]  # type: ignore[misc]
 
-    async def release(self, k: QueueKeys, job: LeasedJob) -> bool:
+    async def release(self, k: QueueKeys, job: LeaseT) -> bool:
         """Give a leased job back to the ready list without counting the attempt."""
         r = await self._release([k.active, k.ready, k.events, k.job(job.id)], [job.id, job.token, self._events_maxlen])
         return r == "released"
 
-    async def finish_cancel(self, k: QueueKeys, job: LeasedJob) -> bool:
+    async def finish_cancel(self, k: QueueKeys, job: LeaseT) -> bool:
         """Record that a running job stopped on a cancel request; False if its lease was lost."""
         r = await self._finish_cancel(
             [k.active, k.cancelled, k.events, k.stats, k.job(job.id)],
@@ -219,7 +260,7 @@ class Scripts:
 
     # -- scheduling --------------------------------------------------------------------------
 
-    async def promote(self, k: QueueKeys, batch: int, lease_n: int, worker_id: str, lease_ms: int) -> Promoted:
+    async def promote(self, k: QueueKeys, batch: int, lease_n: int, worker_id: str, lease_ms: int) -> Promoted[LeaseT]:
         """Move due jobs to ready and, if any moved, lease up to ``lease_n`` to the caller."""
         flat = await self._promote(
             [k.waiting, k.ready, k.events, k.job_prefix, k.active, k.paused],
@@ -274,7 +315,7 @@ class Scripts:
 
     # -- replies -----------------------------------------------------------------------------
 
-    def _leased(self, queue: str, flat: list[Any], start: int) -> list[LeasedJob]:
+    def _leased(self, queue: str, flat: list[Any], start: int) -> list[LeaseT]:
         """Leased jobs from a fetch or promote reply: 11 fields per job from ``start`` on, in
         the order ``lease_ready`` in _common.lua writes them."""
         rows = zip(*[islice(flat, start, None)] * 11)
