@@ -48,9 +48,11 @@ async def test_ack_batcher_reports_each_outcome_once_redis_answered(broker: Brok
     await take_lease_back(broker, lost)
     settled: dict[str, bool] = {}
     flushes = []
-    acks = AckBatcher(
-        broker, on_settled=lambda job, ok: settled.__setitem__(job.id, ok), on_flushed=lambda: flushes.append(1)
-    )
+
+    def on_settled(jobs: list[LeasedJob], applied: list[bool]) -> None:
+        settled.update((job.id, ok) for job, ok in zip(jobs, applied, strict=True))
+
+    acks = AckBatcher(broker, on_settled=on_settled, on_flushed=lambda: flushes.append(1))
 
     acks.add(kept, '"ok"')
     acks.add(lost, '"late"')

@@ -28,11 +28,12 @@ class AckBatcher:
         self,
         broker: Broker,
         *,
-        on_settled: Callable[[LeasedJob, bool], None],
+        on_settled: Callable[[list[LeasedJob], list[bool]], None],
         on_flushed: Callable[[], None],
     ) -> None:
-        """``on_settled(job, applied)`` runs per job once Redis answered (``applied`` False: the
-        lease had expired and the late ack was rejected); ``on_flushed`` after every batch."""
+        """``on_settled(jobs, applied)`` runs per ack call once Redis answered, with a flag per
+        job (False: the lease had expired and the late ack was rejected); ``on_flushed`` after
+        every batch."""
         self._broker = broker
         self._on_settled = on_settled
         self._on_flushed = on_flushed
@@ -81,7 +82,7 @@ class AckBatcher:
                         self._queued[queue].extend(chunk)
                         await asyncio.sleep(backoff.next_delay())
                         continue
-                    for (job, _), ok in zip(chunk, flags):
-                        self._settling.discard(job.id)
-                        self._on_settled(job, ok)
+                    jobs = [job for job, _ in chunk]
+                    self._settling.difference_update([job.id for job in jobs])
+                    self._on_settled(jobs, flags)
             self._on_flushed()

@@ -115,6 +115,11 @@ class Slots:
     def deliver(self, job: LeasedJob) -> None:
         self._inbox.put_nowait(job)
 
+    def deliver_all(self, jobs: Iterable[LeasedJob]) -> None:
+        put = self._inbox.put_nowait
+        for job in jobs:
+            put(job)
+
     def take_undelivered(self) -> list[LeasedJob]:
         """Empty the inbox: jobs leased but not started (to give back on shutdown)."""
         jobs = []
@@ -328,9 +333,9 @@ class Fetcher:
                     leased = await asyncio.wait_for(fetch, 2.0)
                 except BaseException:
                     leased = None
-                for job in leased or ():
-                    self._held.add(job)
-                    self._slots.deliver(job)
+                if leased:
+                    self._held.add_all(leased)
+                    self._slots.deliver_all(leased)
                 raise
             except RedisError as exc:
                 self._reserved -= free
@@ -361,6 +366,5 @@ class Fetcher:
                     log.warning("waiting on queue %s failed (%s); retrying", queue, exc)
                     await asyncio.sleep(backoff.next_delay())
                 continue
-            for job in jobs:
-                self._held.add(job)
-                self._slots.deliver(job)
+            self._held.add_all(jobs)
+            self._slots.deliver_all(jobs)

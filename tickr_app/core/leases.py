@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 from .broker import Broker, LeasedJob
 from .scripts import LEASE_CANCEL_REQUESTED, LEASE_LOST
@@ -28,9 +28,19 @@ class HeldLeases:
     def add(self, job: LeasedJob) -> None:
         self._jobs[job.id] = job
 
+    def add_all(self, jobs: Iterable[LeasedJob]) -> None:
+        held = self._jobs
+        for job in jobs:
+            held[job.id] = job
+
     def drop(self, job_id: str) -> None:
         """Redis has the job's outcome (or the lease is gone): stop extending it."""
         self._jobs.pop(job_id, None)
+
+    def drop_all(self, jobs: Iterable[LeasedJob]) -> None:
+        pop = self._jobs.pop
+        for job in jobs:
+            pop(job.id, None)
 
     def __contains__(self, job_id: object) -> bool:
         return job_id in self._jobs

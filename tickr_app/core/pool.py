@@ -298,14 +298,16 @@ class WorkerPool:
             log.warning("could not release job %s (%s); its lease will bring it back", job.id, exc)
         self._held.drop(job.id)
 
-    def _settled(self, job: LeasedJob, applied: bool) -> None:
-        """Redis answered a job's ack."""
-        self._held.drop(job.id)
-        if applied:
-            self.counters.succeeded += 1
-        else:
-            self.counters.rejected_acks += 1
-            log.warning("late ack for job %s rejected: its lease had expired", job.id)
+    def _settled(self, jobs: list[LeasedJob], applied: list[bool]) -> None:
+        """Redis answered an ack call."""
+        self._held.drop_all(jobs)
+        rejected = applied.count(False)
+        self.counters.succeeded += len(applied) - rejected
+        if rejected:
+            self.counters.rejected_acks += rejected
+            for job, ok in zip(jobs, applied):
+                if not ok:
+                    log.warning("late ack for job %s rejected: its lease had expired", job.id)
 
     async def _extend_leases(self) -> None:
         await self._held.extend(
