@@ -25,7 +25,7 @@ from .records import (  # noqa: F401  (re-exported: older imports from the broke
     event_count,
     event_job_ids,
 )
-from .scripts import Scripts
+from .scripts import Enqueued, FailOutcome, LeaseState, Promoted, Scripts
 
 HOUR_MS = 3_600_000
 REREGISTER_S = 10.0
@@ -45,10 +45,6 @@ class BrokerSettings:
     """Approximate length of each queue's event stream."""
 
 
-_FETCH_FIELDS = 11
-MAX_FETCH = 1000
-"""Lua's unpack() limit is about 8,000 values; a fetch batch stays far below it."""
-_CREATED: dict[int, bool | None] = {1: True, 0: False, 2: None}
 _STAT_FIELDS = ("enqueued", "processed", "succeeded", "failed", "retried", "cancelled")
 
 
@@ -58,7 +54,15 @@ class Broker:
     def __init__(self, redis: Any, settings: BrokerSettings | None = None) -> None:
         self.redis = redis
         self.settings = settings or BrokerSettings()
-        self.scripts = Scripts(redis)
+        s = self.settings
+        self.scripts: Scripts[LeasedJob] = Scripts(
+            redis,
+            leased_job=LeasedJob,
+            events_maxlen=s.events_maxlen,
+            retention_ms=s.retention_ms,
+            idempotency_ttl_ms=s.idempotency_ttl_ms,
+            dead_cap=s.dead_cap,
+        )
         self.global_keys = GlobalKeys(self.settings.prefix)
         self._known_queues: set[str] = set()
         self._registered: dict[str, float] = {}
@@ -126,53 +130,18 @@ class Broker:
 
     # -- enqueue ---------------------------------------------------------------------------
 
-    async def enqueue(self, queue: str, specs: Sequence[EnqueueSpec]) -> list[tuple[str, bool | None]]:
+    async def enqueue(self, queue: str, specs: Sequence[EnqueueSpec]) -> list[Enqueued]:
         """Enqueue in one atomic script call; returns (job id, created) per spec: created is
         True for a new job, False when an idempotency key returned the job an identical earlier
         request made, and None when the key belongs to a different request (nothing enqueued)."""
-        k = self.keys(queue)
         await self.register_queues([queue])
-        keys = [k.ready, k.waiting, k.events, k.stats]
-        args: list[Any] = [
-            k.wake_channel,
-            self.settings.events_maxlen,
-            self.settings.idempotency_ttl_ms,
-            queue,
-            len(specs),
-        ]
-        for s in specs:
-            job_key = k.job(s.id)
-            keys.append(job_key)
-            keys.append(k.idempotency(s.idempotency_key) if s.idempotency_key else job_key)
-            args += [
-                s.id,
-                s.type,
-                s.payload_json,
-                s.delay_ms,
-                s.run_at_ms,
-                s.max_attempts,
-                s.timeout_ms,
-                s.backoff_base_ms,
-                s.backoff_cap_ms,
-                s.idempotency_key,
-                s.request_fingerprint,
-            ]
-        flat = await self.scripts.enqueue(keys, args)
-        return [(flat[i], _CREATED[flat[i + 1]]) for i in range(0, len(flat), 2)]
+        return await self.scripts.enqueue(self.keys(queue), specs)
 
     # -- leasing ---------------------------------------------------------------------------
 
     async def fetch(self, queue: str, n: int, worker_id: str, lease_ms: int) -> list[LeasedJob] | None:
         """Lease up to n jobs (at most 1,000 per call); None when the queue is paused for every process."""
-        n = min(n, MAX_FETCH)
-        k = self.keys(queue)
-        flat = await self.scripts.fetch(
-            [k.ready, k.active, k.events, k.paused, k.job_prefix],
-            [n, worker_id, lease_ms, self.settings.events_maxlen],
-        )
-        if flat and flat[0] == "paused":
-            return None
-        return _leased_jobs(queue, flat, 0)
+        return await self.scripts.fetch(self.keys(queue), n, worker_id, lease_ms)
 
     async def wait_for_ready(self, queue: str, timeout_s: float) -> bool:
         """Block until the ready list is non-empty, without taking anything from it.
@@ -186,69 +155,29 @@ class Broker:
 
     async def ack(self, queue: str, items: Sequence[tuple[LeasedJob, str]]) -> list[bool]:
         """Mark jobs succeeded with their JSON results, in one script call."""
-        k = self.keys(queue)
-        keys = [k.active, k.succeeded, k.events, k.stats]
-        args: list[Any] = [self.settings.retention_ms, self.settings.events_maxlen, len(items)]
-        for job, result_json in items:
-            keys.append(k.job(job.id))
-            args += [job.id, job.token, result_json, job.type]
-        flags = await self.scripts.ack(keys, args)
-        return [f == 1 for f in flags]
+        return await self.scripts.ack(self.keys(queue), items)
 
     async def fail(
         self, job: LeasedJob, error: str, traceback: str, retry_delay_ms: int, *, retryable: bool = True
-    ) -> str:
+    ) -> FailOutcome:
         """Record a failed attempt; returns 'retry', 'dead', 'cancelled' (a cancel was requested
         while it ran) or 'rejected' (lease lost)."""
-        k = self.keys(job.queue)
-        return await self.scripts.fail(
-            [k.active, k.waiting, k.dead, k.events, k.stats, k.job(job.id), k.job_prefix, k.cancelled],
-            [
-                job.id,
-                job.token,
-                error,
-                traceback,
-                max(0, retry_delay_ms),
-                self.settings.dead_cap,
-                self.settings.events_maxlen,
-                k.wake_channel,
-                "0" if retryable else "1",
-                self.settings.retention_ms,
-            ],
-        )
+        return await self.scripts.fail(self.keys(job.queue), job, error, traceback, retry_delay_ms, retryable=retryable)
 
-    async def heartbeat(self, queue: str, jobs: Sequence[LeasedJob], lease_ms: int) -> list[int]:
+    async def heartbeat(self, queue: str, jobs: Sequence[LeasedJob], lease_ms: int) -> list[LeaseState]:
         """Extend leases; per job 0 lost, 1 extended, 2 extended and cancel requested."""
         if not jobs:
             return []
-        k = self.keys(queue)
-        keys = [k.active] + [k.job(j.id) for j in jobs]
-        args: list[Any] = [lease_ms]
-        for j in jobs:
-            args += [j.id, j.token]
-        return [int(x) for x in await self.scripts.heartbeat(keys, args)]
+        return await self.scripts.heartbeat(self.keys(queue), jobs, lease_ms)
 
     async def release(self, job: LeasedJob) -> bool:
-        k = self.keys(job.queue)
-        r = await self.scripts.release(
-            [k.active, k.ready, k.events, k.job(job.id)], [job.id, job.token, self.settings.events_maxlen]
-        )
-        return r == "released"
+        return await self.scripts.release(self.keys(job.queue), job)
 
     async def finish_cancel(self, job: LeasedJob) -> bool:
-        k = self.keys(job.queue)
-        r = await self.scripts.finish_cancel(
-            [k.active, k.cancelled, k.events, k.stats, k.job(job.id)],
-            [job.id, job.token, self.settings.retention_ms, self.settings.events_maxlen],
-        )
-        return r == "cancelled"
+        return await self.scripts.finish_cancel(self.keys(job.queue), job)
 
     async def progress(self, queue: str, job_id: str, token: str, percent: float, message: str) -> bool:
-        k = self.keys(queue)
-        r = await self.scripts.progress(
-            [k.job(job_id), k.events], [job_id, token, percent, message, self.settings.events_maxlen]
-        )
-        return r == 1
+        return await self.scripts.progress(self.keys(queue), job_id, token, percent, message)
 
     # -- scheduling ------------------------------------------------------------------------
 
@@ -259,26 +188,14 @@ class Broker:
 
     async def promote_and_lease(
         self, queue: str, batch: int = 1000, lease_n: int = 0, worker_id: str = "", lease_ms: int = 0
-    ) -> tuple[int, int, int, list[LeasedJob]]:
+    ) -> Promoted[LeasedJob]:
         """Promote due jobs and, if any were promoted, lease up to ``lease_n`` ready jobs to the
-        calling process in the same script (one round trip less for a delayed job). Returns
-        (promoted, next due ms or -1, Redis now µs, leased jobs)."""
-        k = self.keys(queue)
-        flat = await self.scripts.promote(
-            [k.waiting, k.ready, k.events, k.job_prefix, k.active, k.paused],
-            [batch, self.settings.events_maxlen, min(lease_n, MAX_FETCH), worker_id, lease_ms],
-        )
-        return int(flat[0]), int(flat[1]), int(flat[2]), _leased_jobs(queue, flat, 3)
+        calling process in the same script (one round trip less for a delayed job)."""
+        return await self.scripts.promote(self.keys(queue), batch, lease_n, worker_id, lease_ms)
 
     async def recover(self, queue: str, batch: int = 500) -> int:
         """Take back jobs whose lease expired; returns how many."""
-        k = self.keys(queue)
-        return int(
-            await self.scripts.recover(
-                [k.active, k.waiting, k.dead, k.events, k.stats, k.job_prefix],
-                [batch, random.random(), self.settings.dead_cap, self.settings.events_maxlen, k.wake_channel],
-            )
-        )
+        return await self.scripts.recover(self.keys(queue), batch, random.random())
 
     async def trim_finished(self, queue: str) -> None:
         """Drop index entries of finished jobs whose records have expired."""
@@ -353,43 +270,29 @@ class Broker:
     async def cancel(self, job_id: str) -> str:
         """'cancelled' (was waiting/ready) or 'requested' (was active)."""
         queue = await self._queue_of(job_id)
-        k = self.keys(queue)
-        r = await self.scripts.cancel(
-            [k.ready, k.waiting, k.active, k.cancelled, k.events, k.stats, k.job(job_id)],
-            [job_id, self.settings.retention_ms, self.settings.events_maxlen, self.global_keys.control_prefix],
-        )
+        r = await self.scripts.cancel(self.keys(queue), job_id, self.global_keys.control_prefix)
         return _checked(r, job_id, ("cancelled", "requested"), "cancel")
 
     async def retry(self, job_id: str) -> str:
         queue = await self._queue_of(job_id)
-        k = self.keys(queue)
-        r = await self.scripts.retry(
-            [k.ready, k.dead, k.cancelled, k.events, k.stats, k.job(job_id)], [job_id, self.settings.events_maxlen]
-        )
+        r = await self.scripts.retry(self.keys(queue), job_id)
         return _checked(r, job_id, ("ready",), "retry")
 
     async def retry_dead(self, queue: str, limit: int = 10_000) -> int:
-        k = self.keys(queue)
-        return int(
-            await self.scripts.retry_dead(
-                [k.ready, k.dead, k.events, k.stats, k.job_prefix], [limit, self.settings.events_maxlen]
-            )
-        )
+        return await self.scripts.retry_dead(self.keys(queue), limit)
 
     async def delete_dead(self, queue: str) -> int:
         """Delete every dead job of ``queue`` in one script call; returns how many."""
-        k = self.keys(queue)
-        return int(await self.scripts.delete_dead([k.dead, k.events, k.job_prefix], [self.settings.events_maxlen]))
+        return await self.scripts.delete_dead(self.keys(queue))
 
     async def forget_queue(self, queue: str) -> dict[str, int] | None:
         """Forget a queue that holds no ready, waiting, active or dead job: its finished records,
         counters, events and pause flag go, and its name leaves the queue set. Returns None when
         forgotten, else the counts that stopped it (nothing changed)."""
         k = self.keys(queue)
-        keys = [k.ready, k.waiting, k.active, k.dead, k.succeeded, k.cancelled, k.events, k.stats, k.paused]
-        reply = await self.scripts.forget_queue([*keys, k.job_prefix], [])
-        if int(reply[0]) == 0:
-            return dict(zip(("ready", "waiting", "active", "dead"), (int(x) for x in reply[1:])))
+        held = await self.scripts.forget_queue(k)
+        if held is not None:
+            return held._asdict()
         # The queue set has no hash tag, so it cannot be in the script (Cluster): remove the name
         # after, then put it back if a job slipped in meanwhile.
         await self.redis.srem(self.global_keys.queues, queue)
@@ -404,11 +307,7 @@ class Broker:
 
     async def delete(self, job_id: str) -> str:
         queue = await self._queue_of(job_id)
-        k = self.keys(queue)
-        r = await self.scripts.delete(
-            [k.ready, k.waiting, k.active, k.dead, k.succeeded, k.cancelled, k.events, k.job(job_id)],
-            [job_id, self.settings.events_maxlen],
-        )
+        r = await self.scripts.delete(self.keys(queue), job_id)
         return _checked(r, job_id, ("deleted",), "delete")
 
     # -- events ----------------------------------------------------------------------------
@@ -459,12 +358,12 @@ class Broker:
         pipe.pexpire(key, ttl_ms)
         pipe.zadd(g.workers, {info.id: info.heartbeat_at})
         await pipe.execute()
-        concurrency, paused = await self.scripts.take_commands([key], [])
+        stored = await self.scripts.take_commands(key)
         commands: dict[str, str] = {}
-        if concurrency is not None:
-            commands["concurrency"] = concurrency
-        if paused is not None:
-            commands["paused"] = paused
+        if stored.concurrency is not None:
+            commands["concurrency"] = stored.concurrency
+        if stored.paused is not None:
+            commands["paused"] = stored.paused
         return commands
 
     async def unregister_worker(self, worker_id: str) -> None:
@@ -528,17 +427,6 @@ class Broker:
         await self.redis.publish(g.control_prefix + worker_id, orjson.dumps(mapping).decode())
 
 
-def _leased_jobs(queue: str, flat: list[Any], start: int) -> list[LeasedJob]:
-    """LeasedJobs from a script reply: 11 fields per job from ``start`` on."""
-    jobs = []
-    for i in range(start, len(flat), _FETCH_FIELDS):
-        f = flat[i : i + _FETCH_FIELDS]
-        jobs.append(
-            LeasedJob(
-                queue, f[0], f[1], int(f[2]), f[3], f[4], int(f[5]), int(f[6]), int(f[7]), int(f[8]), int(f[9]), int(f[10])
-            )
-        )
-    return jobs
 
 
 def _checked(result: str, job_id: str, ok: tuple[str, ...], action: str) -> str:

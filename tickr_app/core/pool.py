@@ -1,44 +1,50 @@
-"""The worker pool: leases jobs in batches for idle slots and runs them on long-lived tasks.
+"""The worker pool: runs leased jobs on long-lived slot tasks, composed of narrow parts.
 
-One fetcher per queue leases exactly as many jobs as there are free slots (so nothing waits
-leased but idle), blocks on Redis when the queue is empty, and hands jobs to slot tasks that
-loop instead of one task per job. Acks are batched: while one ack call is in flight the next
-batch gathers. A job is held (and its lease extended) until Redis has its outcome; if this
-process dies, the lease runs out and any Tickr process takes the job back.
+- ``Fetcher`` and ``Slots`` (fetcher.py): one lease loop per queue fills exactly the free
+  slots; slots loop over a local inbox; concurrency changes live.
+- ``AckBatcher`` (acks.py): successes go to Redis in batches.
+- ``HeldLeases`` (leases.py): a job is held (its lease extended) until Redis has its outcome;
+  if this process dies, the lease runs out and any Tickr process takes the job back.
+- ``Presence`` (presence.py): heartbeat, worker registry record, remote commands.
+
+The pool itself owns the lifecycle (start, graceful stop, kill), the local controls, and what
+happens to one job in a slot: validate, call the handler under its timeout, record the outcome.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import socket
 import time
 import traceback as tb
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import orjson
 from pydantic import BaseModel
 from redis.exceptions import RedisError
 
 from . import defaults
+from .acks import AckBatcher
 from .backoff import Reconnect, full_jitter_ms
 from .broker import Broker
 from .context import JobContext, StatsSource
 from .errors import InvalidPayload, PermanentError
+from .fetcher import CancelReason, Fetcher, Slot, Slots
+from .leases import HeldLeases
 from .loop_monitor import LoopMonitor
 from .notify import Listener
-from .records import LeasedJob, RunningJob, WorkerInfo
+from .presence import Presence
+from .records import LagStats, LeasedJob, RunningJob
 from .registry import Registry
 from .runners import Runners
 
-log = logging.getLogger("tickr.pool")
+__all__ = ["CancelReason", "PermanentError", "PoolCounters", "PoolSettings", "RunningJob", "WorkerPool"]
 
-CancelReason = Literal["job", "shutdown", "lost", "timeout"]
+log = logging.getLogger("tickr.pool")
 
 
 @dataclass(slots=True)
@@ -53,20 +59,6 @@ class PoolSettings:
     """Event-loop stalls at least this long are logged, naming the job that held the loop."""
     process_nice: int = 5
     """CPU niceness of ``run_in="process"`` job processes (0: as this process)."""
-
-
-@dataclass(eq=False, slots=True)
-class _Slot:
-    index: int
-    task: asyncio.Task[None] | None = None
-    job: LeasedJob | None = None
-    ctx: JobContext | None = None
-    started: float = 0.0
-    cancel_reason: CancelReason | None = None
-    retiring: bool = False
-    in_handler: bool = False
-    """True only while the handler runs: a cancel must never hit the slot while it records
-    the job's outcome (that would kill the slot task and leave the job leased forever)."""
 
 
 @dataclass(slots=True)
@@ -111,35 +103,47 @@ class WorkerPool:
         self.home = home
         self._stats_source = stats_source
         self._concurrency = self.settings.concurrency
-        self._slots: list[_Slot] = []
-        self._inbox: asyncio.Queue[LeasedJob] = asyncio.Queue()
-        self._held: dict[str, LeasedJob] = {}
-        self._reserved = 0
-        self._capacity = asyncio.Event()
         self._locally_paused = False
-        self._queue_resumed: dict[str, asyncio.Event] = {q: asyncio.Event() for q in self.queues}
-        self._fetchers: list[asyncio.Task[None]] = []
-        self._upkeep: list[asyncio.Task[None]] = []
-        self._acks: dict[str, list[tuple[LeasedJob, str]]] = defaultdict(list)
-        self._acks_pending = asyncio.Event()
-        self._acking: set[str] = set()
-        """Jobs whose success is waiting for or inside an ack call (their lease may be gone)."""
-        self._acks_flushed = asyncio.Event()
-        self._background: set[asyncio.Task[None]] = set()
         self._stopping = False
-        self._upkeep_ending = False
-        """Set just before the ack and heartbeat loops are cancelled: they end on it even if a
-        Redis call swallowed the cancel (asyncio.wait_for on Python 3.11, CPython gh-86296)."""
-        self._started_at = 0
+        self._capacity = asyncio.Event()
+        """Set whenever slots may have freed up (fetch loops and a stopping pool wait on it)."""
         self.counters = PoolCounters()
         self.on_change: Callable[[], None] | None = None
         """Called after scale/pause changes (the TUI refreshes on it)."""
         self.observers: list[Callable[[LeasedJob, float, float], None]] = []
         """Called after every attempt with (job, seconds from due to start, seconds run), e.g.
         by the API's Prometheus histograms. Must be quick and must not raise."""
-        self._host = socket.gethostname()
-        # issue #12: where handlers run (loop/thread/process) and the loop's own lag monitor.
+        lease_ms = self.settings.lease_ms
+        self._held = HeldLeases(broker, lease_ms)
+        self._slots = Slots(
+            self._run, observers=self.observers, on_slot_free=self._capacity.set, on_retired=self._changed_quietly
+        )
+        self._acks = AckBatcher(broker, on_settled=self._settled, on_flushed=self._capacity.set)
+        self._fetcher = Fetcher(
+            broker,
+            self.queues,
+            worker_id=worker_id,
+            lease_ms=lease_ms,
+            block_s=self.settings.fetch_block_s,
+            slots=self._slots,
+            held=self._held,
+            vacancies=self._vacancies,
+            capacity=self._capacity,
+            give_back=self._give_back,
+        )
+        self._presence = Presence(
+            broker,
+            self,
+            worker_id=worker_id,
+            queues=self.queues,
+            lease_ms=lease_ms,
+            registry_interval=self.settings.registry_interval,
+            extend_leases=self._extend_leases,
+        )
+        self._upkeep: list[asyncio.Task[None]] = []
+        """The ack loop and the heartbeat, while the pool runs."""
         self.runners = Runners(lambda: self._concurrency, process_nice=self.settings.process_nice)
+        """Where handlers run: on the loop, on a bounded thread pool, or in job processes."""
         self.loop_monitor: LoopMonitor | None = None
 
     # -- public state ----------------------------------------------------------------------
@@ -150,7 +154,7 @@ class WorkerPool:
 
     @property
     def busy(self) -> int:
-        return sum(1 for s in self._slots if s.job is not None)
+        return self._slots.busy
 
     @property
     def paused(self) -> bool:
@@ -162,12 +166,15 @@ class WorkerPool:
         return len(self._held)
 
     def running(self) -> list[RunningJob]:
-        now = time.monotonic()
-        return [
-            RunningJob(s.index, s.job.id, s.job.type, s.job.queue, s.job.attempt, now - s.started)
-            for s in self._slots
-            if s.job is not None
-        ]
+        return self._slots.running()
+
+    def loop_snapshot(self) -> LagStats | None:
+        """This loop's lag since the last snapshot (the registry record's heartbeat takes it)."""
+        return self.loop_monitor.snapshot() if self.loop_monitor is not None else None
+
+    @property
+    def _fetchers(self) -> list[asyncio.Task[None]]:
+        return self._fetcher.tasks
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -176,17 +183,15 @@ class WorkerPool:
         self.loop_monitor = self.runners.monitor = LoopMonitor.for_loop(
             self.settings.lag_threshold, self.settings.lease_ms / 1000
         )
-        self._started_at = await self.broker.time_ms()
+        await self._presence.start(self.listener)
         await self.broker.register_queues(self.queues)
         for queue in self.queues:
-            self.listener.on(self.broker.keys(queue).wake_channel, lambda msg, q=queue: self._on_wake(q, msg))
-        self.listener.on(self.broker.global_keys.control_prefix + self.worker_id, self._on_control)
-        self._resize(self._concurrency)
-        for queue in self.queues:
-            self._fetchers.append(asyncio.create_task(self._fetch_loop(queue), name=f"tickr-fetch-{queue}"))
-        self._upkeep.append(asyncio.create_task(self._ack_loop(), name="tickr-acks"))
-        self._upkeep.append(asyncio.create_task(self._heartbeat_loop(), name="tickr-heartbeat"))
-        await self._publish_state()
+            self.listener.on(self.broker.keys(queue).wake_channel, partial(self._fetcher.on_wake, queue))
+        self._slots.resize(self._concurrency)
+        self._fetcher.start()
+        self._upkeep.append(asyncio.create_task(self._acks.run(), name="tickr-acks"))
+        self._upkeep.append(asyncio.create_task(self._presence.run(), name="tickr-heartbeat"))
+        await self._presence.publish()
 
     async def stop(self, grace_period: float | None = None, on_progress: Callable[[int], None] | None = None) -> None:
         """Stop fetching, let running jobs finish within the grace period, then cancel the rest
@@ -195,30 +200,17 @@ class WorkerPool:
             return
         self._stopping = True
         grace = self.settings.grace_period if grace_period is None else grace_period
-        for task in self._fetchers:
-            task.cancel()
-        await asyncio.gather(*self._fetchers, return_exceptions=True)
-        self._fetchers.clear()
+        await self._fetcher.stop()
         # Leased but not started: give back at once.
-        while not self._inbox.empty():
-            job = self._inbox.get_nowait()
+        for job in self._slots.take_undelivered():
             await self._give_back(job)
         deadline = time.monotonic() + grace
         while self.busy and time.monotonic() < deadline:
             if on_progress:
                 on_progress(self.busy)
             await self._wait_change(min(0.1, max(0.0, deadline - time.monotonic())))
-        for slot in self._slots:
-            if slot.job is not None and slot.task is not None and slot.in_handler:
-                slot.cancel_reason = "shutdown"
-                slot.task.cancel()
-            elif slot.job is not None:
-                slot.retiring = True  # recording its outcome: let it finish, then end
-            elif slot.task is not None:
-                slot.task.cancel()
-        await asyncio.gather(*(s.task for s in self._slots if s.task), return_exceptions=True)
-        self._slots.clear()
-        await self._close_runners()  # issue #12: worker processes end, idle threads go
+        await self._slots.shut_down()
+        await self._close_runners()  # job processes end, idle threads go
         try:
             await asyncio.wait_for(self._drain_outcomes(), timeout=10.0)
         except TimeoutError:
@@ -226,10 +218,7 @@ class WorkerPool:
         self._end_upkeep()
         await asyncio.gather(*self._upkeep, return_exceptions=True)
         self._upkeep.clear()
-        try:
-            await self.broker.unregister_worker(self.worker_id)
-        except RedisError:
-            pass
+        await self._presence.unregister()
         if on_progress:
             on_progress(0)
 
@@ -237,7 +226,7 @@ class WorkerPool:
         """Stop at once (second signal): leases bring the held jobs back later."""
         self._stopping = True
         self._end_upkeep()
-        tasks = [*self._fetchers, *(s.task for s in self._slots if s.task)]
+        tasks = [*self._fetcher.kill(), *self._slots.tasks()]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, *self._upkeep, return_exceptions=True)
@@ -250,10 +239,25 @@ class WorkerPool:
             self.loop_monitor = None
 
     def _end_upkeep(self) -> None:
-        self._upkeep_ending = True
-        self._acks_pending.set()  # an ack loop that swallowed its cancel must not wait for acks
+        self._acks.end()
+        self._presence.end()
         for task in self._upkeep:
             task.cancel()
+
+    async def _drain_outcomes(self) -> None:
+        """Flush queued acks and wait for the ack call already in flight in the ack loop (the
+        loop is cancelled next: cancelling it mid-call would lose a finished job's outcome)."""
+        await self._acks.flush()
+        while self._held:
+            await self._wait_change(0.05)
+            await self._acks.flush()
+
+    async def _wait_change(self, timeout: float) -> None:
+        self._capacity.clear()
+        try:
+            await asyncio.wait_for(self._capacity.wait(), timeout)
+        except TimeoutError:
+            pass
 
     # -- control ---------------------------------------------------------------------------
 
@@ -263,7 +267,7 @@ class WorkerPool:
             raise ValueError("concurrency must be >= 0")
         self._concurrency = concurrency
         if not self._stopping:
-            self._resize(concurrency)
+            self._slots.resize(concurrency)
         self._changed()
 
     def pause(self) -> None:
@@ -276,166 +280,37 @@ class WorkerPool:
         self._changed()
 
     def cancel_job(self, job_id: str, reason: CancelReason = "job") -> bool:
-        for slot in self._slots:
-            if slot.job is not None and slot.job.id == job_id and slot.task is not None:
-                if slot.ctx is not None:
-                    slot.ctx.cancelled.set()
-                if slot.cancel_reason is None and slot.in_handler:
-                    slot.cancel_reason = reason
-                    slot.task.cancel()
-                return True
-        return False
+        return self._slots.cancel(job_id, reason)
 
     def _changed(self) -> None:
         self._capacity.set()
         if self.on_change:
             self.on_change()
         if self._upkeep:
-            task = asyncio.get_running_loop().create_task(self._publish_state_quietly())
-            self._background.add(task)
-            task.add_done_callback(self._background.discard)
+            self._presence.publish_soon()
 
-    def _resize(self, n: int) -> None:
-        live = [s for s in self._slots if not s.retiring]
-        if n > len(live):
-            used = {s.index for s in self._slots}
-            index = 0
-            for _ in range(n - len(live)):
-                while index in used:
-                    index += 1
-                slot = _Slot(index)
-                used.add(index)
-                slot.task = asyncio.create_task(self._slot_loop(slot), name=f"tickr-slot-{index}")
-                self._slots.append(slot)
-        elif n < len(live):
-            excess = len(live) - n
-            # Idle slots go at once; busy ones retire after their job.
-            for slot in sorted(live, key=lambda s: (s.job is not None, -s.index)):
-                if excess == 0:
-                    break
-                slot.retiring = True
-                if slot.job is None and slot.task is not None:
-                    slot.task.cancel()
-                    self._slots.remove(slot)
-                excess -= 1
+    def _changed_quietly(self) -> None:
+        self._capacity.set()
+        if self.on_change:
+            self.on_change()
 
-    def _on_wake(self, queue: str, message: str) -> None:
-        if message == "resume":
-            self._queue_resumed[queue].set()
-
-    def _on_control(self, message: str) -> None:
-        if message.startswith("cancel "):
-            self.cancel_job(message.split(" ", 1)[1])
-            return
-        try:
-            command = orjson.loads(message)
-        except orjson.JSONDecodeError:
-            log.warning("ignoring malformed control message %r", message[:200])
-            return
-        self._apply_commands({k.removeprefix("cmd_"): str(v) for k, v in command.items()})
-
-    def _apply_commands(self, commands: dict[str, str]) -> None:
-        if "concurrency" in commands:
-            try:
-                self.scale(max(0, int(commands["concurrency"])))
-            except ValueError:
-                log.warning("ignoring bad concurrency command %r", commands["concurrency"])
-        if "paused" in commands:
-            if commands["paused"] in ("1", "true", "True"):
-                self.pause()
-            else:
-                self.resume()
-
-    # -- fetching --------------------------------------------------------------------------
+    # -- the scheduler's hand-off ----------------------------------------------------------
 
     def reserve_for_promote(self, queue: str) -> int:
         """Idle slots the scheduler may fill straight from its promote call (0 if none or
         this pool does not serve the queue); settle with ``accept_leased``."""
-        if queue not in self.queues:
-            return 0
-        free = self._free()
-        if free <= 0:
-            return 0
-        self._reserved += free
-        return free
+        return self._fetcher.reserve_for_promote(queue)
 
     def accept_leased(self, jobs: list[LeasedJob], reserved: int) -> None:
         """Take jobs leased to this process by the scheduler's promote call."""
-        self._reserved -= reserved
-        for job in jobs:
-            self._held[job.id] = job
-            if self._stopping:
-                task = asyncio.get_running_loop().create_task(self._give_back(job))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
-            else:
-                self._inbox.put_nowait(job)
-        if len(jobs) < reserved:
-            self._capacity.set()
+        self._fetcher.accept_leased(jobs, reserved)
 
-    def _free(self) -> int:
+    def _vacancies(self) -> int:
         if self._locally_paused or self._stopping:
             return 0
-        return self._concurrency - self.busy - self._inbox.qsize() - self._reserved
+        return self._concurrency - self._slots.busy - self._slots.queued
 
-    async def _fetch_loop(self, queue: str) -> None:
-        backoff = Reconnect()
-        # Not `while True`: on Python 3.11 the wait_for below can swallow the cancel from stop()
-        # (CPython gh-86296); the loop must still end, not block on capacity forever.
-        while not self._stopping:
-            free = self._free()
-            if free <= 0:
-                self._capacity.clear()
-                await self._capacity.wait()
-                continue
-            self._reserved += free
-            fetch = asyncio.ensure_future(self.broker.fetch(queue, free, self.worker_id, self.settings.lease_ms))
-            try:
-                jobs = await asyncio.shield(fetch)
-            except asyncio.CancelledError:
-                # The script may already have leased jobs to us: hold them so stop() gives
-                # them back at once, instead of leaving them to lease expiry as a lost attempt.
-                self._reserved -= free
-                try:
-                    leased = await asyncio.wait_for(fetch, 2.0)
-                except BaseException:
-                    leased = None
-                for job in leased or ():
-                    self._held[job.id] = job
-                    self._inbox.put_nowait(job)
-                raise
-            except RedisError as exc:
-                self._reserved -= free
-                self._capacity.set()
-                log.warning("fetch from queue %s failed (%s); retrying", queue, exc)
-                await asyncio.sleep(backoff.next_delay())
-                continue
-            except BaseException:
-                self._reserved -= free
-                raise
-            self._reserved -= free
-            if jobs is None or len(jobs) < free:
-                # Unused reservation: fetchers of other queues that saw no free slot re-check.
-                self._capacity.set()
-            backoff.reset()
-            if jobs is None:  # queue paused for every process
-                resumed = self._queue_resumed[queue]
-                resumed.clear()
-                try:
-                    await asyncio.wait_for(resumed.wait(), 1.0)
-                except TimeoutError:
-                    pass
-                continue
-            if not jobs:
-                try:
-                    await self.broker.wait_for_ready(queue, self.settings.fetch_block_s)
-                except RedisError as exc:
-                    log.warning("waiting on queue %s failed (%s); retrying", queue, exc)
-                    await asyncio.sleep(backoff.next_delay())
-                continue
-            for job in jobs:
-                self._held[job.id] = job
-                self._inbox.put_nowait(job)
+    # -- leases and outcomes ---------------------------------------------------------------
 
     async def _give_back(self, job: LeasedJob) -> None:
         try:
@@ -443,50 +318,31 @@ class WorkerPool:
                 self.counters.released += 1
         except RedisError as exc:
             log.warning("could not release job %s (%s); its lease will bring it back", job.id, exc)
-        self._held.pop(job.id, None)
+        self._held.drop(job.id)
 
-    # -- running ---------------------------------------------------------------------------
+    def _settled(self, jobs: list[LeasedJob], applied: list[bool]) -> None:
+        """Redis answered an ack call."""
+        self._held.drop_all(jobs)
+        rejected = applied.count(False)
+        self.counters.succeeded += len(applied) - rejected
+        if rejected:
+            self.counters.rejected_acks += rejected
+            for job, ok in zip(jobs, applied):
+                if not ok:
+                    log.warning("late ack for job %s rejected: its lease had expired", job.id)
 
-    async def _slot_loop(self, slot: _Slot) -> None:
-        while not slot.retiring:
-            job = await self._inbox.get()
-            slot.job = job
-            slot.started = time.monotonic()
-            waited = max(0.0, time.time() - job.due_at / 1000)
-            try:
-                await self._run(slot, job)
-            finally:
-                if self.observers:
-                    self._observe(job, waited, time.monotonic() - slot.started)
-                slot.job = None
-                slot.ctx = None
-                slot.cancel_reason = None
-                self._capacity.set()
-        if slot in self._slots:
-            self._slots.remove(slot)
-        self._changed_quietly()
+    async def _extend_leases(self) -> None:
+        await self._held.extend(
+            settling=self._acks.is_settling, on_lost=self._stop_lost, on_cancel_requested=self.cancel_job
+        )
 
-    def _observe(self, job: LeasedJob, waited: float, ran: float) -> None:
-        for observer in list(self.observers):
-            try:
-                observer(job, waited, ran)
-            except Exception:
-                log.exception("job observer %r failed", observer)
+    def _stop_lost(self, job_id: str) -> None:
+        if not self.cancel_job(job_id, "lost"):
+            self._held.drop(job_id)
 
-    def _time_out(self, slot: _Slot, job_id: str) -> None:
-        if slot.job is not None and slot.job.id == job_id and slot.in_handler and slot.cancel_reason is None:
-            if slot.ctx is not None:
-                slot.ctx.cancelled.set()
-            slot.cancel_reason = "timeout"
-            if slot.task is not None:
-                slot.task.cancel()
+    # -- running one job -------------------------------------------------------------------
 
-    def _changed_quietly(self) -> None:
-        self._capacity.set()
-        if self.on_change:
-            self.on_change()
-
-    async def _run(self, slot: _Slot, job: LeasedJob) -> None:
+    async def _run(self, slot: Slot, job: LeasedJob) -> None:
         job_type = self.registry.types.get(job.type)
         if job_type is None:
             await self._record_failure(
@@ -518,13 +374,13 @@ class WorkerPool:
         # One timer handle instead of asyncio.timeout(): the deadline cancels the slot task
         # with reason "timeout", through the same path as a user's cancel.
         deadline = (
-            self._loop.call_later(timeout, self._time_out, slot, job.id) if timeout is not None and task else None
+            self._loop.call_later(timeout, self._slots.time_out, slot, job.id) if timeout is not None and task else None
         )
         try:
             slot.in_handler = True
             try:
-                # issue #12: the handler runs on the loop, a thread or a worker process; a cancel
-                # (timeout, job cancel, shutdown) of this await returns at once in every case.
+                # The handler runs on the loop, a thread or a job process; a cancel of this await
+                # (timeout, job cancel, shutdown) returns at once in every case.
                 result = await self.runners.call(job_type, payload, ctx)
             finally:
                 slot.in_handler = False
@@ -559,13 +415,11 @@ class WorkerPool:
         except TypeError as exc:
             await self._record_failure(job, f"result is not JSON serializable: {exc}", "", retryable=False)
             return
-        self._acks[job.queue].append((job, result_json))
-        self._acking.add(job.id)
-        self._acks_pending.set()
+        self._acks.add(job, result_json)
 
     async def _handle_cancel(self, job: LeasedJob, reason: CancelReason) -> None:
         if reason == "lost":
-            self._held.pop(job.id, None)
+            self._held.drop(job.id)
             return
         if reason == "shutdown":
             await self._give_back(job)
@@ -577,7 +431,7 @@ class WorkerPool:
                 break
             except RedisError:
                 await asyncio.sleep(0.1 * (attempt + 1))
-        self._held.pop(job.id, None)
+        self._held.drop(job.id)
 
     async def _record_failure(self, job: LeasedJob, error: str, trace: str, *, retryable: bool) -> None:
         delay = full_jitter_ms(job.backoff_base_ms, job.backoff_cap_ms, job.attempt)
@@ -589,14 +443,14 @@ class WorkerPool:
             except RedisError as exc:
                 if self._stopping:
                     log.warning("could not record failure of %s (%s); its lease will bring it back", job.id, exc)
-                    self._held.pop(job.id, None)
+                    self._held.drop(job.id)
                     return
                 await asyncio.sleep(backoff.next_delay())
         if outcome == "rejected":
             self.counters.rejected_acks += 1
         else:
             self.counters.failed += 1
-        self._held.pop(job.id, None)
+        self._held.drop(job.id)
 
     async def _report_progress(self, ctx: JobContext, percent: float, message: str) -> bool:
         try:
@@ -604,113 +458,6 @@ class WorkerPool:
         except RedisError as exc:
             log.warning("progress of %s not recorded (%s)", ctx.id, exc)
             return False
-
-    # -- acks ------------------------------------------------------------------------------
-
-    async def _ack_loop(self) -> None:
-        while not self._upkeep_ending:
-            await self._acks_pending.wait()
-            await self._flush_acks_now()
-
-    async def _drain_outcomes(self) -> None:
-        """Flush queued acks and wait for the ack call already in flight in the ack loop (the
-        loop is cancelled next: cancelling it mid-call would lose a finished job's outcome)."""
-        await self._flush_acks_now()
-        while self._held:
-            await self._wait_change(0.05)
-            await self._flush_acks_now()
-
-    async def _flush_acks_now(self) -> None:
-        backoff = Reconnect()
-        while self._acks:
-            self._acks_pending.clear()
-            batches, self._acks = self._acks, defaultdict(list)
-            for queue, items in batches.items():
-                for start in range(0, len(items), 500):
-                    chunk = items[start : start + 500]
-                    try:
-                        flags = await self.broker.ack(queue, chunk)
-                    except RedisError as exc:
-                        log.warning("ack failed (%s); retrying", exc)
-                        self._acks[queue].extend(chunk)
-                        await asyncio.sleep(backoff.next_delay())
-                        continue
-                    for (job, _), ok in zip(chunk, flags):
-                        self._held.pop(job.id, None)
-                        self._acking.discard(job.id)
-                        if ok:
-                            self.counters.succeeded += 1
-                        else:
-                            self.counters.rejected_acks += 1
-                            log.warning("late ack for job %s rejected: its lease had expired", job.id)
-            self._capacity.set()
-
-    # -- heartbeat -------------------------------------------------------------------------
-
-    async def _heartbeat_loop(self) -> None:
-        lease_every = self.settings.lease_ms / 3000
-        tick = min(self.settings.registry_interval, lease_every)
-        last_lease = time.monotonic()
-        backoff = Reconnect()
-        while not self._upkeep_ending:
-            await asyncio.sleep(tick)
-            try:
-                if time.monotonic() - last_lease >= lease_every - tick / 2:
-                    await self._extend_leases()
-                    last_lease = time.monotonic()
-                await self._publish_state()
-                backoff.reset()
-            except RedisError as exc:
-                log.warning("heartbeat failed (%s); retrying", exc)
-                await asyncio.sleep(backoff.next_delay())
-
-    async def _extend_leases(self) -> None:
-        by_queue: dict[str, list[LeasedJob]] = defaultdict(list)
-        for job in list(self._held.values()):
-            by_queue[job.queue].append(job)
-        for queue, jobs in by_queue.items():
-            for job, flag in zip(jobs, await self.broker.heartbeat(queue, jobs, self.settings.lease_ms)):
-                if flag == 0 and (job.id not in self._held or job.id in self._acking):
-                    continue  # finished meanwhile: its ack cleared the lease, nothing was lost
-                if flag == 0:
-                    log.warning("lease on job %s was lost; stopping it here", job.id)
-                    if not self.cancel_job(job.id, "lost"):
-                        self._held.pop(job.id, None)
-                elif flag == 2:
-                    self.cancel_job(job.id, "job")
-
-    async def _publish_state(self) -> None:
-        now = await self.broker.time_ms()
-        info = WorkerInfo(
-            id=self.worker_id,
-            host=self._host,
-            pid=os.getpid(),
-            queues=self.queues,
-            concurrency=self._concurrency,
-            busy=self.busy,
-            paused=self._locally_paused,
-            started_at=self._started_at,
-            heartbeat_at=now,
-            jobs=[s.job.id for s in self._slots if s.job is not None][:100],
-            loop=self.loop_monitor.snapshot() if self.loop_monitor is not None else None,
-        )
-        ttl = int(max(5.0, self.settings.registry_interval * 5) * 1000)
-        commands = await self.broker.register_worker(info, ttl)
-        if commands:
-            self._apply_commands(commands)
-
-    async def _publish_state_quietly(self) -> None:
-        try:
-            await self._publish_state()
-        except RedisError:
-            pass
-
-    async def _wait_change(self, timeout: float) -> None:
-        self._capacity.clear()
-        try:
-            await asyncio.wait_for(self._capacity.wait(), timeout)
-        except TimeoutError:
-            pass
 
 
 def _describe(exc: BaseException) -> str:

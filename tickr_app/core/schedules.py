@@ -22,9 +22,10 @@ from typing import Any
 
 import orjson
 
-from .broker import MAX_FETCH, Broker, LeasedJob, _leased_jobs
+from .broker import Broker, LeasedJob
 from .errors import ScheduleNotFound
 from .registry import Registry
+from .scripts import DueSchedule, TickPlan
 from .slots import (
     DEFAULT_GRACE_MS,
     DEFAULT_MAX_CATCHUP,
@@ -304,7 +305,7 @@ class ScheduleStore:
 
     def __init__(self, broker: Broker) -> None:
         self.broker = broker
-        self._timings: dict[tuple[str, str, str], DueEntry] = {}
+        self._timings: dict[DueSchedule, DueEntry] = {}
 
     # -- definitions -----------------------------------------------------------------------
 
@@ -334,19 +335,16 @@ class ScheduleStore:
         k = broker.keys(definition.queue)
         now = await broker.time_ms()
         first = next_after(definition.timing, now)
-        result, _next, _rev = await broker.scripts.schedule_upsert(
-            [k.schedules, k.schedule_due, k.schedule(definition.id)],
-            [
-                definition.id,
-                definition.digest(),
-                definition.timing.signature,
-                -1 if first is None else first,
-                "" if paused is None else ("1" if paused else "0"),
-                k.schedule_wake_channel,
-                *definition.fields(),
-            ],
+        upserted = await broker.scripts.schedule_upsert(
+            k,
+            definition.id,
+            definition.digest(),
+            definition.timing.signature,
+            -1 if first is None else first,
+            paused,
+            definition.fields(),
         )
-        outcome = {1: "created", 2: "updated"}.get(int(result), "unchanged")
+        outcome = {1: "created", 2: "updated"}.get(upserted.outcome, "unchanged")
         schedule = await self.get(definition.id)
         return outcome, schedule
 
@@ -393,32 +391,23 @@ class ScheduleStore:
         queue = await self.queue_of(schedule_id)
         k = self.broker.keys(queue)
         await self.broker.redis.hdel(self.broker.global_keys.schedule_queues, schedule_id)
-        existed = await self.broker.scripts.schedule_delete(
-            [k.schedules, k.schedule_due, k.schedule(schedule_id)], [schedule_id]
-        )
+        existed = await self.broker.scripts.schedule_delete(k, schedule_id)
         if not existed:
             raise ScheduleNotFound(f"no schedule with id {schedule_id!r}")
 
     async def set_paused(self, schedule_id: str, paused: bool) -> Schedule:
         queue = await self.queue_of(schedule_id)
         k = self.broker.keys(queue)
-        r = await self.broker.scripts.schedule_pause(
-            [k.schedule(schedule_id), k.schedule_due], [schedule_id, "1" if paused else "0", k.schedule_wake_channel]
-        )
-        if r == "missing":
+        if not await self.broker.scripts.schedule_pause(k, schedule_id, paused):
             raise ScheduleNotFound(f"no schedule with id {schedule_id!r}")
         return await self.get(schedule_id)
 
     async def trigger(self, schedule_id: str, job_id: str) -> str:
         queue = await self.queue_of(schedule_id)
         k = self.broker.keys(queue)
-        r = await self.broker.scripts.schedule_trigger(
-            [k.schedule(schedule_id), k.ready, k.events, k.stats, k.job(job_id)],
-            [job_id, queue, self.broker.settings.events_maxlen],
-        )
-        if r == "missing":
+        if not await self.broker.scripts.schedule_trigger(k, schedule_id, job_id):
             raise ScheduleNotFound(f"no schedule with id {schedule_id!r}")
-        return str(r)
+        return job_id
 
     # -- firing ----------------------------------------------------------------------------
 
@@ -435,50 +424,57 @@ class ScheduleStore:
         """Carry out plans and read what is due (see lua/schedule_tick-8.lua); with
         ``lease_n`` > 0, jobs it creates are leased to the calling worker at once."""
         k = self.broker.keys(queue)
-        args: list[Any] = [
-            self.broker.settings.events_maxlen,
-            queue,
+        ticked = await self.broker.scripts.schedule_tick(
+            k,
+            [
+                TickPlan(
+                    call.id,
+                    call.expected_next,
+                    call.rev,
+                    call.valid_until,
+                    call.plan.next_ms,
+                    call.plan.skipped,
+                    [(slot, slot_job_id(queue, call.id, slot)) for slot in call.plan.fire],
+                )
+                for call in plans
+            ],
             report_limit,
-            min(lease_n, MAX_FETCH),
+            lease_n,
             worker_id,
             lease_ms,
-            len(plans),
-        ]
-        for call in plans:
-            p = call.plan
-            args += [call.id, call.expected_next, call.rev, call.valid_until, p.next_ms, p.skipped, len(p.fire)]
-            for slot in p.fire:
-                args += [slot, slot_job_id(queue, call.id, slot)]
-        flat = await self.broker.scripts.schedule_tick(
-            [k.schedule_due, k.ready, k.events, k.stats, k.schedule_prefix, k.job_prefix, k.active, k.paused], args
         )
-        result = TickResult(int(flat[0]), int(flat[1]), int(flat[2]))
-        end = 4 + int(flat[3]) * 11
-        for i in range(4, end, 11):
-            entry = self._entry(flat[i : i + 11])
+        result = TickResult(ticked.now_us, ticked.carried, ticked.created, leased=ticked.leased)
+        for due in ticked.due:
+            entry = self._entry(due)
             if entry is not None:
                 result.entries.append(entry)
-        result.leased = _leased_jobs(queue, flat, end)
         return result
 
-    def _entry(self, f: list[Any]) -> DueEntry | None:
-        schedule_id, nxt, rev = str(f[0]), int(f[1]), str(f[2])
-        cached = self._timings.get((schedule_id, rev, str(f[3:])))
+    def _entry(self, due: DueSchedule) -> DueEntry | None:
+        schedule_id, nxt, rev = due.id, due.next_ms, due.rev
+        key = due._replace(next_ms=0)  # id, revision and definition: what the timing depends on
+        cached = self._timings.get(key)
         if cached is None:
             try:
                 timing = make_timing(
-                    cron=f[3] or None,
-                    every_ms=_int(f[4]),
-                    tz=f[5] or None,
-                    start_ms=_int(f[6]),
-                    end_ms=_int(f[7]),
+                    cron=due.cron or None,
+                    every_ms=_int(due.every_ms),
+                    tz=due.tz or None,
+                    start_ms=_int(due.start_ms),
+                    end_ms=_int(due.end_ms),
                 )
             except Exception:  # a definition this version cannot read: leave it alone
                 return None
             if len(self._timings) > 10_000:
                 self._timings.clear()
             cached = DueEntry(
-                schedule_id, 0, rev, timing, f[8] or "skip", _int(f[9]) or 0, _int(f[10]) or DEFAULT_MAX_CATCHUP
+                schedule_id,
+                0,
+                rev,
+                timing,
+                due.misfire or "skip",
+                _int(due.grace_ms) or 0,
+                _int(due.max_catchup) or DEFAULT_MAX_CATCHUP,
             )
-            self._timings[(schedule_id, rev, str(f[3:]))] = cached
+            self._timings[key] = cached
         return DueEntry(schedule_id, nxt, rev, cached.timing, cached.misfire, cached.grace_ms, cached.max_catchup)

@@ -10,6 +10,9 @@ import asyncio
 import time
 from typing import Any
 
+from .measure import percentile
+from .progress import Progress
+
 SCHEDULE_SLOTS = 500
 SCHEDULE_EVERY_MS = 20
 STARTS: list[tuple[str, float]] = []
@@ -23,8 +26,7 @@ async def sched(payload: dict[str, Any], ctx: Any) -> None:
 async def workload_schedules(
     adapter: Any, concurrency: int, n: int = SCHEDULE_SLOTS, every_ms: int = SCHEDULE_EVERY_MS, progress: Any = None
 ) -> dict[str, Any]:
-    from .bench import Progress, percentile
-    from .core.schedules import slot_job_id
+    from ..core.schedules import slot_job_id
 
     progress = progress or Progress
     await adapter.reset("schedules")

@@ -1,0 +1,359 @@
+"""Slots and fetching: how leased jobs reach the handlers.
+
+``Slots`` are long-lived tasks that take jobs from one local inbox and loop (no task per job);
+their number follows the pool's concurrency live. ``Fetcher`` runs one loop per queue that
+leases exactly as many jobs as there are free slots (so nothing waits leased but idle) and
+blocks on Redis when the queue is empty; it also takes jobs the scheduler's promote call leased
+to this process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from redis.exceptions import RedisError
+
+from .backoff import Reconnect
+from .broker import Broker
+from .context import JobContext
+from .leases import HeldLeases
+from .records import LeasedJob, RunningJob
+
+log = logging.getLogger("tickr.pool")
+
+CancelReason = Literal["job", "shutdown", "lost", "timeout"]
+
+
+@dataclass(eq=False, slots=True)
+class Slot:
+    index: int
+    task: asyncio.Task[None] | None = None
+    job: LeasedJob | None = None
+    ctx: JobContext | None = None
+    started: float = 0.0
+    cancel_reason: CancelReason | None = None
+    retiring: bool = False
+    in_handler: bool = False
+    """True only while the handler runs: a cancel must never hit the slot while it records
+    the job's outcome (that would kill the slot task and leave the job leased forever)."""
+
+
+RunJob = Callable[[Slot, LeasedJob], Awaitable[None]]
+JobObserver = Callable[[LeasedJob, float, float], None]
+"""Called after every attempt with (job, seconds from due to start, seconds run)."""
+
+
+class Slots:
+    """The slot tasks and their inbox. ``run(slot, job)`` runs one job to its recorded outcome;
+    then each of ``observers`` (a list the owner may change) sees it and ``on_slot_free`` is
+    called; ``on_retired`` when a slot has ended."""
+
+    def __init__(
+        self,
+        run: RunJob,
+        *,
+        observers: list[JobObserver],
+        on_slot_free: Callable[[], None],
+        on_retired: Callable[[], None],
+    ) -> None:
+        self._run = run
+        self._observers = observers
+        self._on_slot_free = on_slot_free
+        self._on_retired = on_retired
+        self._slots: list[Slot] = []
+        self._inbox: asyncio.Queue[LeasedJob] = asyncio.Queue()
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def __iter__(self) -> Iterator[Slot]:
+        return iter(self._slots)
+
+    def __len__(self) -> int:
+        return len(self._slots)
+
+    def __getitem__(self, index: int) -> Slot:
+        return self._slots[index]
+
+    @property
+    def busy(self) -> int:
+        return sum(1 for s in self._slots if s.job is not None)
+
+    @property
+    def queued(self) -> int:
+        """Jobs leased and delivered but not started yet."""
+        return self._inbox.qsize()
+
+    def running(self) -> list[RunningJob]:
+        now = time.monotonic()
+        return [
+            RunningJob(s.index, s.job.id, s.job.type, s.job.queue, s.job.attempt, now - s.started)
+            for s in self._slots
+            if s.job is not None
+        ]
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return [s.task for s in self._slots if s.task is not None]
+
+    # -- jobs in -----------------------------------------------------------------------------
+
+    def deliver(self, job: LeasedJob) -> None:
+        self._inbox.put_nowait(job)
+
+    def deliver_all(self, jobs: Iterable[LeasedJob]) -> None:
+        put = self._inbox.put_nowait
+        for job in jobs:
+            put(job)
+
+    def take_undelivered(self) -> list[LeasedJob]:
+        """Empty the inbox: jobs leased but not started (to give back on shutdown)."""
+        jobs = []
+        while not self._inbox.empty():
+            jobs.append(self._inbox.get_nowait())
+        return jobs
+
+    # -- scaling and cancelling --------------------------------------------------------------
+
+    def resize(self, n: int) -> None:
+        """Start or retire slots until n are live; busy slots retire after their job."""
+        live = [s for s in self._slots if not s.retiring]
+        if n > len(live):
+            used = {s.index for s in self._slots}
+            index = 0
+            for _ in range(n - len(live)):
+                while index in used:
+                    index += 1
+                slot = Slot(index)
+                used.add(index)
+                slot.task = asyncio.create_task(self._slot_loop(slot), name=f"tickr-slot-{index}")
+                self._slots.append(slot)
+        elif n < len(live):
+            excess = len(live) - n
+            # Idle slots go at once; busy ones retire after their job.
+            for slot in sorted(live, key=lambda s: (s.job is not None, -s.index)):
+                if excess == 0:
+                    break
+                slot.retiring = True
+                if slot.job is None and slot.task is not None:
+                    slot.task.cancel()
+                    self._slots.remove(slot)
+                excess -= 1
+
+    def cancel(self, job_id: str, reason: CancelReason) -> bool:
+        """Cancel the handler running this job, if a slot runs it."""
+        for slot in self._slots:
+            if slot.job is not None and slot.job.id == job_id and slot.task is not None:
+                if slot.ctx is not None:
+                    slot.ctx.cancelled.set()
+                if slot.cancel_reason is None and slot.in_handler:
+                    slot.cancel_reason = reason
+                    slot.task.cancel()
+                return True
+        return False
+
+    def time_out(self, slot: Slot, job_id: str) -> None:
+        """The job's deadline passed: cancel its handler with reason "timeout"."""
+        if slot.job is not None and slot.job.id == job_id and slot.in_handler and slot.cancel_reason is None:
+            if slot.ctx is not None:
+                slot.ctx.cancelled.set()
+            slot.cancel_reason = "timeout"
+            if slot.task is not None:
+                slot.task.cancel()
+
+    async def shut_down(self) -> None:
+        """After the grace period: cancel handlers still running (reason "shutdown"), let slots
+        that are recording an outcome finish it, end idle slots; wait for all of them."""
+        for slot in self._slots:
+            if slot.job is not None and slot.task is not None and slot.in_handler:
+                slot.cancel_reason = "shutdown"
+                slot.task.cancel()
+            elif slot.job is not None:
+                slot.retiring = True  # recording its outcome: let it finish, then end
+            elif slot.task is not None:
+                slot.task.cancel()
+        await asyncio.gather(*self.tasks(), return_exceptions=True)
+        self._slots.clear()
+
+    async def _slot_loop(self, slot: Slot) -> None:
+        while not slot.retiring:
+            job = await self._inbox.get()
+            slot.job = job
+            slot.started = time.monotonic()
+            waited = max(0.0, time.time() - job.due_at / 1000)
+            try:
+                await self._run(slot, job)
+            finally:
+                if self._observers:
+                    self._observe(job, waited, time.monotonic() - slot.started)
+                slot.job = None
+                slot.ctx = None
+                slot.cancel_reason = None
+                self._on_slot_free()
+        if slot in self._slots:
+            self._slots.remove(slot)
+        self._on_retired()
+
+    def _observe(self, job: LeasedJob, waited: float, ran: float) -> None:
+        for observer in list(self._observers):
+            try:
+                observer(job, waited, ran)
+            except Exception:
+                log.exception("job observer %r failed", observer)
+
+
+class Fetcher:
+    """One lease loop per queue, filling exactly the free slots.
+
+    ``vacancies()`` is how many more jobs the pool takes now (0 while paused or stopping); the
+    fetcher subtracts what its own calls in flight have reserved. ``capacity`` is set whenever
+    vacancies may have grown; ``give_back`` returns a leased job to Redis.
+    """
+
+    def __init__(
+        self,
+        broker: Broker,
+        queues: Iterable[str],
+        *,
+        worker_id: str,
+        lease_ms: int,
+        block_s: float,
+        slots: Slots,
+        held: HeldLeases,
+        vacancies: Callable[[], int],
+        capacity: asyncio.Event,
+        give_back: Callable[[LeasedJob], Coroutine[Any, Any, None]],
+    ) -> None:
+        self._broker = broker
+        self.queues = sorted(set(queues))
+        self._worker_id = worker_id
+        self._lease_ms = lease_ms
+        self._block_s = block_s
+        self._slots = slots
+        self._held = held
+        self._vacancies = vacancies
+        self._capacity = capacity
+        self._give_back = give_back
+        self._reserved = 0
+        self._stopping = False
+        self._queue_resumed: dict[str, asyncio.Event] = {q: asyncio.Event() for q in self.queues}
+        self.tasks: list[asyncio.Task[None]] = []
+        self._background: set[asyncio.Task[None]] = set()
+
+    def start(self) -> None:
+        for queue in self.queues:
+            self.tasks.append(asyncio.create_task(self._fetch_loop(queue), name=f"tickr-fetch-{queue}"))
+
+    async def stop(self) -> None:
+        """Stop leasing; jobs a promote hands over from now on go straight back."""
+        self._stopping = True
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        self.tasks.clear()
+
+    def kill(self) -> list[asyncio.Task[None]]:
+        """Cancel the loops without waiting; returns their tasks."""
+        self._stopping = True
+        tasks = list(self.tasks)
+        for task in tasks:
+            task.cancel()
+        return tasks
+
+    def on_wake(self, queue: str, message: str) -> None:
+        """A message on the queue's wake channel ("resume": a paused queue may be fetched)."""
+        if message == "resume":
+            self._queue_resumed[queue].set()
+
+    # -- the scheduler's hand-off ------------------------------------------------------------
+
+    def reserve_for_promote(self, queue: str) -> int:
+        """Idle slots the scheduler may fill straight from its promote call (0 if none or
+        this pool does not serve the queue); settle with ``accept_leased``."""
+        if queue not in self._queue_resumed:
+            return 0
+        free = self._free()
+        if free <= 0:
+            return 0
+        self._reserved += free
+        return free
+
+    def accept_leased(self, jobs: list[LeasedJob], reserved: int) -> None:
+        """Take jobs leased to this process by the scheduler's promote call."""
+        self._reserved -= reserved
+        for job in jobs:
+            self._held.add(job)
+            if self._stopping:
+                task = asyncio.get_running_loop().create_task(self._give_back(job))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
+            else:
+                self._slots.deliver(job)
+        if len(jobs) < reserved:
+            self._capacity.set()
+
+    # -- leasing -----------------------------------------------------------------------------
+
+    def _free(self) -> int:
+        return self._vacancies() - self._reserved
+
+    async def _fetch_loop(self, queue: str) -> None:
+        backoff = Reconnect()
+        # Not `while True`: on Python 3.11 the wait_for below can swallow the cancel from stop()
+        # (CPython gh-86296); the loop must still end, not block on capacity forever.
+        while not self._stopping:
+            free = self._free()
+            if free <= 0:
+                self._capacity.clear()
+                await self._capacity.wait()
+                continue
+            self._reserved += free
+            fetch = asyncio.ensure_future(self._broker.fetch(queue, free, self._worker_id, self._lease_ms))
+            try:
+                jobs = await asyncio.shield(fetch)
+            except asyncio.CancelledError:
+                # The script may already have leased jobs to us: hold them so stop() gives
+                # them back at once, instead of leaving them to lease expiry as a lost attempt.
+                self._reserved -= free
+                try:
+                    leased = await asyncio.wait_for(fetch, 2.0)
+                except BaseException:
+                    leased = None
+                if leased:
+                    self._held.add_all(leased)
+                    self._slots.deliver_all(leased)
+                raise
+            except RedisError as exc:
+                self._reserved -= free
+                self._capacity.set()
+                log.warning("fetch from queue %s failed (%s); retrying", queue, exc)
+                await asyncio.sleep(backoff.next_delay())
+                continue
+            except BaseException:
+                self._reserved -= free
+                raise
+            self._reserved -= free
+            if jobs is None or len(jobs) < free:
+                # Unused reservation: fetchers of other queues that saw no free slot re-check.
+                self._capacity.set()
+            backoff.reset()
+            if jobs is None:  # queue paused for every process
+                resumed = self._queue_resumed[queue]
+                resumed.clear()
+                try:
+                    await asyncio.wait_for(resumed.wait(), 1.0)
+                except TimeoutError:
+                    pass
+                continue
+            if not jobs:
+                try:
+                    await self._broker.wait_for_ready(queue, self._block_s)
+                except RedisError as exc:
+                    log.warning("waiting on queue %s failed (%s); retrying", queue, exc)
+                    await asyncio.sleep(backoff.next_delay())
+                continue
+            self._held.add_all(jobs)
+            self._slots.deliver_all(jobs)
