@@ -13,7 +13,7 @@ from .job_table import theme_colors
 from .live_table import Column, LiveTable
 
 COLUMNS = (
-    Column("queue", "Queue"),
+    Column("queue", "Queue", shrink=True),
     Column("ready", "Ready", "right"),
     Column("waiting", "Waiting", "right"),
     Column("active", "Active", "right"),
