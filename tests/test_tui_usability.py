@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from test_tui import Jobs, wait_for
+from textual.app import App, ComposeResult
+from textual.widgets import Static
 
 from tickr_app import Registry
 from tickr_app.tui import TickrApp
 from tickr_app.tui.widgets.live_table import LiveTable
 from tickr_app.tui.widgets.queue_table import QueueTable
-
-import pytest
+from tickr_app.tui.widgets.throughput import Throughput
 
 
 @pytest.fixture
@@ -46,3 +48,51 @@ async def test_a_long_queue_name_is_truncated_and_failed_and_state_stay_on_scree
         [row] = [line for line in shown[1:] if line.strip().startswith("reports")]
         assert "paused" in row
         assert "…" in row and long_name not in row  # the name gave up the room
+
+
+# -- item 7: the throughput bars are honest against the labelled scale ----------------------
+
+
+class ChartApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield Throughput(id="throughput")
+
+
+def chart(app: App[Any]) -> tuple[str, list[str]]:
+    label = str(app.query_one("#throughput-label", Static).content)
+    bars = app.query_one("#throughput-spark")
+    return label, [bars.render_line(y).text for y in range(bars.size.height)]
+
+
+async def test_a_trickle_of_jobs_draws_low_bars_against_the_labelled_scale() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(60, 6)) as pilot:
+        throughput = app.query_one(Throughput)
+        t0 = 1_000_000.0
+        # One job every 30 s for two minutes: 0.03 jobs/s.
+        for i in range(5):
+            throughput.record(i, t=t0 + 30 * i)
+        await pilot.pause()
+        label, rows = chart(app)
+        assert "peak 0.03/s" in label and "bars to 1/s" in label  # was "peak 0.0/s"
+        top, middle, bottom = rows
+        assert not top.strip() and not middle.strip(), f"a trickle must not fill the chart: {rows}"
+        assert set(bottom.strip()) == {"▁"}, "some work shows as the lowest bar"
+
+
+async def test_time_the_pane_was_hidden_is_an_even_average_not_a_spike_or_a_full_chart() -> None:
+    app = ChartApp()
+    async with app.run_test(size=(60, 6)) as pilot:
+        throughput = app.query_one(Throughput)
+        t0 = 1_000_000.0
+        throughput.record(0, t=t0)
+        for i in range(1, 6):  # 10 jobs/s while visible
+            throughput.record(10 * i, t=t0 + i)
+        throughput.record(50 + 60, t=t0 + 65)  # hidden for a minute: 1 job/s meanwhile
+        await pilot.pause()
+        label, rows = chart(app)
+        assert "bars to 10/s" in label
+        hidden = throughput.data[-30:-2]
+        assert all(abs(rate - 1.0) < 0.01 for rate in hidden), hidden
+        # 1/s against a 10/s scale: two or three eighths of one line of three, not a full bar.
+        assert not rows[0][-20:].strip() and not rows[1][-20:].strip()
