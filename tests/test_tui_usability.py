@@ -7,15 +7,27 @@ from __future__ import annotations
 
 from typing import Any
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
-from test_tui import Jobs, wait_for
+from test_tui import SIZE, Jobs, choose_type, dead_jobs, show_table, wait_for
+from test_tui_tables import shows
 from textual.app import App, ComposeResult
-from textual.widgets import Static
+from textual.widgets import Input, OptionList, Static
 
 from tickr_app import Registry
 from tickr_app.tui import TickrApp
+from tickr_app.tui.commands import COMMANDS
+from tickr_app.tui.screens.confirm import ConfirmScreen
+from tickr_app.tui.screens.find import FindJobScreen, TypeFilterScreen
+from tickr_app.tui.screens.help import HelpScreen
+from tickr_app.tui.screens.job_detail import JobDetailScreen
 from tickr_app.tui.widgets.live_table import LiveTable
 from tickr_app.tui.widgets.queue_table import QueueTable
+from tickr_app.tui.widgets.submit_pane import SubmitPane
 from tickr_app.tui.widgets.throughput import Throughput
 
 
@@ -96,3 +108,187 @@ async def test_time_the_pane_was_hidden_is_an_even_average_not_a_spike_or_a_full
         assert all(abs(rate - 1.0) < 0.01 for rate in hidden), hidden
         # 1/s against a 10/s scale: two or three eighths of one line of three, not a full bar.
         assert not rows[0][-20:].strip() and not rows[1][-20:].strip()
+
+
+# -- item 12: small surprises ----------------------------------------------------------------
+
+
+async def test_the_key_bar_offers_resume_once_paused(make_tickr, jobs: Jobs) -> None:
+    tickr = await make_tickr(workers=2)
+    app = TickrApp(tickr)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        await wait_for(pilot, lambda: shows(app, "p", "Pause"), "p Pause in the key bar")
+        await pilot.press("p")
+        assert tickr.pool is not None and tickr.pool.paused
+        await wait_for(pilot, lambda: shows(app, "p", "Resume"), "p Resume once the pool is paused")
+        assert not shows(app, "p", "Pause")
+        await pilot.press("P")
+        await wait_for(pilot, lambda: shows(app, "P", "Resume queue"), "P Resume queue once the queue is paused")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: shows(app, "p", "Pause"), "p Pause again after resuming")
+
+
+async def test_a_pool_scaled_to_0_says_so_instead_of_running(make_tickr, jobs: Jobs) -> None:
+    tickr = await make_tickr(workers=1)
+    app = TickrApp(tickr)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        table = app.workers_pane.table
+        await wait_for(pilot, lambda: tickr.worker_id in table.processes, "this process in the worker table")
+        await pilot.press("minus")
+        assert tickr.pool is not None and tickr.pool.concurrency == 0
+        summary = app.query_one("#pool-summary", Static)
+        await wait_for(pilot, lambda: "scaled to 0" in str(summary.content), "the pool summary to say scaled to 0")
+        assert "running" not in str(summary.content)
+        await wait_for(
+            pilot,
+            lambda: str(table.get_cell(tickr.worker_id, "state")) == "scaled to 0",
+            "the worker table to say scaled to 0",
+        )
+
+
+async def test_the_last_submitted_box_follows_the_job_until_it_ran(make_tickr, jobs: Jobs) -> None:
+    tickr = await make_tickr(workers=2)
+    app = TickrApp(tickr)
+    async with app.run_test(size=SIZE) as pilot:
+        form = await choose_type(pilot, app, "greet")
+        form.query_one("#input-0", Input).value = "Ada"
+        app.query_one("#delay", Input).value = "1"
+        await pilot.press("ctrl+s")
+        pane = app.query_one(SubmitPane)
+        await wait_for(pilot, lambda: pane.last_job is not None, "the submit")
+        box = app.query_one("#new-job", Static)
+        assert "waiting, runs in" in str(box.content)
+        await wait_for(pilot, lambda: "succeeded" in str(box.content), "the box to show the job succeeded")
+        assert "runs in" not in str(box.content)
+
+
+async def test_the_delay_and_max_attempts_reset_when_the_job_type_changes(make_tickr, jobs: Jobs) -> None:
+    tickr = await make_tickr(workers=0)
+    app = TickrApp(tickr)
+    async with app.run_test(size=SIZE) as pilot:
+        await choose_type(pilot, app, "greet")
+        app.query_one("#delay", Input).value = "30"
+        app.query_one("#max-attempts", Input).value = "7"
+        await choose_type(pilot, app, "hold")
+        assert app.query_one("#delay", Input).value == ""
+        assert app.query_one("#max-attempts", Input).value == ""
+
+
+async def test_help_says_what_the_shift_keys_really_do(make_tickr, jobs: Jobs) -> None:
+    tickr = await make_tickr(workers=1)
+    await dead_jobs(tickr, 1)
+    app = TickrApp(tickr)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        note = str(app.screen.query_one("#help-shift", Static).content)
+        assert "I'm sure" not in note  # they asked first: the old text said both
+        await pilot.press("escape")
+        dead = await show_table(pilot, app, "dead")
+        await wait_for(pilot, lambda: dead.jobs and app.queues_pane.stats.get("default"), "the dead job")
+        capitals = [c for c in COMMANDS if c.keys_label.isalpha() and c.keys_label.isupper()]
+        assert {c.keys_label for c in capitals} >= {"D", "R", "X", "P"}
+        for command in capitals:
+            assert command.keys_label in note
+            await pilot.press(command.keys_label)
+            await pilot.pause()
+            asked = isinstance(app.screen, ConfirmScreen)
+            assert asked == command.confirms, f"{command.keys_label}: asks first is {asked}"
+            said = note.split(";")[0] if command.confirms else note.split(";")[1]
+            assert command.keys_label in said, f"the help puts {command.keys_label} in the wrong group: {note}"
+            if asked:
+                await pilot.press("n")
+
+
+def test_a_jobs_module_that_registers_nothing_is_warned_about_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "nojobs_here.py").write_text("VALUE = 1\n")
+    env = {**os.environ, "PYTHONPATH": str(tmp_path), "TICKR_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        [sys.executable, "-m", "tickr_app", "worker", "--jobs", "nojobs_here", "--redis", "redis://127.0.0.1:1"],
+        env=env, capture_output=True, text=True, timeout=60,
+    )
+    warnings = [line for line in done.stderr.splitlines() if "nojobs_here" in line]
+    assert len(warnings) == 1 and "registered no job types" in warnings[0], done.stderr
+
+
+# -- extras: find a job by id, filter by type, delete every dead job -------------------------
+
+
+async def test_slash_finds_a_job_by_id_or_its_start_and_says_when_there_is_none(make_tickr, jobs: Jobs) -> None:
+    tickr = await make_tickr(workers=0)
+    job = await tickr.submit("greet", {"name": "Ada"})
+    app = TickrApp(tickr)
+    async with app.run_test(size=SIZE) as pilot:
+        ready = await show_table(pilot, app, "ready")
+        await wait_for(pilot, lambda: ready.jobs, "the ready job")
+
+        await pilot.press("slash")
+        assert isinstance(app.screen, FindJobScreen)
+        await pilot.press(*job.id, "enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobDetailScreen), "the job's details")
+        assert app.screen.job_id == job.id
+        await pilot.press("escape")
+
+        await pilot.press("slash", *job.id[:8], "enter")  # the short id the tables show
+        await wait_for(pilot, lambda: isinstance(app.screen, JobDetailScreen), "the details from a short id")
+        assert app.screen.job_id == job.id
+        await pilot.press("escape")
+
+        await pilot.press("slash", *"nosuchjob", "enter")
+        await wait_for(
+            pilot, lambda: any("No job with id 'nosuchjob'" in str(n.message) for n in app._notifications), "a message"
+        )
+        assert not isinstance(app.screen, JobDetailScreen)
+
+
+async def test_f_filters_the_job_tables_by_type_and_back_to_all(make_tickr, jobs: Jobs) -> None:
+    tickr = await make_tickr(workers=0)
+    greet = [(await tickr.submit("greet", {"name": f"n{i}"})).id for i in range(3)]
+    flaky = [(await tickr.submit("flaky", {})).id for _ in range(2)]
+    app = TickrApp(tickr)
+    async with app.run_test(size=SIZE) as pilot:
+        ready = await show_table(pilot, app, "ready")
+        await wait_for(pilot, lambda: len(ready.jobs) == 5, "five ready jobs")
+
+        await pilot.press("f")
+        assert isinstance(app.screen, TypeFilterScreen)
+        options = app.screen.query_one(OptionList)
+        options.highlighted = [o.id for o in options.options].index("flaky")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: sorted(j.id for j in ready.jobs) == sorted(flaky), "only the flaky jobs")
+        assert "type flaky only" in str(app.query_one("#queues-status", Static).content)
+
+        await pilot.press("f")
+        app.screen.query_one(OptionList).highlighted = 0  # all types
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: len(ready.jobs) == 5, "every job again")
+        assert set(greet) <= {j.id for j in ready.jobs}
+
+
+async def test_shift_x_deletes_every_dead_job_of_the_queue_after_asking(make_tickr, jobs: Jobs) -> None:
+    tickr = await make_tickr(workers=2)
+    ids = await dead_jobs(tickr, 3)
+    keep = await tickr.submit("hold", {})
+    app = TickrApp(tickr)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            dead = await show_table(pilot, app, "dead")
+            await wait_for(pilot, lambda: len(dead.jobs) == 3, "three dead jobs")
+            await pilot.press("X")
+            assert isinstance(app.screen, ConfirmScreen)
+            assert "all 3 dead jobs of queue default" in str(app.screen.query_one("#confirm-message", Static).content)
+            await pilot.press("n")
+            assert len(await tickr.list_jobs("default", "dead")) == 3
+            await pilot.press("X", "y")
+            for job_id in ids:
+                await wait_for(pilot, lambda: _gone(tickr, job_id), f"dead job {job_id} deleted")
+            await wait_for(pilot, lambda: not dead.jobs, "the dead table to empty")
+            assert await tickr.get(keep.id) is not None  # only dead jobs go
+    finally:
+        jobs.gate.set()
+
+
+async def _gone(tickr: Any, job_id: str) -> bool:
+    return await tickr.get(job_id) is None

@@ -17,6 +17,8 @@ from typing import Any, Literal
 from redis.exceptions import RedisError
 from textual import events, work
 from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Header
 
@@ -30,10 +32,12 @@ from .format import short_id
 from .messages import JobsChanged, OpenJob
 from .screens.confirm import ConfirmScreen
 from .screens.drain import DrainScreen
+from .screens.find import FindJobScreen, TypeFilterScreen
 from .screens.help import HelpScreen
 from .screens.job_detail import JobDetailScreen
 from .screens.welcome import WelcomeInfo, WelcomeScreen, is_first_run, mark_welcomed, short_path
 from .widgets.dashboard import Dashboard
+from .widgets.job_table import JobTable
 from .widgets.key_bar import KeyBar
 from .widgets.queues_pane import QueuesPane
 from .widgets.startup_view import StartupProgress, StartupView
@@ -105,6 +109,42 @@ class TickrApp(App[None]):
         else:
             self.sub_title = "starting…"
             self._start()
+        self._labels: tuple[object, ...] = ()
+        self.set_interval(0.2, self._follow_labels)
+
+    # -- key labels that follow the state ("p Resume" once paused) -------------------------
+
+    def _label_state(self) -> tuple[object, ...]:
+        if not self.started:
+            return ()
+        try:
+            queue = self.queues_pane.queue or DEFAULT_QUEUE
+            stats = self.queues_pane.stats.get(queue)
+            return (self.pool_target_paused(), stats is not None and stats.paused)
+        except NoMatches:
+            return ()
+
+    def _follow_labels(self) -> None:
+        state = self._label_state()
+        if state != self._labels:
+            self._labels = state
+            self.refresh_bindings()
+
+    def binding_label(self, binding: Binding) -> str:
+        """The key bar's word for a binding: what pressing it would do now."""
+        state = self._label_state()
+        if state and binding.action == "toggle_pause_pool" and state[0]:
+            return "Resume"
+        if state and binding.action == "toggle_pause_queue" and state[1]:
+            return "Resume queue"
+        return binding.description
+
+    def pool_target_paused(self) -> bool | None:
+        """Whether the process ``p`` acts on is paused (None: no target)."""
+        remote = self._remote_target()
+        if remote is not None:
+            return remote.paused
+        return self.tickr.pool.paused if self.tickr.pool is not None else None
 
     @work(group="startup", exit_on_error=False)
     async def _start(self) -> None:
@@ -358,6 +398,70 @@ class TickrApp(App[None]):
             answered,
         )
 
+    def action_delete_all_dead(self) -> None:
+        queue = self.queues_pane.queue or DEFAULT_QUEUE
+        stats = self.queues_pane.stats.get(queue)
+        dead = stats.dead if stats is not None else None
+        if dead == 0:
+            self.notify(f"Queue {queue} has no dead jobs.")
+            return
+        what = f"all {dead:,} dead jobs" if dead is not None else "every dead job"
+
+        def answered(sure: bool | None) -> None:
+            if sure:
+                self._run_command(
+                    "Delete all dead",
+                    lambda: self.tickr.delete_dead(queue),
+                    lambda n: f"{n:,} dead job(s) of queue {queue} deleted.",
+                )
+
+        self.push_screen(
+            ConfirmScreen(
+                "Delete all dead jobs?",
+                f"Delete {what} of queue {queue} and their records? This cannot be undone.",
+                confirm="Delete all",
+            ),
+            answered,
+        )
+
+    def action_find_job(self) -> None:
+        """Ask for a job id; open its details, or say that there is no such job."""
+
+        def answered(text: str | None) -> None:
+            if text:
+                self.run_worker(self._open_by_id(text), group="find-job", exit_on_error=False)
+
+        self.push_screen(FindJobScreen(), answered)
+
+    async def _open_by_id(self, text: str) -> None:
+        try:
+            job = await self.tickr.get(text)
+        except (TickrError, RedisError, OSError) as exc:
+            self.notify(f"Redis unavailable: {exc}", title="Find job", severity="error")
+            return
+        job_id = job.id if job is not None else None
+        if job_id is None:  # the start of an id shown in a table (the tables show 8 characters)
+            matches = sorted({i for i in self.queues_pane.shown_job_ids() if i.startswith(text)})
+            if len(matches) > 1:
+                self.notify(f"{len(matches)} jobs start with {text!r}: type more of the id.", severity="warning")
+                return
+            job_id = matches[0] if matches else None
+        if job_id is None:
+            self.notify(f"No job with id {text!r} (finished jobs expire).", title="Find job", severity="warning")
+            return
+        self.push_screen(JobDetailScreen(self.tickr, job_id))
+
+    def action_filter_type(self) -> None:
+        pane = self.queues_pane
+        seen = {job.type for table in pane.query(JobTable) for job in table.jobs}
+        types = sorted(seen | {t.name for t in self.tickr.registry})
+
+        def answered(choice: str | None) -> None:
+            if choice is not None:
+                pane.set_type_filter(choice or None)
+
+        self.push_screen(TypeFilterScreen(types, pane.type_filter), answered)
+
     # -- pool and queue actions ------------------------------------------------------------
 
     def _remote_target(self) -> Any:
@@ -430,11 +534,13 @@ class TickrApp(App[None]):
             await self.tickr.pause_queue(queue)
             return True
 
-        self._run_command(
-            f"Queue {queue}",
-            toggle,
-            lambda paused: f"Queue {queue} {'paused for every process' if paused else 'resumed'}.",
-        )
+        def done(paused: bool) -> str:
+            stats = self.queues_pane.stats.get(queue)
+            if stats is not None:
+                stats.paused = paused  # until the next poll (the Queues pane may be hidden)
+            return f"Queue {queue} {'paused for every process' if paused else 'resumed'}."
+
+        self._run_command(f"Queue {queue}", toggle, done)
 
     # -- quitting --------------------------------------------------------------------------
 

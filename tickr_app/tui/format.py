@@ -102,3 +102,12 @@ def pretty_json(value: Any) -> str:
 def plain(value: Any, style: str = "") -> Text:
     """Text that is never parsed as markup."""
     return Text("" if value is None else str(value), style=style, no_wrap=True, overflow="ellipsis")
+
+
+def pool_state(paused: bool, concurrency: int, colors: dict[str, str]) -> Text:
+    """A pool's state word: ``paused``, ``scaled to 0`` (no slot takes jobs), or ``running``."""
+    if paused:
+        return Text("paused", style=f"bold {colors.get('warning', '')}")
+    if concurrency <= 0:
+        return Text("scaled to 0", style=f"bold {colors.get('warning', '')}")
+    return Text("running", style=colors.get("success", ""))

@@ -45,6 +45,8 @@ RELIST_ON_EVENTS_S = 0.5
 """Under a flood of events, rebuild the visible table at most twice a second: the counts still
 update five times a second, and a table rebuild is the UI's most expensive step (it starved
 key presses while 1,000+ jobs/s ran through the same loop)."""
+FILTER_SCAN = 1000
+"""With a job type filter, the jobs listed per table to find that type's (shows up to LIMIT)."""
 EVENT_BATCH = 500
 HISTORY_EVENTS = 5000
 """Events per queue read once at start to draw the throughput of the last minutes."""
@@ -180,12 +182,31 @@ class QueuesPane(Vertical):
         return ages
 
     async def _list(self, queue: str, status: TableStatus) -> list[Job]:
+        # With a type filter the table keeps only that type's jobs: look further to fill it.
+        limit = LIMIT if self.type_filter is None else FILTER_SCAN
         if status != "finished":
-            return await self.tickr.list_jobs(queue, status, LIMIT)
-        done = await self.tickr.list_jobs(queue, "succeeded", LIMIT)
-        done += await self.tickr.list_jobs(queue, "cancelled", LIMIT)
+            return await self.tickr.list_jobs(queue, status, limit)
+        done = await self.tickr.list_jobs(queue, "succeeded", limit)
+        done += await self.tickr.list_jobs(queue, "cancelled", limit)
         done.sort(key=lambda j: j.finished_at or 0, reverse=True)
-        return done[:LIMIT]
+        return done[:limit]
+
+    # -- job type filter and lookup --------------------------------------------------------
+
+    @property
+    def type_filter(self) -> str | None:
+        return self.visible_table.type_filter
+
+    def set_type_filter(self, job_type: str | None) -> None:
+        """Show only this type's jobs in every job table (None: all types)."""
+        for table in self.query(JobTable):
+            table.type_filter = job_type
+            table.set_jobs([])
+        self.refresh_now()
+
+    def shown_job_ids(self) -> list[str]:
+        """Ids of the jobs the tables hold, to resolve a short id typed by the user."""
+        return [job.id for table in self.query(JobTable) for job in table.jobs]
 
     @work(exclusive=True, group="poll-queues", exit_on_error=False)
     async def _poll_redis(self) -> None:
@@ -254,6 +275,8 @@ class QueuesPane(Vertical):
             line.append(f" · queue {self.queue}")
             if current is not None and current.paused:
                 line.append("  PAUSED for every process (P resumes)", style=f"bold {c.get('warning', '')}")
+            if self.type_filter is not None:
+                line.append(f"  type {self.type_filter} only (f changes)", style=f"bold {c.get('accent', '')}")
             shown = len(self.visible_table.jobs)
             line.append(f"  ·  {shown} shown (max {LIMIT})  ·  {self._events:,} events seen", style="dim")
             line.append("  ·  [ ] switch table  ·  enter opens a job", style="dim")

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from rich.text import Text
 
 from ...core.broker import WorkerInfo
-from ..format import ago, duration, progress_bar
+from ..format import ago, duration, pool_state, progress_bar
 from .job_table import theme_colors
 from .live_table import Column, LiveTable
 
@@ -43,11 +43,7 @@ class WorkerTable(LiveTable):
         me = w.id == self.this_worker
         name = Text.assemble(("● " if me else "  ", c.get("accent", "")), (w.id, "bold" if me else ""))
         load = (w.busy / w.concurrency * 100) if w.concurrency else 0.0
-        state = (
-            Text("paused", style=f"bold {c.get('warning', '')}")
-            if w.paused
-            else Text("running", style=c.get("success", ""))
-        )
+        state = pool_state(w.paused, w.concurrency, c)
         return (
             name,
             Text(",".join(w.queues), style="dim"),
