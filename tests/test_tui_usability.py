@@ -8,11 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 import os
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from proc import spawn_tickr, stop
 from test_tui import SIZE, Jobs, choose_type, dead_jobs, show_table, wait_for
 from test_tui_tables import shows
 from textual.app import App, ComposeResult
@@ -292,3 +294,71 @@ async def test_shift_x_deletes_every_dead_job_of_the_queue_after_asking(make_tic
 
 async def _gone(tickr: Any, job_id: str) -> bool:
     return await tickr.get(job_id) is None
+
+
+# -- item 3: the Workers pane keeps the user's target; a silent process goes stale first -------
+
+
+async def test_the_chosen_process_stays_the_target_when_rows_come_and_go(make_tickr, jobs: Jobs) -> None:
+    a = await make_tickr(workers=2)
+    b = await make_tickr(workers=2)
+    watcher = await make_tickr(workers=0)
+    app = TickrApp(watcher, attach=True)
+    async with app.run_test(size=SIZE) as pilot:
+        await pilot.press("3")
+        table = app.workers_pane.table
+        await wait_for(pilot, lambda: {a.worker_id, b.worker_id} <= set(table.processes), "both processes")
+        other = next(k for k in table.row_keys if k != table.cursor_key)
+        await pilot.press("down" if table.row_keys.index(other) > table.cursor_row else "up")
+        assert app.workers_pane.selected_worker.id == other
+        first = a if other == a.worker_id else b
+        second = b if first is a else a
+
+        # Its record disappears for a moment (as a too-short expiry did): nothing else becomes the target.
+        assert first.broker is not None
+
+        async def dropped() -> bool:  # again at each poll: its heartbeat puts it back within a second
+            await first.broker.unregister_worker(first.worker_id)
+            return first.worker_id not in table.processes
+
+        await wait_for(pilot, dropped, "the chosen process to leave the list")
+        assert app.workers_pane.selected_worker is None and "gone" in str(app.query_one("#workers-title").content)
+        await pilot.press("plus")
+        await pilot.pause(0.3)
+        assert second.pool.concurrency == 2, "+ must not scale a process the user did not choose"
+
+        # It comes back with its next heartbeat: still the target, without a key pressed.
+        await wait_for(pilot, lambda: first.worker_id in table.processes, "the process to come back")
+        assert app.workers_pane.selected_worker.id == first.worker_id
+        assert table.cursor_key == first.worker_id
+        await pilot.press("plus")
+        await wait_for(pilot, lambda: first.pool.concurrency == 3, "the chosen process to scale")
+        assert second.pool.concurrency == 2
+
+
+async def test_a_process_that_stops_beating_is_shown_stale_and_stays_listed(
+    make_tickr, redis_url: str, prefix: str, home: Path, tmp_path: Path
+) -> None:
+    watcher = await make_tickr(workers=0)
+    proc = spawn_tickr(["worker", "--redis", redis_url, "--prefix", prefix, "--workers", "1"], log_path=tmp_path / "w.log", home=home)
+    app = TickrApp(watcher, attach=True)
+    try:
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("3")
+            table = app.workers_pane.table
+            await wait_for(pilot, lambda: table.processes, "the worker process", timeout=30)
+            [wid] = table.processes
+            assert wid not in table.stale
+            proc.send_signal(signal.SIGSTOP)  # busy, or hung: no heartbeat
+            await wait_for(pilot, lambda: wid in table.stale, "the process to be shown stale")
+            assert str(table.get_cell(wid, "state")).startswith("stale ")
+            assert "1 stale" in str(app.query_one("#workers-title").content)
+            # Past the old 5 s expiry it is still listed (stale), so the list does not flicker.
+            await wait_for(pilot, lambda: table.stale.get(wid, 0) > 7, "seven seconds without a heartbeat", timeout=15)
+            assert wid in table.processes
+            proc.send_signal(signal.SIGCONT)
+            await wait_for(pilot, lambda: wid not in table.stale, "the process to be fresh again", timeout=10)
+            assert str(table.get_cell(wid, "state")) == "running"
+    finally:
+        proc.send_signal(signal.SIGCONT)
+        stop(proc)

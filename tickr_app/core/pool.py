@@ -41,6 +41,11 @@ class PermanentError(Exception):
     """Raise from a handler to send the job to the dead letter queue without more retries."""
 
 
+REGISTRY_TTL_BEATS = 30
+"""A worker record expires after this many missed heartbeats (30 s at the default 1 s): a busy
+process that misses a few must not vanish from the dashboards and come back (it was 5)."""
+
+
 @dataclass(slots=True)
 class PoolSettings:
     concurrency: int = 5
@@ -685,7 +690,7 @@ class WorkerPool:
             heartbeat_at=now,
             jobs=[s.job.id for s in self._slots if s.job is not None][:100],
         )
-        ttl = int(max(5.0, self.settings.registry_interval * 5) * 1000)
+        ttl = int(max(1.0, self.settings.registry_interval) * REGISTRY_TTL_BEATS * 1000)
         commands = await self.broker.register_worker(info, ttl)
         if commands:
             self._apply_commands(commands)

@@ -471,12 +471,21 @@ class TickrApp(App[None]):
             return info
         return None
 
+    def _target_gone(self) -> bool:
+        """The process the user chose has left the registry: say so, act on nothing else."""
+        gone = self.workers_pane.missing
+        if gone is not None:
+            self.notify(f"Worker process {gone} is gone: select another one.", severity="warning")
+        return gone is not None
+
     def _no_target(self) -> None:
         self.notify(
             "No worker process selected (attached: this TUI runs no pool of its own).", severity="warning"
         )
 
     def action_toggle_pause_pool(self) -> None:
+        if self._target_gone():
+            return
         remote = self._remote_target()
         if remote is not None:
             paused = not remote.paused
@@ -500,6 +509,8 @@ class TickrApp(App[None]):
         self.workers_pane.refresh_now()
 
     def action_scale(self, delta: int) -> None:
+        if self._target_gone():
+            return
         remote = self._remote_target()
         if remote is not None:
             target = max(0, remote.concurrency + delta)
