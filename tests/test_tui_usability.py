@@ -362,3 +362,24 @@ async def test_a_process_that_stops_beating_is_shown_stale_and_stays_listed(
     finally:
         proc.send_signal(signal.SIGCONT)
         stop(proc)
+
+
+# -- item 4: queues no live worker serves are marked ------------------------------------------
+
+
+async def test_a_queue_no_live_worker_serves_is_marked_in_the_queues_table(make_tickr, jobs: Jobs) -> None:
+    worker = await make_tickr(workers=1)  # serves the registry's queues: default and mail
+    watcher = await make_tickr(workers=0)
+    await watcher.submit("greet", {"name": "x"}, queue="orphans")
+    await watcher.submit("greet", {"name": "y"})
+    app = TickrApp(watcher, attach=True)
+    async with app.run_test(size=SIZE) as pilot:
+        table = app.query_one(QueueTable)
+        await wait_for(pilot, lambda: {"orphans", "default"} <= set(table.row_keys), "both queues")
+        await wait_for(pilot, lambda: str(table.get_cell("orphans", "state")) == "no worker", "orphans marked")
+        assert str(table.get_cell("default", "state")) == "running"
+        await watcher.pause_queue("orphans")
+        await wait_for(
+            pilot, lambda: str(table.get_cell("orphans", "state")) == "paused, no worker", "paused and unserved"
+        )
+    assert worker.pool is not None

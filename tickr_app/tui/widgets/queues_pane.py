@@ -45,6 +45,8 @@ RELIST_ON_EVENTS_S = 0.5
 """Under a flood of events, rebuild the visible table at most twice a second: the counts still
 update five times a second, and a table rebuild is the UI's most expensive step (it starved
 key presses while 1,000+ jobs/s ran through the same loop)."""
+SERVED_EVERY_S = 2.0
+"""How often the worker registry is read to mark queues no live worker serves."""
 FILTER_SCAN = 1000
 """With a job type filter, the jobs listed per table to find that type's (shows up to LIMIT)."""
 EVENT_BATCH = 500
@@ -82,6 +84,9 @@ class QueuesPane(Vertical):
         self._events = 0
         self._picked_default = False
         self._history: list[float] | None = None  # ages (s) of processed events, read once
+        self._served_at = 0.0
+        self.served: frozenset[str] | None = None
+        """Queues that some live worker process serves (from the worker registry)."""
         self.error: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -213,6 +218,10 @@ class QueuesPane(Vertical):
         queue, status = self.queue, self.visible_status
         try:
             stats = await self.tickr.stats()
+            if time.monotonic() - self._served_at > SERVED_EVERY_S:
+                workers = await self.tickr.worker_processes()
+                self.served = frozenset(q for w in workers for q in w.queues)
+                self._served_at = time.monotonic()
             if self._history is None:
                 self._history = await self._read_history(sorted(stats))
             kinds = await self._read_events(queue)
@@ -245,7 +254,7 @@ class QueuesPane(Vertical):
     def _apply(self, stats: dict[str, QueueStats], queue: str, status: TableStatus, jobs: list[Job] | None) -> None:
         self.stats = stats
         table = self.query_one(QueueTable)
-        table.update_stats(stats)
+        table.update_stats(stats, self.served)
         if not self._picked_default and stats:
             self._picked_default = True
             table.select_queue(queue if queue in stats else sorted(stats)[0])
