@@ -235,3 +235,17 @@ def test_core_does_not_import_ipython_or_web_libraries() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert out == "", f"tickr_app.core imported {out}"
+
+
+def test_the_committed_quickstart_shows_its_outputs_and_nothing_of_the_machine_it_ran_on() -> None:
+    """Committed executed (scripts/execute_notebook.py), so it reads on GitHub without a run."""
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code and all(cell.get("execution_count") for cell in code), "every code cell was run"
+    check_outputs(nb)
+    raw = NOTEBOOK.read_text()
+    for leak in (str(REPO), "/tmp/ipykernel_", os.path.expanduser("~") + "/", "/15"):
+        assert leak not in raw, f"machine-specific {leak!r} in the committed notebook"
+    assert nb.metadata["kernelspec"]["name"] == "python3"
