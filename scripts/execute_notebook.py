@@ -37,16 +37,23 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as jupyter:
         spec = Path(jupyter) / "kernels" / "tickr-notebook"
         spec.mkdir(parents=True)
-        (spec / "kernel.json").write_text(json.dumps({
-            "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-            "display_name": "Python 3 (ipykernel)",
-            "language": "python",
-        }))
+        (spec / "kernel.json").write_text(
+            json.dumps(
+                {
+                    "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+                    "display_name": "Python 3 (ipykernel)",
+                    "language": "python",
+                }
+            )
+        )
         os.environ["JUPYTER_PATH"] = os.pathsep.join(filter(None, [jupyter, os.environ.get("JUPYTER_PATH")]))
         nb = nbformat.read(NOTEBOOK, as_version=4)
         metadata = copy.deepcopy(nb.metadata)
         NotebookClient(
-            nb, kernel_name="tickr-notebook", timeout=60, startup_timeout=60,
+            nb,
+            kernel_name="tickr-notebook",
+            timeout=60,
+            startup_timeout=60,
             resources={"metadata": {"path": str(NOTEBOOK.parent)}},
         ).execute()
     nb.metadata = metadata

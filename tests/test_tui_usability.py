@@ -5,15 +5,15 @@ Every wait is a condition polled with a deadline (``wait_for``), never a fixed s
 
 from __future__ import annotations
 
-from typing import Any
-
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from proc import spawn_tickr, stop
 from test_tui import SIZE, Jobs, choose_type, dead_jobs, show_table, wait_for
 from test_tui_tables import shows
@@ -21,6 +21,7 @@ from textual.app import App, ComposeResult
 from textual.widgets import Input, OptionList, Static
 
 from tickr_app import Registry
+from tickr_app.core.keys import GlobalKeys
 from tickr_app.tui import TickrApp
 from tickr_app.tui.commands import COMMANDS
 from tickr_app.tui.screens.confirm import ConfirmScreen
@@ -209,7 +210,11 @@ def test_a_jobs_module_that_registers_nothing_is_warned_about_in_one_line(tmp_pa
     env = {**os.environ, "PYTHONPATH": str(tmp_path), "TICKR_HOME": str(tmp_path / "home")}
     done = subprocess.run(
         [sys.executable, "-m", "tickr_app", "worker", "--jobs", "nojobs_here", "--redis", "redis://127.0.0.1:1"],
-        env=env, capture_output=True, text=True, timeout=60,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
     )
     warnings = [line for line in done.stderr.splitlines() if "nojobs_here" in line]
     assert len(warnings) == 1 and "registered no job types" in warnings[0], done.stderr
@@ -285,7 +290,7 @@ async def test_shift_x_deletes_every_dead_job_of_the_queue_after_asking(make_tic
             assert len(await tickr.list_jobs("default", "dead")) == 3
             await pilot.press("X", "y")
             for job_id in ids:
-                await wait_for(pilot, lambda: _gone(tickr, job_id), f"dead job {job_id} deleted")
+                await wait_for(pilot, lambda job_id=job_id: _gone(tickr, job_id), f"dead job {job_id} deleted")
             await wait_for(pilot, lambda: not dead.jobs, "the dead table to empty")
             assert await tickr.get(keep.id) is not None  # only dead jobs go
     finally:
@@ -299,7 +304,9 @@ async def _gone(tickr: Any, job_id: str) -> bool:
 # -- item 3: the Workers pane keeps the user's target; a silent process goes stale first -------
 
 
-async def test_the_chosen_process_stays_the_target_when_rows_come_and_go(make_tickr, jobs: Jobs) -> None:
+async def test_the_chosen_process_stays_the_target_when_rows_come_and_go(
+    make_tickr, jobs: Jobs, redis_url: str, prefix: str
+) -> None:
     a = await make_tickr(workers=2)
     b = await make_tickr(workers=2)
     watcher = await make_tickr(workers=0)
@@ -315,10 +322,11 @@ async def test_the_chosen_process_stays_the_target_when_rows_come_and_go(make_ti
         second = b if first is a else a
 
         # Its record disappears for a moment (as a too-short expiry did): nothing else becomes the target.
-        assert first.broker is not None
+        keys = GlobalKeys(prefix)
+        client = aioredis.from_url(redis_url)
 
         async def dropped() -> bool:  # again at each poll: its heartbeat puts it back within a second
-            await first.broker.unregister_worker(first.worker_id)
+            await client.delete(keys.worker(first.worker_id))
             return first.worker_id not in table.processes
 
         await wait_for(pilot, dropped, "the chosen process to leave the list")
@@ -334,13 +342,16 @@ async def test_the_chosen_process_stays_the_target_when_rows_come_and_go(make_ti
         await pilot.press("plus")
         await wait_for(pilot, lambda: first.pool.concurrency == 3, "the chosen process to scale")
         assert second.pool.concurrency == 2
+    await client.aclose()
 
 
 async def test_a_process_that_stops_beating_is_shown_stale_and_stays_listed(
     make_tickr, redis_url: str, prefix: str, home: Path, tmp_path: Path
 ) -> None:
     watcher = await make_tickr(workers=0)
-    proc = spawn_tickr(["worker", "--redis", redis_url, "--prefix", prefix, "--workers", "1"], log_path=tmp_path / "w.log", home=home)
+    proc = spawn_tickr(
+        ["worker", "--redis", redis_url, "--prefix", prefix, "--workers", "1"], log_path=tmp_path / "w.log", home=home
+    )
     app = TickrApp(watcher, attach=True)
     try:
         async with app.run_test(size=SIZE) as pilot:

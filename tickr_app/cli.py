@@ -196,9 +196,8 @@ def _headless(args: argparse.Namespace, *, api: bool) -> int:
 
 
 def _tui(args: argparse.Namespace) -> int:
-    from .tui.launch import run_tui
-
     from .runtime import warn_empty_job_modules
+    from .tui.launch import run_tui
 
     options = options_from(args)
     _setup_logging(args.log_level, options.home / "tickr.log")

@@ -28,7 +28,6 @@ from .job_table import theme_colors
 from .payload_form import PayloadForm, field_label
 from .recent_jobs import RecentJobs
 
-
 RESULT_EVERY_S = 0.5
 """How often the "Last submitted" box is redrawn (its countdown, its job's status)."""
 
