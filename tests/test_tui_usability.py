@@ -389,8 +389,10 @@ async def test_a_queue_no_live_worker_serves_is_marked_in_the_queues_table(make_
         await wait_for(pilot, lambda: {"orphans", "default"} <= set(table.row_keys), "both queues")
         await wait_for(pilot, lambda: str(table.get_cell("orphans", "state")) == "no worker", "orphans marked")
         assert str(table.get_cell("default", "state")) == "running"
+        table.select_queue("orphans")
+        status = app.query_one("#queues-status", Static)
+        await wait_for(pilot, lambda: "no live worker serves it" in str(status.content), "the status line to say so")
         await watcher.pause_queue("orphans")
-        await wait_for(
-            pilot, lambda: str(table.get_cell("orphans", "state")) == "paused, no worker", "paused and unserved"
-        )
+        await wait_for(pilot, lambda: str(table.get_cell("orphans", "state")) == "paused", "paused shown first")
+        assert "no live worker serves it" in str(status.content)
     assert worker.pool is not None

@@ -50,8 +50,8 @@ class QueueTable(LiveTable):
     def _cells(self, s: QueueStats) -> tuple[Text, ...]:
         c = theme_colors(self.app)
         unserved = self.served is not None and s.name not in self.served
-        if s.paused:
-            state = Text("paused" + (", no worker" if unserved else ""), style=f"bold {c.get('warning', '')}")
+        if s.paused:  # the status line under the tables also says when no worker serves it
+            state = Text("paused", style=f"bold {c.get('warning', '')}")
         elif unserved:  # its jobs would wait forever: say so where the user looks
             state = Text("no worker", style=f"bold {c.get('error', '')}")
         else:

@@ -284,6 +284,8 @@ class QueuesPane(Vertical):
             line.append(f" · queue {self.queue}")
             if current is not None and current.paused:
                 line.append("  PAUSED for every process (P resumes)", style=f"bold {c.get('warning', '')}")
+            if self.served is not None and self.queue not in self.served:
+                line.append("  no live worker serves it: its jobs wait", style=f"bold {c.get('error', '')}")
             if self.type_filter is not None:
                 line.append(f"  type {self.type_filter} only (f changes)", style=f"bold {c.get('accent', '')}")
             shown = len(self.visible_table.jobs)
