@@ -31,7 +31,7 @@ from tickr_app.tui.screens.job_detail import JobDetailScreen
 from tickr_app.tui.widgets.live_table import LiveTable
 from tickr_app.tui.widgets.queue_table import QueueTable
 from tickr_app.tui.widgets.submit_pane import SubmitPane
-from tickr_app.tui.widgets.throughput import Throughput
+from tickr_app.tui.widgets.throughput import AXIS, Throughput
 
 
 @pytest.fixture
@@ -73,10 +73,12 @@ class ChartApp(App[None]):
         yield Throughput(id="throughput")
 
 
-def chart(app: App[Any]) -> tuple[str, list[str]]:
+def chart(app: App[Any]) -> tuple[str, list[str], list[str]]:
+    """The label, the axis and the bars of each line."""
     label = str(app.query_one("#throughput-label", Static).content)
-    bars = app.query_one("#throughput-spark")
-    return label, [bars.render_line(y).text for y in range(bars.size.height)]
+    widget = app.query_one("#throughput-spark")
+    lines = [widget.render_line(y).text for y in range(widget.size.height)]
+    return label, [line[:AXIS] for line in lines], [line[AXIS:] for line in lines]
 
 
 async def test_a_trickle_of_jobs_draws_low_bars_against_the_labelled_scale() -> None:
@@ -88,8 +90,9 @@ async def test_a_trickle_of_jobs_draws_low_bars_against_the_labelled_scale() -> 
         for i in range(5):
             throughput.record(i, t=t0 + 30 * i)
         await pilot.pause()
-        label, rows = chart(app)
-        assert "peak 0.03/s" in label and "bars to 1/s" in label  # was "peak 0.0/s"
+        label, axis, rows = chart(app)
+        assert "peak 0.03/s" in label  # was "peak 0.0/s"
+        assert axis == ["   1▕", "    ▕", "   0▕"], "full height stands for 1 job/s"
         top, middle, bottom = rows
         assert not top.strip() and not middle.strip(), f"a trickle must not fill the chart: {rows}"
         assert set(bottom.strip()) == {"▁"}, "some work shows as the lowest bar"
@@ -105,12 +108,12 @@ async def test_time_the_pane_was_hidden_is_an_even_average_not_a_spike_or_a_full
             throughput.record(10 * i, t=t0 + i)
         throughput.record(50 + 60, t=t0 + 65)  # hidden for a minute: 1 job/s meanwhile
         await pilot.pause()
-        label, rows = chart(app)
-        assert "bars to 10/s" in label
+        label, axis, rows = chart(app)
+        assert axis[0] == "  10▕"
         hidden = throughput.data[-30:-2]
         assert all(abs(rate - 1.0) < 0.01 for rate in hidden), hidden
         # 1/s against a 10/s scale: two or three eighths of one line of three, not a full bar.
-        assert not rows[0][-20:].strip() and not rows[1][-20:].strip()
+        assert not rows[0][-10:].strip() and not rows[1][-10:].strip() and rows[2][-10:].strip()
 
 
 # -- item 12: small surprises ----------------------------------------------------------------

@@ -4,7 +4,7 @@ a labelled scale.
 Fed with the cumulative ``processed`` counters from ``stats()`` (exact across every process on
 the Redis); a gap between samples (the pane was hidden) is spread evenly over its buckets: the
 average of that time, never a spike. The bars are honest: a bar's height is its rate divided by
-the scale shown in the label ("bars to 5/s"), and the scale never drops below ``SCALE_FLOOR``,
+the scale shown on its axis (top: "5", bottom: "0" jobs/s), and the scale never drops below ``SCALE_FLOOR``,
 so a trickle of jobs draws low bars instead of being stretched to full height (Textual's
 ``Sparkline`` scales from the data's minimum to its maximum, which made 0.03/s look like a flood).
 """
@@ -28,6 +28,8 @@ BUCKETS = 60
 SCALE_FLOOR = 1.0
 """Jobs/s: the lowest top of the scale, so that an idle-ish system looks idle."""
 BARS = "▁▂▃▄▅▆▇█"
+AXIS = 5
+"""Columns of the scale on the left of the bars: "  5k▕"."""
 
 
 def nice_ceiling(value: float) -> float:
@@ -42,9 +44,13 @@ def nice_ceiling(value: float) -> float:
 
 
 def rate_text(rate: float) -> str:
-    """Jobs/s with the precision the number needs: 1,234 · 12 · 1.5 · 0.03 · 0."""
+    """Jobs/s with the precision the number needs: 12k · 1.2k · 120 · 12 · 1.5 · 0.03 · 0."""
+    if rate >= 10_000:
+        return f"{rate / 1000:.0f}k"
+    if rate >= 1000:
+        return f"{rate / 1000:.1f}k"
     if rate >= 100:
-        return f"{rate:,.0f}"
+        return f"{rate:.0f}"
     if rate >= 10:
         return f"{rate:.0f}"
     if rate >= 1:
@@ -52,6 +58,11 @@ def rate_text(rate: float) -> str:
     if rate == 0:
         return "0"
     return f"{rate:.2f}" if rate >= 0.01 else "<0.01"
+
+
+def scale_text(top: float) -> str:
+    """A 1-2-5 scale value, short: 1 · 20 · 500 · 2k · 50k."""
+    return f"{top / 1000:g}k" if top >= 1000 else f"{top:g}"
 
 
 class RateBars(Widget):
@@ -92,18 +103,22 @@ class RateBars(Widget):
         return out
 
     def render(self) -> Text:
-        width, height = self.size.width, max(self.size.height, 1)
+        """An axis on the left (the scale's top, and 0 at the bottom), then the bars."""
+        height = max(self.size.height, 1)
+        width = max(self.size.width - AXIS, 0)
         levels = self.levels(width, height)
         pad = " " * (width - len(levels))
-        rows = []
+        out = Text(no_wrap=True, end="")
         for row in range(height):
             floor = (height - 1 - row) * len(BARS)
             cells = []
             for level in levels:
                 part = min(max(level - floor, 0), len(BARS))
                 cells.append(BARS[part - 1] if part else " ")
-            rows.append(pad + "".join(cells))
-        return Text("\n".join(rows), no_wrap=True, end="")
+            mark = scale_text(self.top) if row == 0 else ("0" if row == height - 1 else "")
+            out.append(f"{mark:>{AXIS - 1}}▕", style="dim")
+            out.append(pad + "".join(cells) + ("\n" if row < height - 1 else ""))
+        return out
 
 
 class Throughput(Vertical):
@@ -120,7 +135,7 @@ class Throughput(Vertical):
         """Jobs per second over the last few seconds."""
         self.peak = 0.0
         self.top = SCALE_FLOOR
-        """The rate a full-height bar stands for (shown in the label)."""
+        """The rate a full-height bar stands for (shown at the top of the axis)."""
 
     def compose(self) -> ComposeResult:
         yield Static("Throughput", id="throughput-label")
@@ -176,6 +191,5 @@ class Throughput(Vertical):
         self.top = nice_ceiling(self.peak)
         self.query_one(RateBars).show(data, self.top)
         self.query_one("#throughput-label", Static).update(
-            f"Throughput {rate_text(self.rate)}/s · peak {rate_text(self.peak)}/s · bars to {self.top:,.0f}/s",
-            layout=False,
+            f"Throughput {rate_text(self.rate)}/s · peak {rate_text(self.peak)}/s · 2 min", layout=False
         )
