@@ -27,6 +27,7 @@ from tickr_app.api.schemas import (
     JobTypeList,
     QueueList,
     QueueOut,
+    SubmittedJob,
     WorkerCommandOut,
     WorkerList,
 )
@@ -96,7 +97,7 @@ def error_of(response: httpx.Response, status: int, code: str | None = None) -> 
 async def test_submit_returns_202_with_the_job(api: Api) -> None:
     r = await api.submit({"type": "echo", "payload": {"text": "hi"}})
     assert r.status_code == 202, r.text
-    job = JobOut.model_validate(r.json())
+    job = SubmittedJob.model_validate(r.json())
     assert uuid.UUID(job.id).version == 4
     assert job.status == "ready" and job.queue == "default" and job.attempts == 0
     assert job.payload == {"text": "hi", "times": 1}  # defaults of the payload model applied
@@ -153,7 +154,12 @@ async def test_bad_idempotency_key_is_422(api: Api, key: str) -> None:
 
 async def test_unknown_type_is_422_and_nothing_is_created(api: Api) -> None:
     err = error_of(await api.submit({"type": "nope", "payload": {}}), 422, "unknown_job_type")
-    assert "nope" in err["message"] and "echo" in err["details"]["known"]
+    assert "nope" in err["message"]
+    # details is the README's list of {field, message, type}, naming the known types
+    assert err["details"] == [
+        {"field": "type", "message": "not a registered job type (known: block, boom, echo)", "type": "unknown_job_type"}
+    ]
+    assert err["message"] == "unknown job type 'nope'; known types: block, boom, echo"
     long = error_of(await api.submit({"type": "n" * 200}), 422, "unknown_job_type")
     assert len(long["message"]) < 150  # the name is not echoed in full
     assert await enqueued_total(api.tickr) == 0
@@ -188,7 +194,8 @@ async def test_payload_failing_its_schema_is_422_with_field_details(api: Api) ->
         ({"type": "echo", "payload": {"text": "a"}, "queue": ""}, "queue"),
         ({"type": "echo", "payload": {"text": "a"}, "run_at": "tomorrow"}, "run_at"),
         ({"type": "echo", "payload": {"text": "a"}, "run_at": "2026-01-01T00:00:00"}, "run_at"),
-        ({"type": "echo", "payload": {"text": "a"}, "run_at": "2999-01-01T00:00:00Z"}, "run_at"),
+        # run_at has a fixed bound, 9999-12-31T23:59:59Z (2999 is fine: see test_far_run_at_is_accepted)
+        ({"type": "echo", "payload": {"text": "a"}, "run_at": 253_402_300_800}, "run_at"),
         ({"type": "echo", "payload": {"text": "a"}, "run_at": -5}, "run_at"),
         ({"type": "echo", "payload": {"text": "a"}, "run_at": 1e15}, "run_at"),
         ({"type": "echo", "payload": {"text": "a"}, "delay": 1, "run_at": 1}, "(body)"),
@@ -511,6 +518,7 @@ async def test_openapi_document(api: Api) -> None:
         ("post", "/api/v1/jobs"), ("get", "/api/v1/jobs"), ("get", "/api/v1/jobs/{id}"),
         ("delete", "/api/v1/jobs/{id}"), ("post", "/api/v1/jobs/{id}/retry"), ("get", "/api/v1/job-types"),
         ("get", "/api/v1/queues"), ("post", "/api/v1/queues/{name}/pause"), ("post", "/api/v1/queues/{name}/resume"),
+        ("delete", "/api/v1/queues/{name}"), ("delete", "/api/v1/queues/{name}/dead"),
         ("get", "/api/v1/workers"), ("patch", "/api/v1/workers/{id}"), ("get", "/api/v1/health"),
         ("get", "/api/v1/openapi.json"), ("get", "/metrics"),
     }  # fmt: skip
@@ -526,7 +534,10 @@ async def test_openapi_document(api: Api) -> None:
     body = doc["paths"]["/api/v1/jobs"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     variants = {schemas[v["$ref"].split("/")[-1]]["properties"]["type"]["const"] for v in body["oneOf"]}
     assert variants == {"echo", "boom", "block"}
-    assert set(doc["paths"]["/api/v1/jobs"]["post"]["responses"]) >= {"202", "400", "401", "413", "415", "422", "503"}
+    assert set(doc["paths"]["/api/v1/jobs"]["post"]["responses"]) >= {"202", "400", "401", "409", "413", "415", "422", "503"}
+    # run_at: a fixed bound only (nothing computed from "now" when the document was built)
+    run_at = schemas["SubmitJob"]["properties"]["run_at"]["anyOf"]
+    assert {"type": "number", "minimum": 0, "maximum": 253_402_300_799} in run_at
 
 
 # -- metrics ----------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tickr_app import Registry
-from tickr_app.api.schemas import JobOut
+from tickr_app.api.schemas import SubmittedJob
 from tickr_app.core.keys import GlobalKeys, queue_keys
 
 json_values = st.recursive(
@@ -226,9 +226,12 @@ def test_any_submit_body_is_202_or_a_clean_4xx(
     result = _check(response, "POST", "/api/v1/jobs")
     after = _enqueued(client, prefix)
     event(f"status {response.status_code}")
-    assert response.status_code in (202, 422), response.text
-    if response.status_code == 202:
-        job = JobOut.model_validate(result)
+    assert response.status_code in (202, 409, 422), response.text
+    if response.status_code == 409:  # the key was used before, for a different request
+        assert key and result is not None and result["error"]["code"] == "idempotency_conflict"
+        assert after == before
+    elif response.status_code == 202:
+        job = SubmittedJob.model_validate(result)
         if job.type == "echo":
             ApiEcho.model_validate(job.payload)
         if after == before:  # the key was used before: the original job comes back

@@ -22,6 +22,7 @@ from tickr_app.client import (
     Client,
     Conflict,
     ConnectionFailed,
+    IdempotencyConflict,
     NotFound,
     ServiceUnavailable,
     Unauthorized,
@@ -56,7 +57,11 @@ def test_sync_client_covers_every_endpoint(served: ThreadedApi) -> None:
         assert c.list_jobs(queue="default", status="succeeded", limit=1)[0]["id"] == job["id"]
 
         later = c.submit("echo", {"text": "x"}, delay=600, max_attempts=2, queue="default", idempotency_key="k-1")
-        assert c.submit("echo", {"text": "x"}, idempotency_key="k-1")["id"] == later["id"]
+        again = c.submit("echo", {"text": "x"}, delay=600, max_attempts=2, queue="default", idempotency_key="k-1")
+        assert again["id"] == later["id"]
+        with pytest.raises(IdempotencyConflict) as conflict:  # the key, reused for another request
+            c.submit("echo", {"text": "y"}, idempotency_key="k-1")
+        assert conflict.value.status == 409 and conflict.value.details == {"job_id": later["id"]}
         assert later["status"] == "waiting" and later["max_attempts"] == 2
         assert c.cancel(later["id"]) == {"id": later["id"], "status": "cancelled"}
         assert c.pause_queue("default")["paused"] is True  # so the retried job stays ready

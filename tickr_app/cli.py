@@ -110,6 +110,15 @@ def build_parser() -> argparse.ArgumentParser:
     submit.add_argument("--token", help="API bearer token (TICKR_API_TOKEN)")
     submit.add_argument("--json", action="store_true", help="print the whole job as JSON")
 
+    queues = sub.add_parser("queues", help="queue housekeeping through the HTTP API")
+    queue_actions = queues.add_subparsers(dest="queue_action", parser_class=_Parser, metavar="ACTION", required=True)
+    forget = queue_actions.add_parser("forget", help="forget a queue that holds no jobs and that no live worker serves")
+    dead = queue_actions.add_parser("delete-dead", help="delete every dead job of a queue")
+    for action in (forget, dead):
+        action.add_argument("name", help="queue name")
+        action.add_argument("--url", default=None, help="API base URL (TICKR_URL, default http://127.0.0.1:8000)")
+        action.add_argument("--token", help="API bearer token (TICKR_API_TOKEN)")
+
     web = sub.add_parser("web", help="serve the TUI to a browser; the engine runs once, each tab attaches")
     _common(web)
     web.add_argument("--web-port", type=_port, default=None, help="browser port (default 8080)")
@@ -239,17 +248,45 @@ def _submit(args: argparse.Namespace) -> int:
     except ConnectionFailed as exc:
         raise CliError(str(exc)) from None
     except ApiError as exc:
-        lines = [f"tickr submit: {exc.message} ({exc.status} {exc.code})"]
-        if isinstance(exc.details, list):
-            for d in exc.details:
-                if isinstance(d, dict):
-                    lines.append(f"  {d.get('field', '?')}: {d.get('message', d)}")
-        print("\n".join(lines), file=sys.stderr)
+        print(_api_error_line("submit", exc), file=sys.stderr)
         return 1
     if args.json:
         sys.stdout.write(orjson.dumps(job, option=orjson.OPT_INDENT_2).decode() + "\n")
     else:
         print(job["id"])
+    for warning in job.get("warnings", []):
+        print(f"tickr submit: warning: {warning}", file=sys.stderr)
+    return 0
+
+
+def _api_error_line(command: str, exc: Any) -> str:
+    """One line for an API error: the message, then each field's problem (an unknown job type's
+    message already names the known types)."""
+    line = f"tickr {command}: {exc.message}"
+    if isinstance(exc.details, list) and exc.code != "unknown_job_type":
+        fields = [f"{d.get('field', '?')}: {d.get('message', '')}" for d in exc.details if isinstance(d, dict)]
+        if fields:
+            line += " (" + "; ".join(fields) + ")"
+    return f"{line} [{exc.status} {exc.code}]"
+
+
+def _queues(args: argparse.Namespace) -> int:
+    from .client import ApiError, Client, ConnectionFailed
+
+    url = args.url or env("URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")
+    token = args.token or env("API_TOKEN")
+    try:
+        with Client(url, token=token) as client:
+            if args.queue_action == "forget":
+                client.forget_queue(args.name)
+                print(f"forgot queue {args.name!r}")
+            else:
+                print(f"deleted {client.delete_dead(args.name)} dead job(s) of queue {args.name!r}")
+    except ConnectionFailed as exc:
+        raise CliError(str(exc)) from None
+    except ApiError as exc:
+        print(_api_error_line(f"queues {args.queue_action}", exc), file=sys.stderr)
+        return 1
     return 0
 
 
@@ -272,6 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "serve": lambda a: _headless(a, api=True),
         "worker": lambda a: _headless(a, api=False),
         "submit": _submit,
+        "queues": _queues,
         "web": _web,
         "bench": _bench,
     }

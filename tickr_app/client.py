@@ -28,6 +28,7 @@ __all__ = [
     "ClientError",
     "Conflict",
     "ConnectionFailed",
+    "IdempotencyConflict",
     "MethodNotAllowed",
     "NotFound",
     "PayloadTooLarge",
@@ -84,6 +85,11 @@ class Conflict(ApiError):
     """409: the job's state does not allow this (``details["status"]`` says which it is in)."""
 
 
+class IdempotencyConflict(Conflict):
+    """409 ``idempotency_conflict``: the Idempotency-Key was used for a different request
+    (``details["job_id"]`` is the job it made)."""
+
+
 class PayloadTooLarge(ApiError):
     """413: body over 1 MiB."""
 
@@ -131,6 +137,8 @@ def error_from_response(response: httpx.Response) -> ApiError:
     elif response.text:
         message = response.text[:200]
     cls = _BY_STATUS.get(response.status_code)
+    if code == "idempotency_conflict":
+        cls = IdempotencyConflict
     if cls is None:
         cls = ServerError if response.status_code >= 500 else ApiError
     return cls(response.status_code, code, message, details)
@@ -160,8 +168,10 @@ def _segment(value: str) -> str:
     return quote(value, safe="")
 
 
-def _list_params(queue: str | None, status: str | None, limit: int | None) -> dict[str, Any]:
+def _list_params(queue: str | None, status: str | None, limit: int | None, type: str | None = None) -> dict[str, Any]:
     params: dict[str, Any] = {}
+    if type is not None:
+        params["type"] = type
     if queue is not None:
         params["queue"] = queue
     if status is not None:
@@ -259,8 +269,11 @@ class Client:
     def get(self, job_id: str) -> dict[str, Any]:
         return self._request("GET", f"{API}/jobs/{_segment(job_id)}")
 
-    def list_jobs(self, queue: str | None = None, status: str | None = None, limit: int | None = None) -> list[dict[str, Any]]:
-        return self._request("GET", f"{API}/jobs", params=_list_params(queue, status, limit))["jobs"]
+    def list_jobs(
+        self, queue: str | None = None, status: str | None = None, limit: int | None = None, *, type: str | None = None
+    ) -> list[dict[str, Any]]:
+        """A queue's jobs (one status, or all in dashboard order); ``type`` keeps one job type's."""
+        return self._request("GET", f"{API}/jobs", params=_list_params(queue, status, limit, type))["jobs"]
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         """``{"id", "status": "cancelled" | "cancel_requested"}``."""
@@ -294,6 +307,14 @@ class Client:
 
     def resume_queue(self, name: str = "default") -> dict[str, Any]:
         return self._request("POST", f"{API}/queues/{_segment(name)}/resume")
+
+    def delete_dead(self, name: str = "default") -> int:
+        """Delete every dead job of a queue; returns how many."""
+        return self._request("DELETE", f"{API}/queues/{_segment(name)}/dead")["deleted"]
+
+    def forget_queue(self, name: str) -> None:
+        """Forget a queue with no jobs that no live worker serves (``Conflict`` otherwise)."""
+        self._request("DELETE", f"{API}/queues/{_segment(name)}")
 
     def workers(self) -> list[dict[str, Any]]:
         return self._request("GET", f"{API}/workers")["workers"]
@@ -376,9 +397,10 @@ class AsyncClient:
         return await self._request("GET", f"{API}/jobs/{_segment(job_id)}")
 
     async def list_jobs(
-        self, queue: str | None = None, status: str | None = None, limit: int | None = None
+        self, queue: str | None = None, status: str | None = None, limit: int | None = None, *, type: str | None = None
     ) -> list[dict[str, Any]]:
-        return (await self._request("GET", f"{API}/jobs", params=_list_params(queue, status, limit)))["jobs"]
+        """A queue's jobs (one status, or all in dashboard order); ``type`` keeps one job type's."""
+        return (await self._request("GET", f"{API}/jobs", params=_list_params(queue, status, limit, type)))["jobs"]
 
     async def cancel(self, job_id: str) -> dict[str, Any]:
         """``{"id", "status": "cancelled" | "cancel_requested"}``."""
@@ -412,6 +434,14 @@ class AsyncClient:
 
     async def resume_queue(self, name: str = "default") -> dict[str, Any]:
         return await self._request("POST", f"{API}/queues/{_segment(name)}/resume")
+
+    async def delete_dead(self, name: str = "default") -> int:
+        """Delete every dead job of a queue; returns how many."""
+        return (await self._request("DELETE", f"{API}/queues/{_segment(name)}/dead"))["deleted"]
+
+    async def forget_queue(self, name: str) -> None:
+        """Forget a queue with no jobs that no live worker serves (``Conflict`` otherwise)."""
+        await self._request("DELETE", f"{API}/queues/{_segment(name)}")
 
     async def workers(self) -> list[dict[str, Any]]:
         return (await self._request("GET", f"{API}/workers"))["workers"]

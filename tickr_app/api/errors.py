@@ -20,9 +20,11 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from tickr_app.core.connection import mask_text
 from tickr_app.core.errors import (
     EmbeddedRedisError,
+    IdempotencyConflict,
     InvalidPayload,
     InvalidRequest,
     JobNotFound,
+    QueueNotFound,
     RedisUnavailable,
     TickrError,
     UnknownJobType,
@@ -65,7 +67,9 @@ _STATUS_OF: tuple[tuple[type[TickrError], int], ...] = (
     (InvalidRequest, 422),
     (JobNotFound, 404),
     (WorkerNotFound, 404),
+    (QueueNotFound, 404),
     (WrongState, 409),
+    (IdempotencyConflict, 409),
     (RedisUnavailable, 503),
     (EmbeddedRedisError, 503),
 )
@@ -124,7 +128,11 @@ def tickr_error_response(exc: TickrError) -> web.Response:
         log.error("unmapped engine error %s: %s", type(exc).__name__, exc.message)
         return error_response(500, "internal_error", "internal server error")
     message = exc.message if len(exc.message) <= 500 else exc.message[:497] + "..."
-    return error_response(status, exc.code, message, _trim_details(exc.details))
+    details = exc.details
+    if status == 422 and not isinstance(details, list):
+        # Every 422 lists {field, message, type}, whichever layer found the problem.
+        details = [{"field": "(body)", "message": message, "type": exc.code}]
+    return error_response(status, exc.code, message, _trim_details(details))
 
 
 def redis_down_response(exc: BaseException) -> web.Response:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import copy
 import re
-import time
 from typing import Any
 
 from pydantic import BaseModel
 
 import tickr_app
-from tickr_app.core.engine import MAX_DELAY_S
 from tickr_app.core.registry import Registry
 
 from .schemas import (
@@ -21,14 +19,17 @@ from .schemas import (
     QUEUE_NAME_PATTERN,
     UUID_PATTERN,
     CancelOut,
+    DeadDeleted,
     ErrorOut,
     HealthOut,
     JobList,
     JobOut,
     JobTypeList,
+    QueueForgotten,
     QueueList,
     QueueOut,
     SubmitJob,
+    SubmittedJob,
     UpdateWorker,
     WorkerCommandOut,
     WorkerList,
@@ -41,7 +42,8 @@ _ERRORS = {
     400: "Malformed JSON, or a body that is not a JSON object",
     401: "Missing or wrong bearer token",
     404: "Not found",
-    409: "The job is in a state that does not allow this",
+    409: "The job or queue is in a state that does not allow this, or the Idempotency-Key was used "
+    "for a different request",
     413: "Body over 1 MiB",
     415: "Body is not application/json",
     422: "Unknown job type, payload failing its schema, or invalid fields (field-level details)",
@@ -93,16 +95,6 @@ def _path_param(name: str, pattern: str | None, description: str) -> dict[str, A
     return {"name": name, "in": "path", "required": True, "description": description, "schema": schema}
 
 
-def _bound_run_at(schemas: dict[str, Any]) -> None:
-    """Numeric run_at is at most MAX_DELAY_S from now: state today's bound in the document."""
-    latest = int(time.time() + MAX_DELAY_S)
-    for name, schema in schemas.items():
-        if name == "SubmitJob" or name.startswith("Submit_"):
-            for option in schema["properties"]["run_at"].get("anyOf", []):
-                if option.get("type") == "number":
-                    option.update(minimum=0, maximum=latest)
-
-
 def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
     b = _Builder()
     job = b.model(JobOut)
@@ -126,7 +118,6 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
         b.schemas[name] = variant
         variants.append({"$ref": REF + name})
     submit_body = {"oneOf": variants} if variants else submit
-    _bound_run_at(b.schemas)
 
     job_id = _path_param("id", UUID_PATTERN, "the job's UUID")
     queue_name = _path_param("name", QUEUE_NAME_PATTERN, "a known queue")
@@ -148,7 +139,12 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
                     }
                 ],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": submit_body}}},
-                "responses": _responses(202, job, [400, 413, 415, 422], "The job, accepted"),
+                "responses": _responses(
+                    202,
+                    b.model(SubmittedJob),
+                    [400, 409, 413, 415, 422],
+                    "The job, accepted; served is false (with a warning) when no live worker serves its queue",
+                ),
             },
             "get": {
                 "operationId": "listJobs",
@@ -159,6 +155,12 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
                 "parameters": [
                     {"name": "queue", "in": "query", "schema": {"type": "string", "pattern": QUEUE_NAME_PATTERN, "default": "default"}},
                     {"name": "status", "in": "query", "schema": {"type": "string", "enum": _STATUSES}},
+                    {
+                        "name": "type",
+                        "in": "query",
+                        "description": "only jobs of this type (among the first 10,000 of each status)",
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+                    },
                     {
                         "name": "limit",
                         "in": "query",
@@ -207,6 +209,26 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
                 "summary": "Counts per queue",
                 "responses": _responses(200, b.model(QueueList), []),
             }
+        },
+        f"{API_PREFIX}/queues/{{name}}": {
+            "parameters": [queue_name],
+            "delete": {
+                "operationId": "forgetQueue",
+                "tags": ["queues"],
+                "summary": "Forget a queue that holds no jobs and that no live worker serves",
+                "description": "Its finished records, counters and events go too. 409 while it holds "
+                "ready, waiting, active or dead jobs, or a live worker process serves it.",
+                "responses": _responses(200, b.model(QueueForgotten), [404, 409]),
+            },
+        },
+        f"{API_PREFIX}/queues/{{name}}/dead": {
+            "parameters": [queue_name],
+            "delete": {
+                "operationId": "deleteDeadJobs",
+                "tags": ["queues"],
+                "summary": "Delete every dead job of a queue, atomically",
+                "responses": _responses(200, b.model(DeadDeleted), [404]),
+            },
         },
         f"{API_PREFIX}/queues/{{name}}/pause": {
             "parameters": [queue_name],

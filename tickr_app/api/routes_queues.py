@@ -38,10 +38,27 @@ async def resume_queue(request: web.Request) -> web.Response:
     return json_response((await tickr.broker.queue_stats(name)).to_dict())  # type: ignore[union-attr]
 
 
+async def forget_queue(request: web.Request) -> web.Response:
+    """Forget a queue with no jobs that no live worker serves (404 unknown, 409 otherwise)."""
+    name = request.match_info["name"]
+    if not is_queue_name(name):
+        raise not_found("queue_not_found", f"no queue named {name[:100]!r}")
+    await tickr_of(request).forget_queue(name)
+    return json_response({"name": name, "forgotten": True})
+
+
+async def delete_dead(request: web.Request) -> web.Response:
+    name = await _known_queue(request)
+    deleted = await tickr_of(request).delete_dead(name)
+    return json_response({"queue": name, "deleted": deleted})
+
+
 def routes() -> list[web.RouteDef]:
     p = API_PREFIX
     return [
         web.get(f"{p}/queues", list_queues),
+        web.delete(f"{p}/queues/{{name:[^/]+}}", forget_queue),
+        web.delete(f"{p}/queues/{{name:[^/]+}}/dead", delete_dead),
         web.post(f"{p}/queues/{{name:[^/]+}}/pause", pause_queue),
         web.post(f"{p}/queues/{{name:[^/]+}}/resume", resume_queue),
     ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from aiohttp import web
 from redis.exceptions import RedisError
@@ -15,7 +16,38 @@ from .metrics import CONTENT_TYPE
 from .openapi import build_openapi
 from .state import API_PREFIX, AUTH_REQUIRED, METRICS, TICKR
 
-HEALTH_TIMEOUT_S = 2.0
+HEALTH_BUDGET_S = 5.0
+"""How long /health tries to reach Redis before it says 503."""
+PING_TRY_S = 1.5
+"""One PING may take this long before /health tries again (on a fresh connection)."""
+
+
+async def _ping_within_budget(tickr: Any) -> None:
+    """PING until one answers: a slow answer (Redis busy, this process's loop busy) is retried
+    within the budget, and a dropped pooled connection (Redis restarted) gets one more try.
+    Raises the last error when the budget is spent, or at once when nothing listens."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + HEALTH_BUDGET_S
+    dropped_once = False
+    while True:
+        left = deadline - loop.time()
+        try:
+            async with asyncio.timeout(min(PING_TRY_S, left)):
+                await tickr.broker.ping()
+            return
+        except TimeoutError:
+            if deadline - loop.time() <= 0.05:
+                raise TimeoutError(f"no answer within {HEALTH_BUDGET_S:g} s") from None
+        except (RedisError, ConnectionError) as exc:
+            if dropped_once or _refused(exc):
+                raise
+            dropped_once = True
+
+
+def _refused(exc: BaseException) -> bool:
+    """Nothing listens (connection refused, unknown host): Redis is down, no need to retry."""
+    text = str(exc).lower()
+    return isinstance(exc, ConnectionRefusedError) or "refused" in text or "name or service not known" in text
 
 
 async def health(request: web.Request) -> web.Response:
@@ -23,12 +55,9 @@ async def health(request: web.Request) -> web.Response:
     try:
         if tickr.broker is None or not tickr.running:
             raise RuntimeError("the engine is not running")
-        async with asyncio.timeout(HEALTH_TIMEOUT_S):
-            await tickr.broker.ping()
+        await _ping_within_budget(tickr)
     except (RedisError, TickrError, ConnectionError, TimeoutError, RuntimeError) as exc:
         reason = str(exc) or type(exc).__name__
-        if isinstance(exc, TimeoutError):
-            reason = f"no answer within {HEALTH_TIMEOUT_S:g} s"
         return json_response(
             {
                 "status": "degraded",

@@ -3,15 +3,14 @@ the OpenAPI document, so the document cannot drift from what the server accepts.
 
 from __future__ import annotations
 
+import math
 import re
-import time
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic.json_schema import SkipJsonSchema
 
-from tickr_app.core.engine import MAX_DELAY_S
+from tickr_app.core.engine import MAX_DELAY_S, MAX_RUN_AT_S
 from tickr_app.core.job import STATUSES
 
 MAX_BODY_BYTES = 1024**2
@@ -76,6 +75,40 @@ def _integral(value: Any) -> Any:
     return value
 
 
+def _run_at_schema(schema: dict[str, Any]) -> None:
+    schema.pop("anyOf", None)
+    schema.pop("default", None)
+    schema["anyOf"] = [
+        {"type": "number", "minimum": 0, "maximum": MAX_RUN_AT_S},
+        {"type": "string", "format": "date-time"},
+        {"type": "null"},
+    ]
+
+
+_RFC3339_LEAP = re.compile(r"(T\d\d:\d\d:)60")
+
+
+def _parse_datetime(value: str) -> float:
+    """Epoch seconds of an ISO 8601 / RFC 3339 datetime with a UTC offset; any time in the past
+    is 0 (runs at once). Lowercase ``t``/``z`` and a leap second (``:60``) are valid RFC 3339."""
+    text = value.strip().upper()
+    leap = _RFC3339_LEAP.search(text)
+    if leap:
+        text = _RFC3339_LEAP.sub(r"\g<1>59", text, count=1)
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError("must be epoch seconds or an ISO 8601 datetime") from None
+    if when.tzinfo is None or when.utcoffset() is None:
+        raise ValueError("an ISO 8601 datetime needs a UTC offset, e.g. 2030-01-01T09:00:00Z")
+    try:
+        seconds = when.timestamp() + (1 if leap else 0)
+    except (OverflowError, OSError, ValueError):
+        seconds = 0.0 if when.year < 1970 else float(MAX_RUN_AT_S)
+    # Any time in the past means now; a year-9999 time with a negative offset is the last moment.
+    return min(max(0.0, seconds), float(MAX_RUN_AT_S))
+
+
 class SubmitJob(_Request):
     """Body of ``POST /api/v1/jobs``. The server generates the job id. A field given as null
     counts as left out."""
@@ -97,10 +130,13 @@ class SubmitJob(_Request):
         json_schema_extra={"type": ["object", "null"]},
     )
     delay: float | None = Field(default=None, ge=0, le=MAX_DELAY_S, description="seconds from now")
-    run_at: float | Annotated[str, Field(json_schema_extra={"format": "date-time"})] | None = Field(
+    # One field type (float | None) and a "before" validator that reads both spellings: a bad
+    # value gets one clear error, not one per union branch. The document shows both spellings.
+    run_at: float | None = Field(
         default=None,
         description="when to run: epoch seconds, or an ISO 8601 datetime with a UTC offset "
-        "(e.g. 2030-01-01T09:00:00Z); a time in the past runs at once",
+        "(e.g. 2030-01-01T09:00:00Z); a time in the past runs at once; at most 9999-12-31T23:59:59Z",
+        json_schema_extra=_run_at_schema,
     )
     max_attempts: int | None = Field(default=None, ge=1, le=1000, description="default: the job type's")
     queue: QueueName | None = Field(default=None, description="default: the job type's queue")
@@ -114,28 +150,23 @@ class SubmitJob(_Request):
             raise ValueError("must be valid Unicode text")
         return value
 
-    @field_validator("run_at")
+    @field_validator("run_at", mode="before")
     @classmethod
-    def _epoch_seconds(cls, value: float | str | None) -> float | None:
+    def _epoch_seconds(cls, value: Any) -> float | None:
         if value is None:
             return None
         if isinstance(value, str):
-            try:
-                when = datetime.fromisoformat(value)
-            except ValueError:
-                raise ValueError("must be epoch seconds or an ISO 8601 datetime") from None
-            if when.tzinfo is None or when.utcoffset() is None:
-                raise ValueError("an ISO 8601 datetime needs a UTC offset, e.g. 2030-01-01T09:00:00Z")
-            try:
-                seconds = when.timestamp()
-            except (OverflowError, OSError, ValueError):
-                seconds = 0.0 if when.year < 1970 else float("inf")
-            seconds = max(0.0, seconds)  # any time in the past means now
-        else:
+            seconds = _parse_datetime(value)
+        elif isinstance(value, (int, float)) and not isinstance(value, bool):
             seconds = float(value)
-        if not (0 <= seconds <= time.time() + MAX_DELAY_S):
-            years = MAX_DELAY_S // (365 * 24 * 3600)
-            raise ValueError(f"must be at most {years} years from now (epoch seconds from 0)")
+            if math.isnan(seconds):
+                raise ValueError("must be epoch seconds or an ISO 8601 datetime")
+        else:  # pydantic reports ValueError as a field error (a TypeError would escape)
+            raise ValueError("must be epoch seconds (a number) or an ISO 8601 datetime (a string)")  # noqa: TRY004
+        if seconds < 0:
+            raise ValueError("epoch seconds start at 0")
+        if seconds > MAX_RUN_AT_S:
+            raise ValueError(f"must be at most {MAX_RUN_AT_S} (9999-12-31T23:59:59Z)")
         return seconds
 
     @model_validator(mode="after")
@@ -149,16 +180,26 @@ def _no_default(schema: dict[str, Any]) -> None:
     schema.pop("default", None)
 
 
+def _not_nullable(schema: dict[str, Any]) -> None:
+    """Publish ``int | None`` (None only as "left out") as the plain type: no null, no default."""
+    schema.pop("default", None)
+    options = [o for o in schema.pop("anyOf", []) if o.get("type") != "null"]
+    if len(options) == 1:
+        schema.update(options[0])
+
+
 class UpdateWorker(_Request):
     """Body of ``PATCH /api/v1/workers/{id}``: at least one field."""
 
     model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
-    concurrency: Annotated[int, Field(ge=0, le=MAX_CONCURRENCY)] | SkipJsonSchema[None] = Field(
-        default=None, description="slots of the pool", json_schema_extra=_no_default
+    # int | None (not a union with a skipped None): a bad value gets one error on the field,
+    # "concurrency: Input should be greater than or equal to 0", not one per union branch.
+    concurrency: int | None = Field(
+        default=None, ge=0, le=MAX_CONCURRENCY, description="slots of the pool", json_schema_extra=_not_nullable
     )
-    paused: bool | SkipJsonSchema[None] = Field(
-        default=None, description="pause (true) or resume (false) this process's pool", json_schema_extra=_no_default
+    paused: bool | None = Field(
+        default=None, description="pause (true) or resume (false) this process's pool", json_schema_extra=_not_nullable
     )
 
     _concurrency_integral = field_validator("concurrency", mode="before")(_integral)
@@ -186,11 +227,12 @@ class ListJobsQuery(_Request):
     queue: QueueName = "default"
     status: Status | None = None
     limit: int = Field(default=DEFAULT_LIST_LIMIT, ge=1, le=MAX_LIST_LIMIT)
+    type: str | None = Field(default=None, min_length=1, max_length=200, description="only jobs of this type")
 
-    @field_validator("queue")
+    @field_validator("queue", "type")
     @classmethod
-    def _utf8(cls, value: str) -> str:
-        if not _encodable(value):
+    def _utf8(cls, value: str | None) -> str | None:
+        if value is not None and not _encodable(value):
             raise ValueError("must be valid Unicode text")
         return value
 
@@ -227,11 +269,32 @@ class JobOut(_Response):
     cancel_requested: bool = False
 
 
+class SubmittedJob(JobOut):
+    """The job just accepted, and whether anything will run it."""
+
+    served: bool | None = Field(
+        description="whether a live worker process serves the job's queue; false: the job waits "
+        "until a worker for that queue starts (see warnings); null: Redis did not answer the check"
+    )
+    warnings: list[str] = Field(default_factory=list, description="e.g. that no live worker serves the queue")
+
+
 class JobList(_Response):
     queue: str
     status: Status | None
+    type: str | None = None
     limit: int
     jobs: list[JobOut]
+
+
+class QueueForgotten(_Response):
+    name: str
+    forgotten: Literal[True]
+
+
+class DeadDeleted(_Response):
+    queue: str
+    deleted: int = Field(description="dead jobs deleted")
 
 
 class CancelOut(_Response):

@@ -16,6 +16,7 @@ from tickr_app.core.engine import Tickr
 
 from ..core.errors import TickrError
 from .app import create_app
+from .protocol import JsonErrorRunner
 
 log = logging.getLogger("tickr.api")
 
@@ -90,7 +91,7 @@ async def start_api(
             "(or bind 127.0.0.1)"
         )
     app = create_app(tickr, token=token)
-    runner = web.AppRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
+    runner = JsonErrorRunner(app, shutdown_timeout=SHUTDOWN_TIMEOUT_S)
     await runner.setup()
     try:
         site = web.TCPSite(runner, host, port)

@@ -19,7 +19,7 @@ from .errors import RedisUnavailable
 
 MAX_BATCH = 1000
 
-_Waiter = tuple[EnqueueSpec, "asyncio.Future[tuple[str, bool]]"]
+_Waiter = tuple[EnqueueSpec, "asyncio.Future[tuple[str, bool | None]]"]
 
 
 class EnqueueBatcher:
@@ -29,10 +29,10 @@ class EnqueueBatcher:
         self._waiting: dict[str, list[_Waiter]] = defaultdict(list)
         self._flushes: set[asyncio.Task[None]] = set()
 
-    async def enqueue(self, queue: str, spec: EnqueueSpec) -> tuple[str, bool]:
-        """(job id, created) for one job, as Broker.enqueue gives per job."""
+    async def enqueue(self, queue: str, spec: EnqueueSpec) -> tuple[str, bool | None]:
+        """(job id, created) for one job, as Broker.enqueue gives per job (None: an idempotency conflict)."""
         if queue in self._busy:
-            future: asyncio.Future[tuple[str, bool]] = asyncio.get_running_loop().create_future()
+            future: asyncio.Future[tuple[str, bool | None]] = asyncio.get_running_loop().create_future()
             self._waiting[queue].append((spec, future))
             return await future
         self._busy.add(queue)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import socket
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -16,6 +17,9 @@ from .keys import DEFAULT_PREFIX, GlobalKeys, QueueKeys, queue_keys
 from .scripts import Scripts
 
 HOUR_MS = 3_600_000
+REREGISTER_S = 10.0
+"""A process adds a queue it enqueues to back to the queue set at least this often, so a queue
+forgotten elsewhere (``forget_queue``) that gets jobs again is listed again within seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,6 +48,9 @@ class EnqueueSpec:
     delay_ms: int = -1
     run_at_ms: int = -1
     idempotency_key: str = ""
+    request_fingerprint: str = ""
+    """With an idempotency key: a digest of what was asked (type, payload, options), so a reuse
+    of the key for a different request is told apart from a repeat."""
 
 
 @dataclass(slots=True)
@@ -152,6 +159,7 @@ ListableStatus = Literal["waiting", "ready", "active", "succeeded", "dead", "can
 _FETCH_FIELDS = 11
 MAX_FETCH = 1000
 """Lua's unpack() limit is about 8,000 values; a fetch batch stays far below it."""
+_CREATED: dict[int, bool | None] = {1: True, 0: False, 2: None}
 _STAT_FIELDS = ("enqueued", "processed", "succeeded", "failed", "retried", "cancelled")
 
 
@@ -164,6 +172,7 @@ class Broker:
         self.scripts = Scripts(redis)
         self.global_keys = GlobalKeys(self.settings.prefix)
         self._known_queues: set[str] = set()
+        self._registered: dict[str, float] = {}
 
     def keys(self, queue: str) -> QueueKeys:
         return queue_keys(self.settings.prefix, queue)
@@ -183,10 +192,12 @@ class Broker:
     # -- queues ----------------------------------------------------------------------------
 
     async def register_queues(self, queues: Iterable[str]) -> None:
-        new = set(queues) - self._known_queues
+        now = time.monotonic()
+        new = {q for q in queues if (last := self._registered.get(q)) is None or now - last >= REREGISTER_S}
         if new:
             await self.redis.sadd(self.global_keys.queues, *new)
             self._known_queues |= new
+            self._registered.update(dict.fromkeys(new, now))
 
     async def queues(self) -> list[str]:
         names = await self.redis.smembers(self.global_keys.queues)
@@ -226,8 +237,10 @@ class Broker:
 
     # -- enqueue ---------------------------------------------------------------------------
 
-    async def enqueue(self, queue: str, specs: Sequence[EnqueueSpec]) -> list[tuple[str, bool]]:
-        """Enqueue in one atomic script call; returns (job id, created) per spec."""
+    async def enqueue(self, queue: str, specs: Sequence[EnqueueSpec]) -> list[tuple[str, bool | None]]:
+        """Enqueue in one atomic script call; returns (job id, created) per spec: created is
+        True for a new job, False when an idempotency key returned the job an identical earlier
+        request made, and None when the key belongs to a different request (nothing enqueued)."""
         k = self.keys(queue)
         await self.register_queues([queue])
         keys = [k.ready, k.waiting, k.events, k.stats]
@@ -253,9 +266,10 @@ class Broker:
                 s.backoff_base_ms,
                 s.backoff_cap_ms,
                 s.idempotency_key,
+                s.request_fingerprint,
             ]
         flat = await self.scripts.enqueue(keys, args)
-        return [(flat[i], flat[i + 1] == 1) for i in range(0, len(flat), 2)]
+        return [(flat[i], _CREATED[flat[i + 1]]) for i in range(0, len(flat), 2)]
 
     # -- leasing ---------------------------------------------------------------------------
 
@@ -472,6 +486,32 @@ class Broker:
                 [k.ready, k.dead, k.events, k.stats, k.job_prefix], [limit, self.settings.events_maxlen]
             )
         )
+
+    async def delete_dead(self, queue: str) -> int:
+        """Delete every dead job of ``queue`` in one script call; returns how many."""
+        k = self.keys(queue)
+        return int(await self.scripts.delete_dead([k.dead, k.events, k.job_prefix], [self.settings.events_maxlen]))
+
+    async def forget_queue(self, queue: str) -> dict[str, int] | None:
+        """Forget a queue that holds no ready, waiting, active or dead job: its finished records,
+        counters, events and pause flag go, and its name leaves the queue set. Returns None when
+        forgotten, else the counts that stopped it (nothing changed)."""
+        k = self.keys(queue)
+        keys = [k.ready, k.waiting, k.active, k.dead, k.succeeded, k.cancelled, k.events, k.stats, k.paused]
+        reply = await self.scripts.forget_queue([*keys, k.job_prefix], [])
+        if int(reply[0]) == 0:
+            return dict(zip(("ready", "waiting", "active", "dead"), (int(x) for x in reply[1:])))
+        # The queue set has no hash tag, so it cannot be in the script (Cluster): remove the name
+        # after, then put it back if a job slipped in meanwhile.
+        await self.redis.srem(self.global_keys.queues, queue)
+        self._known_queues.discard(queue)
+        self._registered.pop(queue, None)
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.llen(k.ready)
+        pipe.zcard(k.waiting)
+        if any(await pipe.execute()):
+            await self.register_queues([queue])
+        return None
 
     async def delete(self, job_id: str) -> str:
         queue = await self._queue_of(job_id)

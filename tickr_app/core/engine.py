@@ -7,6 +7,7 @@ It works inside an already running event loop (Jupyter, the TUI, aiohttp), and w
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import os
 import time
@@ -32,7 +33,7 @@ from .broker import (
     event_job_ids,
 )
 from .connection import connect, mask_text
-from .errors import InvalidRequest, JobNotFound, RedisUnavailable
+from .errors import IdempotencyConflict, InvalidRequest, JobNotFound, QueueNotEmpty, QueueNotFound, RedisUnavailable
 from .home import tickr_home
 from .job import Job
 from .keys import DEFAULT_PREFIX, DEFAULT_QUEUE
@@ -45,10 +46,17 @@ from .scheduler import Scheduler
 log = logging.getLogger("tickr.engine")
 
 MAX_DELAY_S = 10 * 365 * 24 * 3600
+MAX_RUN_AT_S = 253_402_300_799
+"""9999-12-31T23:59:59Z, the last moment ISO 8601 can write with four digits: a fixed bound
+(not "now + N years") so the OpenAPI document can state it exactly."""
 SUBMIT_BATCH = 1000
 """Jobs per enqueue script call."""
 SUBMIT_PIPELINE = 3
 """Enqueue calls in flight at once in submit_many."""
+SERVED_CACHE_S = 1.0
+"""How long ``is_served`` trusts its last read of the worker registry."""
+TYPE_FILTER_SCAN = 10_000
+"""``list_jobs(job_type=...)`` looks at most this many jobs of a status for matches."""
 
 
 class _StartMethod:
@@ -141,6 +149,8 @@ class Tickr:
         self.pool: WorkerPool | None = None
         self._started = False
         self._valid_queues: set[str] = set()
+        self._served: tuple[float, frozenset[str]] | None = None
+        self._served_read: asyncio.Future[frozenset[str]] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -275,8 +285,8 @@ class Tickr:
             delay_ms = round(req.delay * 1000)
         if req.run_at is not None:
             when = req.run_at.timestamp() if isinstance(req.run_at, datetime) else float(req.run_at)
-            if when < 0 or when > time.time() + MAX_DELAY_S:
-                raise InvalidRequest("run_at is out of range")
+            if not (0 <= when <= MAX_RUN_AT_S):
+                raise InvalidRequest("run_at is out of range: epoch seconds from 0 to 9999-12-31T23:59:59Z")
             run_at_ms = round(when * 1000)
         max_attempts = job_type.max_attempts if req.max_attempts is None else req.max_attempts
         if not (1 <= max_attempts <= 1000):
@@ -289,6 +299,9 @@ class Tickr:
             _check_queue_name(queue)
             if len(self._valid_queues) < 10_000:
                 self._valid_queues.add(queue)
+        fingerprint = ""
+        if key:
+            fingerprint = request_fingerprint(job_type.name, payload_json, queue, max_attempts, req.delay, req.run_at)
         return queue, EnqueueSpec(
             id=new_job_id(),
             type=job_type.name,
@@ -300,6 +313,7 @@ class Tickr:
             delay_ms=delay_ms,
             run_at_ms=run_at_ms,
             idempotency_key=key,
+            request_fingerprint=fingerprint,
         )
 
     async def submit(
@@ -314,7 +328,8 @@ class Tickr:
         idempotency_key: str | None = None,
     ) -> Job:
         """Validate and enqueue one job; with an idempotency key seen in the last 24 h, the
-        original job is returned instead. Concurrent submits share Redis round trips."""
+        original job is returned instead, or ``IdempotencyConflict`` is raised when that key was
+        used for a different request. Concurrent submits share Redis round trips."""
         broker = self._require()
         queue_name, spec = self._spec(JobRequest(type, payload, delay, run_at, max_attempts, queue, idempotency_key))
         now_ms = int(time.time() * 1000)
@@ -322,6 +337,8 @@ class Tickr:
         job_id, created = await self._batcher.enqueue(queue_name, spec)
         if created:
             return _fresh_job(queue_name, spec, now_ms)
+        if created is None:
+            raise _conflict(spec.idempotency_key, job_id)
         existing = await _redis_call(broker.get(job_id, queue_name))
         if existing is None:
             raise JobNotFound(f"the job for this idempotency key ({job_id}) no longer exists")
@@ -352,6 +369,7 @@ class Tickr:
         out: list[Job | None] = [None] * len(specs)
         now_ms = int(time.time() * 1000)
         duplicates: list[tuple[int, str, str]] = []
+        conflicts: list[tuple[int, str]] = []
         in_flight = asyncio.Semaphore(SUBMIT_PIPELINE)
 
         async def enqueue(queue: str, chunk: list[int]) -> None:
@@ -360,6 +378,8 @@ class Tickr:
             for i, (job_id, created) in zip(chunk, results):
                 if created:
                     out[i] = _fresh_job(queue, specs[i][1], now_ms)
+                elif created is None:
+                    conflicts.append((i, job_id))
                 else:
                     duplicates.append((i, queue, job_id))
 
@@ -367,6 +387,13 @@ class Tickr:
             await enqueue(*chunks[0])
         else:
             await asyncio.gather(*(enqueue(queue, chunk) for queue, chunk in chunks))
+        if conflicts:
+            i, job_id = conflicts[0]
+            error = _conflict(specs[i][1].idempotency_key, job_id)
+            raise IdempotencyConflict(
+                f"request {i}: {error.message} ({len(conflicts)} such request(s); the others were enqueued)",
+                details=[{"index": j, "job_id": jid} for j, jid in conflicts[:100]],
+            )
         for i, queue, job_id in duplicates:
             existing = await broker.get(job_id, queue)
             if existing is None:
@@ -421,8 +448,41 @@ class Tickr:
     async def _stats_dicts(self) -> dict[str, dict[str, Any]]:
         return {name: s.to_dict() for name, s in (await self.stats()).items()}
 
-    async def list_jobs(self, queue: str = DEFAULT_QUEUE, status: ListableStatus = "ready", limit: int = 50) -> list[Job]:
-        return JobList(await self._require().list_jobs(queue, status, limit))
+    async def list_jobs(
+        self, queue: str = DEFAULT_QUEUE, status: ListableStatus = "ready", limit: int = 50, *, job_type: str | None = None
+    ) -> list[Job]:
+        """Jobs in one status, in dashboard order; with ``job_type``, only that type's (among the
+        first 10,000 jobs of that status)."""
+        broker = self._require()
+        if job_type is None:
+            return JobList(await broker.list_jobs(queue, status, limit))
+        found: list[Job] = []
+        offset, page = 0, 500
+        while len(found) < limit and offset < TYPE_FILTER_SCAN:
+            ids = await broker.list_ids(queue, status, page, offset)
+            found.extend(j for j in await broker.get_many(queue, ids) if j.type == job_type)
+            offset += len(ids)
+            if len(ids) < page:
+                break
+        return JobList(found[:limit])
+
+    async def is_served(self, queue: str) -> bool:
+        """Whether a live worker process (this one or any other on this Redis and prefix)
+        serves ``queue``: jobs sent to a queue nobody serves wait until someone does. The worker
+        registry is read at most once a second."""
+        if self.pool is not None and queue in self.queues:
+            return True
+        now = time.monotonic()
+        if self._served is None or now - self._served[0] > SERVED_CACHE_S:
+            # Concurrent submits share one read of the registry.
+            if self._served_read is None or self._served_read.done():
+                self._served_read = asyncio.ensure_future(self._read_served())
+            self._served = (now, await asyncio.shield(self._served_read))
+        return queue in self._served[1]
+
+    async def _read_served(self) -> frozenset[str]:
+        workers = await _redis_call(self._require().workers())
+        return frozenset(q for w in workers for q in w.queues)
 
     async def worker_processes(self) -> list[WorkerInfo]:
         return WorkerList(await self._require().workers())
@@ -440,6 +500,30 @@ class Tickr:
 
     async def delete(self, job_id: str) -> str:
         return await self._require().delete(job_id)
+
+    async def delete_dead(self, queue: str = DEFAULT_QUEUE) -> int:
+        """Delete every dead job of a queue, atomically; returns how many went."""
+        return await _redis_call(self._require().delete_dead(queue))
+
+    async def forget_queue(self, queue: str) -> None:
+        """Forget a queue that holds no jobs and that no live worker serves (a typo, a fuzzer's
+        queue): it leaves ``stats()``, the API and the TUI. Raises ``QueueNotFound`` for a name
+        nobody knows and ``QueueNotEmpty`` (409 over HTTP) when it still holds ready, waiting,
+        active or dead jobs or a live worker process serves it."""
+        broker = self._require()
+        if queue not in await _redis_call(broker.queues()):
+            raise QueueNotFound(f"no queue named {queue[:100]!r}")
+        servers = [w.id for w in await _redis_call(broker.workers()) if queue in w.queues]
+        if servers:
+            raise QueueNotEmpty(
+                f"queue {queue[:100]!r} is served by {len(servers)} live worker process(es); stop them first",
+                details={"workers": servers[:20]},
+            )
+        left = await _redis_call(broker.forget_queue(queue))
+        if left is not None:
+            held = ", ".join(f"{n} {status}" for status, n in left.items() if n)
+            raise QueueNotEmpty(f"queue {queue[:100]!r} still holds jobs ({held}); delete them first", details=left)
+        self._valid_queues.discard(queue)
 
     async def pause_queue(self, queue: str = DEFAULT_QUEUE) -> None:
         await self._require().pause(queue)
@@ -465,6 +549,28 @@ def new_job_id() -> str:
     h = os.urandom(16).hex()
     variant = "89ab"[int(h[16], 16) & 3]
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
+
+
+def request_fingerprint(
+    job_type: str, payload_json: str, queue: str, max_attempts: int, delay: float | None, run_at: Any
+) -> str:
+    """A digest of what a submit asked for, to tell a repeat (same digest) from a different
+    request reusing an idempotency key. Key order in the payload does not matter."""
+    if isinstance(run_at, datetime):
+        run_at = run_at.timestamp()
+    canonical = orjson.dumps(
+        [job_type, orjson.loads(payload_json), queue, max_attempts, delay, run_at], option=orjson.OPT_SORT_KEYS
+    )
+    return hashlib.blake2b(canonical, digest_size=16).hexdigest()
+
+
+def _conflict(key: str, job_id: str) -> IdempotencyConflict:
+    shown = key if len(key) <= 80 else key[:77] + "..."
+    return IdempotencyConflict(
+        f"Idempotency-Key {shown!r} was already used for a different request (job {job_id}); "
+        "send the same type, payload and options to get that job, or use a new key",
+        details={"job_id": job_id},
+    )
 
 
 def _fresh_job(queue: str, spec: EnqueueSpec, now_ms: int) -> Job:

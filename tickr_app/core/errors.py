@@ -36,6 +36,22 @@ class WrongState(TickrError):
     code = "wrong_state"
 
 
+class QueueNotEmpty(WrongState):
+    """A queue still holds jobs (or a live worker serves it), so it cannot be forgotten."""
+
+    code = "queue_not_empty"
+
+
+class IdempotencyConflict(TickrError):
+    """An idempotency key was reused for a different request (type, payload or options)."""
+
+    code = "idempotency_conflict"
+
+
+class QueueNotFound(TickrError):
+    code = "queue_not_found"
+
+
 class WorkerNotFound(TickrError):
     code = "worker_not_found"
 

@@ -50,3 +50,5 @@ class Scripts:
     delete: Any
     progress: Any
     take_commands: Any
+    delete_dead: Any
+    forget_queue: Any
