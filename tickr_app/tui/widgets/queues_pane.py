@@ -47,8 +47,6 @@ update five times a second, and a table rebuild is the UI's most expensive step 
 key presses while 1,000+ jobs/s ran through the same loop)."""
 SERVED_EVERY_S = 2.0
 """How often the worker registry is read to mark queues no live worker serves."""
-FILTER_SCAN = 1000
-"""With a job type filter, the jobs listed per table to find that type's (shows up to LIMIT)."""
 EVENT_BATCH = 500
 HISTORY_EVENTS = 5000
 """Events per queue read once at start to draw the throughput of the last minutes."""
@@ -187,14 +185,13 @@ class QueuesPane(Vertical):
         return ages
 
     async def _list(self, queue: str, status: TableStatus) -> list[Job]:
-        # With a type filter the table keeps only that type's jobs: look further to fill it.
-        limit = LIMIT if self.type_filter is None else FILTER_SCAN
+        job_type = self.type_filter  # Tickr filters by type (among the first 10,000 of a status)
         if status != "finished":
-            return await self.tickr.list_jobs(queue, status, limit)
-        done = await self.tickr.list_jobs(queue, "succeeded", limit)
-        done += await self.tickr.list_jobs(queue, "cancelled", limit)
+            return await self.tickr.list_jobs(queue, status, LIMIT, job_type=job_type)
+        done = await self.tickr.list_jobs(queue, "succeeded", LIMIT, job_type=job_type)
+        done += await self.tickr.list_jobs(queue, "cancelled", LIMIT, job_type=job_type)
         done.sort(key=lambda j: j.finished_at or 0, reverse=True)
-        return done[:limit]
+        return done[:LIMIT]
 
     # -- job type filter and lookup --------------------------------------------------------
 
