@@ -64,7 +64,10 @@ async def child(redis_url: str, prefix: str) -> None:
 
 
 async def run_one(redis_url: str, procs: int, slots: int, every: float) -> dict[str, Any]:
+    import redis.asyncio as aioredis
+
     from tickr_app import Registry, Tickr
+    from tickr_app.core.keys import queue_keys
     from tickr_app.core.schedules import slot_job_id
 
     prefix = f"tickrbench-sched-{uuid.uuid4().hex[:8]}"
@@ -84,14 +87,14 @@ async def run_one(redis_url: str, procs: int, slots: int, every: float) -> dict[
         return None
 
     producer = await Tickr(redis_url, prefix=prefix, registry=registry, builtin_jobs=False, workers=0).start()
-    redis = producer.broker.redis  # type: ignore[union-attr]
+    redis = aioredis.Redis.from_url(redis_url, decode_responses=True)  # an admin client of our own
     try:
         for c in children:
             assert c.stdout is not None
             line = await asyncio.to_thread(c.stdout.readline)
             if line.strip() != "ready":
                 raise RuntimeError(f"a scheduler process did not start: {line!r}")
-        now_ms = await producer.broker.time_ms()  # type: ignore[union-attr]
+        now_ms = await producer.redis_time_ms()
         step = round(every * 1000)
         start = (now_ms // 1000 + 2) * 1000
         end = start + (slots - 1) * step
@@ -103,7 +106,7 @@ async def run_one(redis_url: str, procs: int, slots: int, every: float) -> dict[
                 break
             await asyncio.sleep(0.2)
         s = await producer.get_schedule("bench")
-        keys = producer.broker.keys("default")  # type: ignore[union-attr]
+        keys = queue_keys(prefix, "default")
         pipe = redis.pipeline(transaction=False)
         slot_list = list(range(start, end + 1, step))
         for slot in slot_list:
@@ -146,6 +149,7 @@ async def run_one(redis_url: str, procs: int, slots: int, every: float) -> dict[
         for i in range(0, len(keys_left), 500):
             await redis.delete(*keys_left[i : i + 500])
         await producer.stop()
+        await redis.aclose()
 
 
 async def main(args: argparse.Namespace) -> int:

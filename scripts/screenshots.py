@@ -20,12 +20,14 @@ from typing import Any, Literal
 
 import redis
 from pydantic import BaseModel, Field
+from textual.widgets import OptionList
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tickr_app import JobContext, PermanentError, Registry, Tickr  # noqa: E402
 from tickr_app.tui import TickrApp  # noqa: E402
+from tickr_app.tui.screens.find import TypeFilterScreen  # noqa: E402
 from tickr_app.tui.screens.job_detail import JobDetailScreen  # noqa: E402
 from tickr_app.tui.screens.welcome import WelcomeScreen  # noqa: E402
 from tickr_app.tui.widgets.payload_form import PayloadForm  # noqa: E402
@@ -125,6 +127,10 @@ async def main() -> None:
                 hooks.append(job.id)
         for job_id in hooks:
             await tickr.wait(job_id, timeout=20)
+        for i in range(3):  # a queue no worker serves: the Queues table marks it
+            await tickr.submit(
+                "email", {"to": f"audit{i}@example.com", "subject": "Export"}, queue="exports-for-the-yearly-audit"
+            )
         for i in range(24):
             name = f"sales-{2024 + i % 2}-q{i % 4 + 1}-{i:02d}"
             await tickr.submit("report", {"name": name, "rows": 25_000 * (i % 7 + 1)})
@@ -154,6 +160,19 @@ async def main() -> None:
             await pilot.pause(0.3)
             app.save_screenshot(str(OUT / "job-detail.svg"))
             await pilot.press("escape")
+
+            # The job tables filtered to one type (f), the Active table of reports.
+            await pilot.press("left_square_bracket")
+            await pilot.press("f")
+            await until(pilot, lambda: isinstance(app.screen, TypeFilterScreen))
+            options = app.screen.query_one(OptionList)
+            options.highlighted = [o.id for o in options.options].index("report")
+            await pilot.press("enter")
+            active = app.queues_pane.visible_table
+            await until(pilot, lambda: bool(active.jobs) and all(j.type == "report" for j in active.jobs))
+            await pilot.pause(1.0)
+            app.save_screenshot(str(OUT / "queues-filtered.svg"))
+            app.queues_pane.set_type_filter(None)
 
             # Workers: scale this pool up, scale and pause the other process.
             await pilot.press("3")
@@ -204,7 +223,7 @@ async def main() -> None:
                 client.delete(*keys[start : start + 500])
         finally:
             client.close()
-    for name in ("welcome", "submit-form", "queues-busy", "workers-scaled", "dead-letter", "job-detail"):
+    for name in ("welcome", "submit-form", "queues-busy", "queues-filtered", "workers-scaled", "dead-letter", "job-detail"):
         print(OUT / f"{name}.svg")
 
 

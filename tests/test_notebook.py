@@ -223,3 +223,17 @@ def test_stats_and_worker_html_escape_names() -> None:
     for html in (worker._repr_html_(), WorkerList([worker])._repr_html_()):
         assert "<script>" not in html and "&lt;script&gt;" in html
     assert StatsReport() == {} and StatsReport()._repr_html_() == "<p><i>no queues</i></p>"
+
+
+def test_the_committed_quickstart_shows_its_outputs_and_nothing_of_the_machine_it_ran_on() -> None:
+    """Committed executed (scripts/execute_notebook.py), so it reads on GitHub without a run."""
+    import nbformat
+
+    nb = nbformat.read(NOTEBOOK, as_version=4)
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    assert code and all(cell.get("execution_count") for cell in code), "every code cell was run"
+    check_outputs(nb)
+    raw = NOTEBOOK.read_text()
+    for leak in (str(REPO), "/tmp/ipykernel_", os.path.expanduser("~") + "/", "/15"):
+        assert leak not in raw, f"machine-specific {leak!r} in the committed notebook"
+    assert nb.metadata["kernelspec"]["name"] == "python3"

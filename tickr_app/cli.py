@@ -235,11 +235,12 @@ def _run_loop(coro: Any) -> int:
 
 
 def _headless(args: argparse.Namespace, *, api: bool) -> int:
-    from .runtime import Runtime, run_headless
+    from .runtime import Runtime, run_headless, warn_empty_job_modules
 
     options = options_from(args)
     options.api = api
     _setup_logging(args.log_level)
+    warn_empty_job_modules(options.job_modules)
 
     async def main() -> int:
         return await run_headless(Runtime(options))
@@ -248,12 +249,14 @@ def _headless(args: argparse.Namespace, *, api: bool) -> int:
 
 
 def _tui(args: argparse.Namespace) -> int:
+    from .runtime import warn_empty_job_modules
     from .tui.launch import run_tui
 
     options = options_from(args)
     _setup_logging(args.log_level, options.home / "tickr.log")
     import asyncio
 
+    warn_empty_job_modules(options.job_modules, print_too=True)
     return asyncio.run(run_tui(options, attach=bool(getattr(args, "attach", False))))
 
 

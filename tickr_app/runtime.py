@@ -19,20 +19,40 @@ from .core.engine import Tickr
 from .core.errors import InvalidRequest
 from .core.home import short_path
 from .core.loopback import is_loopback
+from .core.registry import default_registry
 from .settings import RuntimeOptions
 
 log = logging.getLogger("tickr")
 
 
-def import_job_modules(modules: list[str]) -> None:
-    """Import user modules whose ``@job`` decorators register job types."""
+def import_job_modules(modules: list[str]) -> list[str]:
+    """Import user modules whose ``@job`` decorators register job types; returns those that
+    registered none (a wrong module, or jobs on a ``Registry`` of their own), for a warning.
+    A module imported before is not checked again."""
     if "" not in sys.path and "." not in sys.path:
         sys.path.insert(0, "")
+    empty: list[str] = []
     for name in modules:
+        known = name in sys.modules
+        before = {t.name for t in default_registry}
         try:
             importlib.import_module(name)
         except Exception as exc:  # any import failure is the user's module: say which, briefly
             raise InvalidRequest(f"cannot import job module {name!r}: {type(exc).__name__}: {exc}") from None
+        if not known and {t.name for t in default_registry} <= before:
+            empty.append(name)
+    return empty
+
+
+def warn_empty_job_modules(modules: list[str], *, print_too: bool = False) -> None:
+    """Import ``--jobs`` modules now and warn, one line each, about those that registered no
+    job types: without it such a process starts and serves nothing, without a word. The log
+    goes to stderr for serve/worker; the TUI logs to a file, so it also prints (``print_too``)."""
+    for name in import_job_modules(modules):
+        message = f"job module {name!r} registered no job types (decorate functions with @tickr_app.job)"
+        log.warning(message)
+        if print_too:
+            print(f"tickr: warning: {message}", file=sys.stderr)
 
 
 def check_options(options: RuntimeOptions, *, attach: bool = False) -> None:

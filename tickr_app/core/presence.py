@@ -28,6 +28,10 @@ from .records import LagStats, RunningJob, WorkerInfo
 
 log = logging.getLogger("tickr.pool")
 
+REGISTRY_TTL_BEATS = 30
+"""A worker record expires after this many missed heartbeats (30 s at the default 1 s): a busy
+process that misses a few must not vanish from the dashboards and come back (it was 5)."""
+
 MAX_LISTED_JOBS = 100
 """Running job ids a registry record lists."""
 
@@ -131,7 +135,7 @@ class Presence:
             jobs=[r.job_id for r in pool.running()][:MAX_LISTED_JOBS],
             loop=pool.loop_snapshot(),
         )
-        ttl = int(max(5.0, self._registry_interval * 5) * 1000)
+        ttl = int(max(1.0, self._registry_interval) * REGISTRY_TTL_BEATS * 1000)
         commands = await self._broker.register_worker(info, ttl)
         if commands:
             self._apply(commands)

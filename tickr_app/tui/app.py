@@ -16,6 +16,8 @@ from typing import Any, Literal
 
 from textual import events, work
 from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.widgets import ContentSwitcher, Header
 
@@ -31,10 +33,12 @@ from .format import loop_lag_text
 from .messages import ConfirmRequested, JobsChanged, OpenJob, ScheduleFormRequested
 from .screens.confirm import ConfirmScreen
 from .screens.drain import DrainScreen
+from .screens.find import FindJobScreen, TypeFilterScreen
 from .screens.help import HelpScreen
 from .screens.job_detail import JobDetailScreen
 from .screens.welcome import WelcomeInfo, WelcomeScreen, is_first_run, mark_welcomed
 from .widgets.dashboard import Dashboard
+from .widgets.job_table import JobTable
 from .widgets.key_bar import KeyBar
 from .widgets.queues_pane import QueuesPane
 from .widgets.schedules_pane import ScheduleCommands, SchedulesPane
@@ -111,6 +115,40 @@ class TickrApp(App[None]):
         else:
             self.sub_title = "starting…"
             self._start()
+        self._labels: tuple[object, ...] = ()
+        self.set_interval(0.2, self._follow_labels)
+
+    # -- key labels that follow the state ("p Resume" once paused) -------------------------
+
+    def _label_state(self) -> tuple[object, ...]:
+        if not self.started:
+            return ()
+        try:
+            queue = self.queues_pane.queue or DEFAULT_QUEUE
+            stats = self.queues_pane.stats.get(queue)
+            return (self.pool_target_paused(), stats is not None and stats.paused)
+        except NoMatches:
+            return ()
+
+    def _follow_labels(self) -> None:
+        state = self._label_state()
+        if state != self._labels:
+            self._labels = state
+            self.refresh_bindings()
+
+    def binding_label(self, binding: Binding) -> str:
+        """The key bar's word for a binding: what pressing it would do now."""
+        state = self._label_state()
+        if state and binding.action == "toggle_pause_pool" and state[0]:
+            return "Resume"
+        if state and binding.action == "toggle_pause_queue" and state[1]:
+            return "Resume queue"
+        return binding.description
+
+    def pool_target_paused(self) -> bool | None:
+        """Whether the process ``p`` acts on is paused (None: no target)."""
+        target = self.controller.pool_target(self.workers_pane.selected_worker)
+        return target.paused if target is not None else None
 
     @work(group="startup", exit_on_error=False)
     async def _start(self) -> None:
@@ -378,9 +416,78 @@ class TickrApp(App[None]):
             answered,
         )
 
+    def action_delete_all_dead(self) -> None:
+        queue = self.queues_pane.queue or DEFAULT_QUEUE
+        stats = self.queues_pane.stats.get(queue)
+        dead = stats.dead if stats is not None else None
+        if dead == 0:
+            self.notify(f"Queue {queue} has no dead jobs.")
+            return
+        what = f"all {dead:,} dead jobs" if dead is not None else "every dead job"
+
+        def answered(sure: bool | None) -> None:
+            if sure:
+                self._run_command("Delete all dead", lambda: self.controller.delete_dead(queue))
+
+        self.push_screen(
+            ConfirmScreen(
+                "Delete all dead jobs?",
+                f"Delete {what} of queue {queue} and their records? This cannot be undone.",
+                confirm="Delete all",
+            ),
+            answered,
+        )
+
+    def action_find_job(self) -> None:
+        """Ask for a job id; open its details, or say that there is no such job."""
+
+        def answered(text: str | None) -> None:
+            if text:
+                self.run_worker(self._open_by_id(text), group="find-job", exit_on_error=False)
+
+        self.push_screen(FindJobScreen(), answered)
+
+    async def _open_by_id(self, text: str) -> None:
+        try:
+            job = await self.tickr.get(text)
+        except TickrError as exc:  # RedisUnavailable included
+            self.notify(exc.message, title="Find job", severity="error")
+            return
+        job_id = job.id if job is not None else None
+        if job_id is None:  # the start of an id shown in a table (the tables show 8 characters)
+            matches = sorted({i for i in self.queues_pane.shown_job_ids() if i.startswith(text)})
+            if len(matches) > 1:
+                self.notify(f"{len(matches)} jobs start with {text!r}: type more of the id.", severity="warning")
+                return
+            job_id = matches[0] if matches else None
+        if job_id is None:
+            self.notify(f"No job with id {text!r} (finished jobs expire).", title="Find job", severity="warning")
+            return
+        self.push_screen(JobDetailScreen(self.tickr, job_id))
+
+    def action_filter_type(self) -> None:
+        pane = self.queues_pane
+        seen = {job.type for table in pane.query(JobTable) for job in table.jobs}
+        types = sorted(seen | {t.name for t in self.tickr.registry})
+
+        def answered(choice: str | None) -> None:
+            if choice is not None:
+                pane.set_type_filter(choice or None)
+
+        self.push_screen(TypeFilterScreen(types, pane.type_filter), answered)
+
     # -- pool and queue actions ------------------------------------------------------------
 
+    def _target_gone(self) -> bool:
+        """The process the user chose has left the registry: say so, act on nothing else."""
+        gone = self.workers_pane.missing
+        if gone is not None:
+            self.notify(f"Worker process {gone} is gone: select another one.", severity="warning")
+        return gone is not None
+
     def _pool_target(self) -> PoolTarget | None:
+        if self._target_gone():
+            return None
         target = self.controller.pool_target(self.workers_pane.selected_worker)
         if target is None:
             self.notify(
@@ -425,7 +532,14 @@ class TickrApp(App[None]):
 
     def action_toggle_pause_queue(self) -> None:
         queue = self.queues_pane.queue or DEFAULT_QUEUE
-        self._run_command(f"Queue {queue}", lambda: self.controller.toggle_queue_pause(queue))
+        async def toggle() -> str:
+            message = await self.controller.toggle_queue_pause(queue)
+            stats = self.queues_pane.stats.get(queue)
+            if stats is not None:  # until the next poll (the Queues pane may be hidden): the key bar reads it
+                stats.paused = await self.tickr.is_paused(queue)
+            return message
+
+        self._run_command(f"Queue {queue}", toggle)
 
     # -- quitting --------------------------------------------------------------------------
 

@@ -34,6 +34,8 @@ class TuiCommand:
     """Shown in the footer."""
     short: str = ""
     """Footer label (defaults to the title)."""
+    confirms: bool = False
+    """Asks first (a dialog: y confirms, n or escape cancels)."""
 
     @property
     def keys_label(self) -> str:
@@ -46,7 +48,7 @@ class TuiCommand:
         return " ".join(dict.fromkeys(keys))
 
 
-_KEY_NAMES = {"question_mark": "?", "plus": "+", "minus": "-", "equals_sign": "="}
+_KEY_NAMES = {"question_mark": "?", "plus": "+", "minus": "-", "equals_sign": "=", "slash": "/"}
 
 
 COMMANDS: tuple[TuiCommand, ...] = (
@@ -98,12 +100,27 @@ COMMANDS: tuple[TuiCommand, ...] = (
     ),
     TuiCommand(
         "job-delete", "D,shift+d", "delete_job", "Delete job", "Delete the selected job (asks first)",
-        scope="job", key_display="D", short="Delete",
+        scope="job", key_display="D", short="Delete", confirms=True,
     ),
     TuiCommand(
         "retry-dead", "R,shift+r", "retry_all_dead", "Retry all dead",
         "Put every dead job of the selected queue back to ready (asks first)", scope="queues", key_display="R",
-        short="Retry dead",
+        short="Retry dead", confirms=True,
+    ),
+    TuiCommand(
+        "delete-dead", "X,shift+x", "delete_all_dead", "Delete all dead",
+        "Delete every dead job of the selected queue and its record (asks first)", scope="queues",
+        key_display="X", short="Delete dead", confirms=True, show=False,
+    ),
+    TuiCommand(
+        "find-job", "slash", "find_job", "Find job by id",
+        "Open a job's details by its id (the full id, or the start of one shown in a table)", scope="queues",
+        key_display="/", show=False,
+    ),
+    TuiCommand(
+        "filter-type", "f", "filter_type", "Filter by job type",
+        "Show only jobs of one type in the job tables (f again to pick another, or all)", scope="queues",
+        show=False,
     ),
     TuiCommand(
         "job-detail", "o", "show_job", "Job details", "Open the selected job's details (also Enter on a row)",
@@ -135,6 +152,20 @@ OTHER_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Anywhere", "escape", "Close a dialog"),
 )
 """Keys that belong to one widget, listed on the help screen next to the registry."""
+
+
+def shift_keys_note() -> str:
+    """What the Shift (capital letter) keys do, from the registry, so the help stays true."""
+    capitals = [c for c in COMMANDS if c.keys_label.isalpha() and c.keys_label.isupper()]
+    asking = [c.keys_label for c in capitals if c.confirms]
+    direct = [f"{c.keys_label} ({c.title.lower()})" for c in capitals if not c.confirms]
+    parts = []
+    if asking:
+        listed = ", ".join(asking[:-1]) + f" and {asking[-1]}" if len(asking) > 1 else asking[0]
+        parts.append(f"{listed} ask first (y confirms, n or esc cancels)")
+    if direct:
+        parts.append(f"{', '.join(direct)} {'acts' if len(direct) == 1 else 'act'} at once")
+    return "Shift means a key with a wider reach: " + "; ".join(parts) + "."
 
 
 SCOPE_BY_ACTION: dict[str, Scope] = {c.action.split("(", 1)[0]: c.scope for c in COMMANDS}

@@ -57,6 +57,11 @@ class TuiController:
         await self.tickr.pause_queue(queue)
         return f"Queue {queue} paused for every process."
 
+    async def delete_dead(self, queue: str) -> str:
+        """Delete every dead job of the queue (the caller asked first)."""
+        deleted = await self.tickr.delete_dead(queue)
+        return f"{deleted:,} dead job(s) of queue {queue} deleted."
+
     # -- pool commands -------------------------------------------------------------------------
 
     def pool_target(self, selected: WorkerInfo | None) -> PoolTarget | None:

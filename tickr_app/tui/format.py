@@ -121,3 +121,12 @@ def loop_lag_text(current_ms: float, offender: str, offender_ms: float) -> str:
             who = who[:59] + "…"
         text += f" · last stall {lag_ms(offender_ms)}: {who}"
     return text
+
+
+def pool_state(paused: bool, concurrency: int, colors: dict[str, str]) -> Text:
+    """A pool's state word: ``paused``, ``scaled to 0`` (no slot takes jobs), or ``running``."""
+    if paused:
+        return Text("paused", style=f"bold {colors.get('warning', '')}")
+    if concurrency <= 0:
+        return Text("scaled to 0", style=f"bold {colors.get('warning', '')}")
+    return Text("running", style=colors.get("success", ""))

@@ -10,7 +10,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from ..commands import COMMANDS, OTHER_KEYS
+from ..commands import COMMANDS, OTHER_KEYS, shift_keys_note
 
 AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Anywhere", ("global",)),
@@ -50,12 +50,7 @@ class HelpScreen(ModalScreen[None]):
                 for area, scopes in AREAS:
                     yield Static(area, classes="section-title")
                     yield Static(keys_table(area, scopes))
-            yield Static(
-                Text(
-                    "Shift means “I'm sure”: D deletes, R retries every dead job (both ask first).  esc closes",
-                    style="dim",
-                )
-            )
+            yield Static(Text(f"{shift_keys_note()}  esc closes", style="dim"), id="help-shift")
 
     def action_close(self) -> None:
         self.dismiss(None)

@@ -132,6 +132,8 @@ class JobTable(LiveTable):
         super().__init__(columns, zebra_stripes=True, id=id)
         self.status: TableStatus = status
         self._jobs: dict[str, Job] = {}
+        self.type_filter: str | None = None
+        """Show only jobs of this type (None: every type)."""
 
     @property
     def jobs(self) -> list[Job]:
@@ -145,8 +147,10 @@ class JobTable(LiveTable):
         return tuple(render(job, now, colors) for _key, _label, render in COLUMNS[self.status])
 
     def set_jobs(self, jobs: Sequence[Job], now: int | None = None) -> None:
-        """Show these jobs (in this order); the cursor follows its job."""
-        self._jobs = {j.id: j for j in list(jobs)[:LIMIT]}
+        """Show these jobs (in this order, the first ``LIMIT`` of the type filter's); the
+        cursor follows its job."""
+        kept = [j for j in jobs if self.type_filter is None or j.type == self.type_filter]
+        self._jobs = {j.id: j for j in kept[:LIMIT]}
         self.tick(now)
 
     def tick(self, now: int | None = None) -> None:

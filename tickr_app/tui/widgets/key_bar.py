@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from rich.style import Style
 from rich.text import Text
+from textual.binding import Binding
 from textual.reactive import reactive
 from textual.screen import Screen
 
@@ -62,7 +63,7 @@ class KeyBar(TextLine):
         items: dict[str, Item] = {}
         palette: Item | None = None
         for key, (_node, binding, enabled, _tooltip) in screen.active_bindings.items():
-            item = (key, self.app.get_key_display(binding), binding.description, enabled)
+            item = (key, self.app.get_key_display(binding), self._label(binding), enabled)
             if key == self.app.COMMAND_PALETTE_BINDING:
                 palette = item
             elif binding.show and binding.action not in items:
@@ -71,6 +72,11 @@ class KeyBar(TextLine):
         if shown != self.items or palette != self._palette:
             self.items, self._palette = shown, palette
             self.refresh()
+
+    def _label(self, binding: Binding) -> str:
+        """The app may word a key by the state it acts on (``binding_label``: "p Resume")."""
+        label = getattr(self.app, "binding_label", None)
+        return label(binding) if callable(label) else binding.description
 
     def shape(self) -> Hashable:
         return (self.items, self._palette, self.show_command_palette)

@@ -28,6 +28,8 @@ from textual.strip import Strip
 Cell = Text | str
 GAP = 2
 """Blank cells between two columns."""
+SHRUNK_MIN = 8
+"""A shrinkable column never gets narrower than this (or its label)."""
 
 
 def _same(a: tuple[Cell, ...], b: tuple[Cell, ...]) -> bool:
@@ -43,6 +45,9 @@ class Column:
     key: str
     label: str
     justify: Literal["left", "right"] = "left"
+    shrink: bool = False
+    """When the table is wider than its widget, this column gives up the room (its cells end
+    in …), so the columns after it (counts, a state) stay on screen."""
 
 
 class LiveTable(ScrollView, can_focus=True):
@@ -165,6 +170,8 @@ class LiveTable(ScrollView, can_focus=True):
         if self._measure():
             self._strips.clear()
             self._header = None
+            self._resize()
+            self.refresh()
         if not changed:
             return  # a view scrolled by hand stays where it is
         self._resize()
@@ -188,16 +195,33 @@ class LiveTable(ScrollView, can_focus=True):
         self.set_rows([])
 
     def _measure(self) -> bool:
-        """Fit each column to its widest cell; True if a width changed."""
+        """Fit each column to its widest cell, then shrink the ``shrink`` columns until the
+        table fits its width; True if a width changed."""
         widths = [len(c.label) for c in self.columns]
         for cells in self._row_cells.values():
             for i, cell in enumerate(cells[: len(widths)]):
                 n = cell.cell_len if isinstance(cell, Text) else Text(cell).cell_len
                 widths[i] = max(widths[i], n)
+        available = self.scrollable_content_region.width if self.is_mounted else 0
+        over = 1 + sum(widths) + GAP * len(widths) - available
+        for i, column in enumerate(self.columns):
+            if available <= 0 or over <= 0:
+                break
+            if column.shrink:
+                give = max(min(over, widths[i] - max(SHRUNK_MIN, len(column.label))), 0)
+                widths[i] -= give
+                over -= give
         if widths == self._widths:
             return False
         self._widths = widths
         return True
+
+    def on_resize(self, event: events.Resize) -> None:
+        if self._measure():  # a shrinkable column follows the width
+            self._strips.clear()
+            self._header = None
+            self._resize()
+            self.refresh()
 
     # -- cursor ----------------------------------------------------------------------------
 

@@ -13,7 +13,7 @@ from textual.widgets import Static
 from ...core.engine import Tickr
 from ...core.job import Job
 from ...core.records import RunningJob
-from ..format import duration, progress_bar, short_id
+from ..format import duration, pool_state, progress_bar, short_id
 from .job_table import theme_colors
 from .live_table import Column, LiveTable
 
@@ -65,11 +65,7 @@ class PoolPanel(Vertical):
                 )
             )
             return
-        state = (
-            Text("paused", style=f"bold {c.get('warning', '')}")
-            if pool.paused
-            else Text("running", style=f"bold {c.get('success', '')}")
-        )
+        state = pool_state(pool.paused, pool.concurrency, c)
         load = pool.busy / pool.concurrency * 100 if pool.concurrency else 0.0
         line = Text.assemble(
             ("This pool  ", "bold"),

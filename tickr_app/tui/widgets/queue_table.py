@@ -13,7 +13,7 @@ from .job_table import theme_colors
 from .live_table import Column, LiveTable
 
 COLUMNS = (
-    Column("queue", "Queue"),
+    Column("queue", "Queue", shrink=True),
     Column("ready", "Ready", "right"),
     Column("waiting", "Waiting", "right"),
     Column("active", "Active", "right"),
@@ -36,6 +36,8 @@ class QueueTable(LiveTable):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(COLUMNS, id=id)
         self.stats: dict[str, QueueStats] = {}
+        self.served: frozenset[str] | None = None
+        """Queues some live worker process serves (None: not known yet)."""
 
     @property
     def selected_queue(self) -> str | None:
@@ -47,7 +49,13 @@ class QueueTable(LiveTable):
 
     def _cells(self, s: QueueStats) -> tuple[Text, ...]:
         c = theme_colors(self.app)
-        state = Text("paused", style=f"bold {c.get('warning', '')}") if s.paused else Text("running", style="dim")
+        unserved = self.served is not None and s.name not in self.served
+        if s.paused:  # the status line under the tables also says when no worker serves it
+            state = Text("paused", style=f"bold {c.get('warning', '')}")
+        elif unserved:  # its jobs would wait forever: say so where the user looks
+            state = Text("no worker", style=f"bold {c.get('error', '')}")
+        else:
+            state = Text("running", style="dim")
         return (
             Text(s.name, style="bold"),
             _count(s.ready, "bold"),
@@ -59,8 +67,11 @@ class QueueTable(LiveTable):
             state,
         )
 
-    def update_stats(self, stats: Mapping[str, QueueStats]) -> None:
+    def update_stats(self, stats: Mapping[str, QueueStats], served: frozenset[str] | None = None) -> None:
+        """``served``: the queues live workers serve; queues outside it are marked "no worker"."""
         self.stats = dict(stats)
+        if served is not None:
+            self.served = served
         self.set_rows([(name, self._cells(stats[name])) for name in sorted(stats)])
 
     def on_live_table_highlighted(self, event: LiveTable.Highlighted) -> None:

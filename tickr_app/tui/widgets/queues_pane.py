@@ -44,6 +44,8 @@ RELIST_ON_EVENTS_S = 0.5
 """Under a flood of events, rebuild the visible table at most twice a second: the counts still
 update five times a second, and a table rebuild is the UI's most expensive step (it starved
 key presses while 1,000+ jobs/s ran through the same loop)."""
+SERVED_EVERY_S = 2.0
+"""How often the worker registry is read to mark queues no live worker serves."""
 EVENT_BATCH = 500
 HISTORY_EVENTS = 5000
 """Events per queue read once at start to draw the throughput of the last minutes."""
@@ -79,6 +81,9 @@ class QueuesPane(Vertical):
         self._events = 0
         self._picked_default = False
         self._history: list[float] | None = None  # ages (s) of processed events, read once
+        self._served_at = 0.0
+        self.served: frozenset[str] | None = None
+        """Queues that some live worker process serves (from the worker registry)."""
         self.error: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -177,18 +182,40 @@ class QueuesPane(Vertical):
         return ages
 
     async def _list(self, queue: str, status: TableStatus) -> list[Job]:
+        job_type = self.type_filter  # Tickr filters by type (among the first 10,000 of a status)
         if status != "finished":
-            return await self.tickr.list_jobs(queue, status, LIMIT)
-        done = await self.tickr.list_jobs(queue, "succeeded", LIMIT)
-        done += await self.tickr.list_jobs(queue, "cancelled", LIMIT)
+            return await self.tickr.list_jobs(queue, status, LIMIT, job_type=job_type)
+        done = await self.tickr.list_jobs(queue, "succeeded", LIMIT, job_type=job_type)
+        done += await self.tickr.list_jobs(queue, "cancelled", LIMIT, job_type=job_type)
         done.sort(key=lambda j: j.finished_at or 0, reverse=True)
         return done[:LIMIT]
+
+    # -- job type filter and lookup --------------------------------------------------------
+
+    @property
+    def type_filter(self) -> str | None:
+        return self.visible_table.type_filter
+
+    def set_type_filter(self, job_type: str | None) -> None:
+        """Show only this type's jobs in every job table (None: all types)."""
+        for table in self.query(JobTable):
+            table.type_filter = job_type
+            table.set_jobs([])
+        self.refresh_now()
+
+    def shown_job_ids(self) -> list[str]:
+        """Ids of the jobs the tables hold, to resolve a short id typed by the user."""
+        return [job.id for table in self.query(JobTable) for job in table.jobs]
 
     @work(exclusive=True, group="poll-queues", exit_on_error=False)
     async def _poll_redis(self) -> None:
         queue, status = self.queue, self.visible_status
         try:
             stats = await self.tickr.stats()
+            if time.monotonic() - self._served_at > SERVED_EVERY_S:
+                workers = await self.tickr.worker_processes()
+                self.served = frozenset(q for w in workers for q in w.queues)
+                self._served_at = time.monotonic()
             if self._history is None:
                 self._history = await self._read_history(sorted(stats))
             kinds = await self._read_events(queue)
@@ -221,7 +248,7 @@ class QueuesPane(Vertical):
     def _apply(self, stats: dict[str, QueueStats], queue: str, status: TableStatus, jobs: list[Job] | None) -> None:
         self.stats = stats
         table = self.query_one(QueueTable)
-        table.update_stats(stats)
+        table.update_stats(stats, self.served)
         if not self._picked_default and stats:
             self._picked_default = True
             table.select_queue(queue if queue in stats else sorted(stats)[0])
@@ -251,6 +278,10 @@ class QueuesPane(Vertical):
             line.append(f" · queue {self.queue}")
             if current is not None and current.paused:
                 line.append("  PAUSED for every process (P resumes)", style=f"bold {c.get('warning', '')}")
+            if self.served is not None and self.queue not in self.served:
+                line.append("  no live worker serves it: its jobs wait", style=f"bold {c.get('error', '')}")
+            if self.type_filter is not None:
+                line.append(f"  type {self.type_filter} only (f changes)", style=f"bold {c.get('accent', '')}")
             shown = len(self.visible_table.jobs)
             line.append(f"  ·  {shown} shown (max {LIMIT})  ·  {self._events:,} events seen", style="dim")
             line.append("  ·  [ ] switch table  ·  enter opens a job", style="dim")

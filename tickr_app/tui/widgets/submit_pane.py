@@ -15,6 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Input, Label, Select, Static
+from textual.worker import Worker
 
 from ...core.engine import Tickr
 from ...core.errors import InvalidPayload, InvalidRequest, TickrError
@@ -26,6 +27,18 @@ from .job_table import theme_colors
 from .payload_form import PayloadForm, field_label
 from .recent_jobs import RecentJobs
 
+RESULT_EVERY_S = 0.5
+"""How often the "Last submitted" box is redrawn (its countdown, its job's status)."""
+
+
+def now_status(job: Job, now: int, colors: dict[str, str]) -> Text:
+    """Where the job is now, in words: "waiting, runs in 12s", "running", "succeeded"…"""
+    if job.status == "waiting":
+        return Text(f"waiting, runs {countdown(job.due_at, now)}")
+    words = {"ready": "ready, not started yet", "active": "running now"}
+    color = {"succeeded": "success", "dead": "error", "active": "accent", "cancelled": "warning"}.get(job.status)
+    return Text(words.get(job.status, job.status), style=f"bold {colors.get(color, '')}" if color else "")
+
 
 class SubmitPane(Horizontal):
     BINDINGS = [Binding("escape", "leave_form", "Leave form", show=False)]
@@ -36,6 +49,7 @@ class SubmitPane(Horizontal):
         self.last_job: Job | None = None
         self.form_type: str | None = None
         """The job type whose fields the form shows (set once they are mounted)."""
+        self._follow: Worker[None] | None = None
 
     @property
     def type_names(self) -> list[str]:
@@ -89,6 +103,7 @@ class SubmitPane(Horizontal):
     def on_mount(self) -> None:
         self.form_type = self.job_type
         self._describe_type()
+        self.set_interval(RESULT_EVERY_S, self._follow_last_job)
 
     # -- job type --------------------------------------------------------------------------
 
@@ -123,6 +138,9 @@ class SubmitPane(Horizontal):
         form = self.query_one(PayloadForm)
         form.set_schema(self.tickr.registry.get(name).json_schema())
         await form.recompose()
+        # The options were chosen for the previous type: start the new one from its defaults.
+        for ident in ("#delay", "#max-attempts"):
+            self.query_one(ident, Input).value = ""
         self.form_type = name
         self._clear_errors()
         self._describe_type()
@@ -223,17 +241,34 @@ class SubmitPane(Horizontal):
     def _show_result(self, job: Job) -> None:
         self.last_job = job
         c = theme_colors(self.app)
-        when = "ready now" if job.status == "ready" else f"waiting, runs {countdown(job.due_at, now_ms())}"
         self.query_one("#new-job", Static).update(
             Text.assemble(
                 ("✓ ", f"bold {c.get('success', '')}"),
                 (job.type, "bold"),
-                f" job submitted to queue {job.queue}: {when}\n",
+                f" job submitted to queue {job.queue}: ",
+                now_status(job, now_ms(), c),
+                "\n",
                 (job.id, f"bold {c.get('accent', '')}"),
             )
         )
         for ident in ("#copy-id", "#open-job"):
             self.query_one(ident, Button).disabled = False
+
+    def _follow_last_job(self) -> None:
+        """Keep the box true: a countdown that counts, and its job's status as it changes."""
+        if self.last_job is None or not self.is_on_screen:
+            return
+        if self._follow is None or not self._follow.is_running:
+            self._follow = self._reload_last_job(self.last_job)
+
+    @work(exclusive=True, group="submit-follow", exit_on_error=False)
+    async def _reload_last_job(self, job: Job) -> None:
+        try:
+            fresh = await self.tickr.get(job.id)
+        except TickrError:  # RedisUnavailable included
+            fresh = None  # the countdown still moves; the status catches up when Redis is back
+        if self.last_job is not None and self.last_job.id == job.id:
+            self._show_result(fresh or self.last_job)
 
     @on(Button.Pressed, "#copy-id")
     def _copy(self, event: Button.Pressed) -> None:

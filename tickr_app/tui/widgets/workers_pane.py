@@ -36,6 +36,9 @@ TICK_S = 0.2
 REGISTRY_EVERY_S = 0.5
 PENDING_S = 3.0
 """How long a command sent to a remote process is shown before its heartbeat confirms it."""
+STALE_AFTER_S = 3.0
+"""No new heartbeat for this long (three missed at the default 1 s) shows a process as stale;
+it leaves the list only when its record expires (``core.presence.REGISTRY_TTL_BEATS``)."""
 
 
 class WorkersPane(Vertical):
@@ -45,6 +48,9 @@ class WorkersPane(Vertical):
         self._poll: Worker[None] | None = None
         self._polled_at = 0.0
         self._pending: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._beats: dict[str, tuple[int, float]] = {}
+        """Per process: its last heartbeat_at, and when (local monotonic time) it last changed.
+        Staleness is measured on this process's clock, so clock skew between hosts is harmless."""
         self.error: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -79,16 +85,23 @@ class WorkersPane(Vertical):
         self._pending[worker_id] = (time.monotonic() + PENDING_S, {**before, **changes})
         self.refresh_now()
 
+    @property
+    def missing(self) -> str | None:
+        """The process the user chose, if it has gone from the registry."""
+        return self.table.missing if self.table.chosen is not None else None
+
     def _render_title(self) -> None:
         target = self.selected_worker
-        if target is None or target.id == self.tickr.worker_id:
+        if self.missing is not None:
+            what = f"{self.missing} — gone; select a process"
+        elif target is None or target.id == self.tickr.worker_id:
             what = "this pool" if self.tickr.has_pool else "— select a process"
         else:
             what = f"{target.id} (remote)"
-        n = len(self.table.processes)
-        title = Text.assemble(
-            ("Worker processes", "bold"), f"  {n} live on this Redis   ", ("p + -", "bold"), f" act on: {what}"
-        )
+        stale = len(self.table.stale)
+        n = len(self.table.processes) - stale
+        counts = f"  {n} live" + (f", {stale} stale" if stale else "") + " on this Redis   "
+        title = Text.assemble(("Worker processes", "bold"), counts, ("p + -", "bold"), f" act on: {what}")
         if self.error:
             title.append(f"   {self.error}", style=theme_colors(self.app).get("error", ""))
         title.no_wrap, title.overflow = True, "ellipsis"
@@ -147,9 +160,25 @@ class WorkersPane(Vertical):
                 confirmed.append(w.id)
         for wid in confirmed:
             self._pending.pop(wid, None)
-        self.table.update_workers([self.effective(w) for w in workers], now_ms())
+        self.table.update_workers([self.effective(w) for w in workers], now_ms(), self._stale(workers, now))
         self.query_one(PoolPanel).set_progress(progress)
         self._render_title()
+
+    def _stale(self, workers: list[WorkerInfo], now: float) -> dict[str, float]:
+        """Seconds without a heartbeat, for the processes past ``STALE_AFTER_S``."""
+        wall = now_ms()
+        beats: dict[str, tuple[int, float]] = {}
+        for w in workers:
+            last = self._beats.get(w.id)
+            if last is not None and last[0] == w.heartbeat_at:
+                beats[w.id] = last
+            elif last is not None:
+                beats[w.id] = (w.heartbeat_at, now)
+            else:  # first sight: trust its age by the wall clock, never a negative one
+                beats[w.id] = (w.heartbeat_at, now - max(wall - w.heartbeat_at, 0) / 1000)
+        self._beats = beats
+        ages = {wid: now - changed for wid, (_at, changed) in beats.items()}
+        return {wid: age for wid, age in ages.items() if age > STALE_AFTER_S}
 
     def on_live_table_highlighted(self, event: LiveTable.Highlighted) -> None:
         self._render_title()
