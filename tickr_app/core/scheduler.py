@@ -19,6 +19,7 @@ from .broker import Broker
 from .notify import Listener
 from .pool import WorkerPool
 from .precise_sleep import IDLE_RECHECK_S, sleep_until_woken
+from .schedule_runner import ScheduleRunner
 
 log = logging.getLogger("tickr.scheduler")
 
@@ -41,8 +42,6 @@ class Scheduler:
         self._running = False
         self.promoted = 0
         self.recovered = 0
-        from .schedule_runner import ScheduleRunner  # imports this module: not at the top
-
         self.schedules = ScheduleRunner(broker, listener, lambda: self.pool)
         """Fires cron and interval schedules of the same queues (core/schedules.py)."""
 
