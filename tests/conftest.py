@@ -1,5 +1,6 @@
 """Shared fixtures: a real Redis (TICKR_TEST_REDIS_URL, else the embedded one), a key prefix
-per test that is cleaned up afterwards, and engines that are always stopped."""
+per test that is cleaned up afterwards, and engines that are always stopped. Per-test
+timeouts (pytest-timeout) scale with ``timing.SLOWDOWN`` like every other deadline."""
 
 from __future__ import annotations
 
@@ -12,7 +13,25 @@ from typing import Any
 import pytest
 import redis
 
+import timing
 from tickr_app import Registry, Tickr
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return timing.describe()
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Scale each test's pytest-timeout (its own ``@pytest.mark.timeout`` or the ini default)
+    by the slowdown factor: the timeout guards against hangs, not against a slow host."""
+    default = getattr(config, "_env_timeout", None)
+    if timing.SLOWDOWN == 1.0:
+        return
+    for item in items:
+        marker = item.get_closest_marker("timeout")
+        base = (marker.kwargs.get("timeout") or (marker.args[0] if marker.args else None)) if marker else default
+        if base:
+            item.add_marker(pytest.mark.timeout(float(base) * timing.SLOWDOWN), append=False)
 
 
 @pytest.fixture(scope="session")
