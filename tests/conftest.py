@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 import redis
-
 import timing
+
 from tickr_app import Registry, Tickr
 
 
@@ -61,6 +61,16 @@ def prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys[start : start + 500])
     finally:
         client.close()
+
+
+@pytest.fixture
+def no_idle_recheck(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scheduler re-checks due jobs every IDLE_RECHECK_S (5 s) even without a wake message.
+    Tests that bound lateness make that an hour, so a job that runs at all was woken on time,
+    and their lateness bound can scale with a slow machine without a re-check passing for it."""
+    from tickr_app.core import scheduler
+
+    monkeypatch.setattr(scheduler, "IDLE_RECHECK_S", 3600.0)
 
 
 @pytest.fixture

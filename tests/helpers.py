@@ -55,6 +55,22 @@ async def never(predicate: Predicate, duration: float, *, interval: float = 0.01
         await asyncio.sleep(interval)
 
 
+async def pilot_wait_for(pilot: Any, predicate: Predicate, what: str, timeout: float = 8.0) -> Any:
+    """Let a Textual app run (``pilot.pause``) until ``predicate()`` (sync or async) is truthy;
+    fail after ``timeout`` s on a quiet machine (scaled by ``timing.SLOWDOWN``)."""
+    timeout = deadline(timeout)
+    until = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > until:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await pilot.pause(0.05)
+
+
 async def status_is(tickr: Any, job_id: str, *statuses: str, timeout: float = 5.0) -> Any:
     """Wait until the job is in one of ``statuses``; returns the Job."""
 
@@ -116,9 +132,9 @@ class Gate:
 
 # -- HTTP API helpers (tests/test_api*.py, tests/test_client.py) ------------------------------
 
-import threading  # noqa: E402
+import threading
 
-from pydantic import BaseModel, Field  # noqa: E402
+from pydantic import BaseModel, Field
 
 
 class ApiEcho(BaseModel):

@@ -30,7 +30,6 @@ from typing import Any
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-
 from timing import deadline as scaled
 
 START_TIMEOUT_S = 15.0

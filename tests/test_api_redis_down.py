@@ -18,6 +18,7 @@ import redis
 from helpers import eventually, register_api_test_jobs, status_is
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from timing import deadline
 
 from tickr_app import Registry, Tickr
 from tickr_app.api import start_api
@@ -79,7 +80,7 @@ class OwnRedis:
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.kill()
-            self.proc.wait(10)
+            self.proc.wait(deadline(10))
         self.proc = None
 
 
@@ -117,7 +118,7 @@ async def test_redis_stopped_mid_run_gives_503_and_the_server_recovers(
     await tickr.start()
     server = await start_api(tickr, port=0)
     try:
-        async with httpx.AsyncClient(base_url=server.url, timeout=15) as http:
+        async with httpx.AsyncClient(base_url=server.url, timeout=deadline(15)) as http:
             assert (await http.get("/api/v1/health")).json() == {"status": "ok", "redis": "ok"}
             before = await http.post("/api/v1/jobs", json={"type": "echo", "payload": {"text": "before"}})
             assert before.status_code == 202

@@ -21,6 +21,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, ResponseError
 from redis.retry import Retry
+from timing import deadline
 
 from tickr_app.core.embedded import (
     MAX_UNIX_SOCKET_PATH,
@@ -364,7 +365,7 @@ def test_concurrent_starts_run_exactly_one_server(embedded: Factory, tmp_path: P
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=30)
+        thread.join(timeout=deadline(30))
     assert not errors
     assert len(set(urls)) == 1 and len(urls) == len(instances)
     assert sum(i.owner for i in instances) == 1

@@ -6,6 +6,7 @@ from __future__ import annotations
 import time
 
 from helpers import Gate, eventually, status_is
+from timing import deadline
 
 from tickr_app import JobContext, Registry
 
@@ -47,7 +48,7 @@ async def test_killed_pool_job_is_recovered_and_the_old_lease_is_fenced(make_tic
     assert (await second.get(j.id)).status == "active"
 
     second_gate.open.set()
-    done = await second.wait(j.id, timeout=5)
+    done = await second.wait(j.id, timeout=deadline(5))
     assert done.status == "succeeded"
     assert done.result == "done on attempt 2"
     assert await first.broker.ack("default", [(stale, '"stale"')]) == [False]  # still refused
@@ -84,7 +85,10 @@ async def test_heartbeats_keep_a_long_job_leased(make_tickr, registry: Registry)
         await gate.hold(ctx.id)
         return "ok"
 
-    tickr = await make_tickr(workers=1, lease=0.3)
+    # 0.3 s on a quiet machine, scaled: heartbeats come every lease/3, so a loop stalled for
+    # 2/3 of a lease loses it by design (that is how a hung worker is detected).
+    lease = deadline(0.3)
+    tickr = await make_tickr(workers=1, lease=lease)
     j = await tickr.submit("long", {})
     await eventually(lambda: j.id in gate.entered)
     leased = tickr.pool._held[j.id]
@@ -92,15 +96,15 @@ async def test_heartbeats_keep_a_long_job_leased(make_tickr, registry: Registry)
     first_deadline = await tickr.broker.redis.zscore(key.active, j.id)
 
     async def extended() -> bool:
-        return (await tickr.broker.redis.zscore(key.active, j.id)) > first_deadline + 600
+        return (await tickr.broker.redis.zscore(key.active, j.id)) > first_deadline + 2 * lease * 1000
 
-    await eventually(extended, 3, message="the lease deadline moves forward (heartbeats)")
+    await eventually(extended, 3, message="the lease deadline moves forward by two leases (heartbeats)")
     job = await tickr.get(j.id)
     assert job.status == "active" and job.attempts == 1 and job.error is None
     assert tickr.pool._held[j.id] is leased
     assert tickr.scheduler.recovered == 0
     gate.open.set()
-    done = await tickr.wait(j.id, timeout=5)
+    done = await tickr.wait(j.id, timeout=deadline(5))
     assert done.status == "succeeded" and done.attempts == 1
 
 

@@ -7,6 +7,7 @@ import asyncio
 import time
 
 from helpers import Gate, eventually
+from timing import deadline
 
 from tickr_app import JobContext, JobRequest, Registry
 
@@ -30,7 +31,7 @@ async def test_stop_lets_an_in_flight_job_finish(make_tickr, registry: Registry)
     assert not stopping.done()
     queued = await reader.submit("work", {})  # submitted during shutdown: not taken
     gate.open.set()
-    await asyncio.wait_for(stopping, 5)
+    await asyncio.wait_for(stopping, deadline(5))
 
     done = await reader.get(j.id)
     assert done.status == "succeeded"
@@ -73,7 +74,7 @@ async def test_job_longer_than_the_grace_period_is_released_and_rerun(make_tickr
 
     gate.open.set()
     second = await make_tickr(workers=1)
-    done = await second.wait(j.id, timeout=5)
+    done = await second.wait(j.id, timeout=deadline(5))
     assert done.status == "succeeded"
     assert done.attempts == 1
     assert done.worker == second.worker_id
@@ -107,7 +108,7 @@ async def test_stop_releases_running_jobs_to_the_head_of_the_queue(make_tickr, r
 
     second = await make_tickr(workers=1)
     for j in jobs:
-        await second.wait(j.id, timeout=5)
+        await second.wait(j.id, timeout=deadline(5))
     assert sorted(order[:3]) == [0, 1, 2]
 
 
@@ -146,13 +147,13 @@ async def test_failure_being_recorded_at_shutdown_is_not_lost(make_tickr, regist
 
     tickr.broker.fail = held_fail  # type: ignore[method-assign]
     j = await tickr.submit("fails", {})
-    await asyncio.wait_for(in_fail.wait(), 5)
+    await asyncio.wait_for(in_fail.wait(), deadline(5))
     slot = tickr.pool._slots[0]
     started = time.monotonic()
     stopping = asyncio.create_task(tickr.stop(grace_period=0.1))
     await eventually(lambda: slot.retiring, 3, message="past the grace period, the slot is left to finish")
     go.set()
-    await asyncio.wait_for(stopping, 5)
+    await asyncio.wait_for(stopping, deadline(5))
     assert time.monotonic() - started < 3
     job = await reader.get(j.id)
     # recorded as a failed attempt that will be retried (promoted to ready by now, or not yet)
@@ -177,4 +178,4 @@ async def test_scheduler_stops_even_when_woken_at_the_same_moment(make_tickr, re
     tickr.scheduler._wake["default"].set()  # one more promote, then it waits again
     await eventually(lambda: calls, 3)
     tickr.scheduler._wake["default"].set()  # the wake and the cancel land together
-    await asyncio.wait_for(tickr.scheduler.stop(), 3)  # hung forever before the fix
+    await asyncio.wait_for(tickr.scheduler.stop(), deadline(3))  # hung forever before the fix

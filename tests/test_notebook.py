@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 import redis
+from timing import deadline
 
 from tickr_app import Job, JobContext, Tickr
 from tickr_app.core.broker import QueueStats, WorkerInfo
@@ -150,7 +151,7 @@ async def test_engine_results_display_as_tables(make_tickr: Any, registry: Any) 
 
     t = await make_tickr(workers=1)
     job = await t.submit("hostile", {"x": HOSTILE})
-    done = await t.wait(job.id, timeout=10)
+    done = await t.wait(job.id, timeout=deadline(10))
     stats = await t.stats()
     assert isinstance(stats, StatsReport) and isinstance(stats, dict) and "default" in stats
     listed = await t.list_jobs("default", "succeeded")

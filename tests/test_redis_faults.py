@@ -22,6 +22,7 @@ import pytest
 from helpers import eventually
 from proc import read_lines, spawn_tickr, stop
 from redis_servers import RedisServer, catches_signal, find_redis_server, free_port
+from timing import deadline
 
 from tickr_app import Registry, Tickr
 from tickr_app.core.errors import RedisUnavailable
@@ -73,7 +74,7 @@ class Submitter:
         self._stopping = False
 
     async def __aenter__(self) -> Submitter:
-        self._client = httpx.AsyncClient(base_url=self.base_url, timeout=20)
+        self._client = httpx.AsyncClient(base_url=self.base_url, timeout=deadline(20))
         self._tasks = [asyncio.create_task(self._loop()) for _ in range(self.concurrency)]
         return self
 
@@ -317,7 +318,7 @@ async def test_listener_is_subscribed_once_it_says_connected_and_again_after_a_k
             listener.on(f"chan-{i}", got.append)
             listener.start()
             try:
-                await asyncio.wait_for(listener.connected.wait(), 10)
+                await asyncio.wait_for(listener.connected.wait(), deadline(10))
                 assert await client.publish(f"chan-{i}", str(i)) == 1, f"not subscribed yet on round {i}"
                 await eventually(lambda i=i: str(i) in got, 5)
                 if i % 5 == 0:

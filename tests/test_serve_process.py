@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from proc import read_lines, spawn_tickr, stop, wait_until
+from timing import deadline
 
 from tickr_app.client import Client
 
@@ -42,7 +43,7 @@ async def test_serve_accepts_jobs_over_http_and_drains_on_sigterm(
         with Client(url) as client:
             job = client.submit("sleepy", {"name": "1.0"})
             await wait_until(lambda: any(l.startswith(f"start {job['id']}") for l in read_lines(log)), 20, "the job to start")
-            rc, out = stop(server, signal.SIGTERM, timeout=30)
+            rc, out = stop(server, signal.SIGTERM, timeout=deadline(30))
         assert rc == 0, out
         assert "Traceback" not in out
         assert any(l.startswith(f"done {job['id']}") for l in read_lines(log)), "the in-flight job must finish"
@@ -58,7 +59,7 @@ def test_serve_refuses_a_taken_port_with_one_line(redis_url: str, prefix: str, h
         proc = spawn_tickr(
             ["serve", "--redis", redis_url, "--prefix", prefix, "--port", str(port)], log_path=tmp_path / "x", home=home
         )
-        out = proc.communicate(timeout=60)[0].decode()
+        out = proc.communicate(timeout=deadline(60))[0].decode()
         rc = proc.returncode
     assert rc == 1
     assert "Traceback" not in out
@@ -67,7 +68,7 @@ def test_serve_refuses_a_taken_port_with_one_line(redis_url: str, prefix: str, h
 
 def test_unreachable_redis_is_one_line_and_nonzero(home: Path, tmp_path: Path) -> None:
     proc = spawn_tickr(["worker", "--redis", "redis://:s3cret@127.0.0.1:1/0"], log_path=tmp_path / "x", home=home)
-    proc.wait(60)
+    proc.wait(deadline(60))
     out = proc.stdout.read().decode()
     assert proc.returncode == 1
     assert "Traceback" not in out

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import html
-import inspect
 import time
-from collections.abc import Callable
 from typing import Any, Literal
 
 import pytest
+from helpers import pilot_wait_for
 from pydantic import BaseModel, Field
 from textual.pilot import Pilot
 from textual.widgets import Select, Static
+from timing import deadline
 
 from tickr_app import Registry, Tickr
 from tickr_app.tui import TickrApp
@@ -71,18 +71,7 @@ def jobs(registry: Registry) -> Jobs:
     return Jobs(registry)
 
 
-async def wait_for(pilot: Pilot[Any], predicate: Callable[[], Any], what: str, timeout: float = 8.0) -> Any:
-    """Let the app run until ``predicate()`` (sync or async) is truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await pilot.pause(0.05)
+wait_for = pilot_wait_for
 
 
 async def status_of(tickr: Tickr, job_id: str) -> str | None:
@@ -215,7 +204,7 @@ async def _not(awaitable: Any) -> bool:
 async def dead_jobs(tickr: Tickr, n: int) -> list[str]:
     ids = [(await tickr.submit("flaky", {"n": i})).id for i in range(n)]
     for job_id in ids:
-        assert (await tickr.wait(job_id, timeout=10)).status == "dead"
+        assert (await tickr.wait(job_id, timeout=deadline(10))).status == "dead"
     return ids
 
 
@@ -340,7 +329,7 @@ async def test_attach_mode_shows_and_commands_another_process(make_tickr, jobs: 
             assert "Attached" in str(app.query_one("#pool-summary", Static).content)
     finally:
         jobs.gate.set()
-    assert (await worker.wait(job.id, timeout=10)).status == "succeeded"
+    assert (await worker.wait(job.id, timeout=deadline(10))).status == "succeeded"
 
 
 async def test_queue_table_selects_the_queue_the_tables_and_P_act_on(make_tickr, jobs: Jobs) -> None:

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import html
-import inspect
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from textual.pilot import Pilot
+from helpers import pilot_wait_for
 from textual.widgets import Static
 
 from tickr_app.tui import TickrApp
@@ -28,17 +25,7 @@ SUBMIT_DEFAULT = (
 )
 
 
-async def wait_for(pilot: Pilot[Any], predicate: Callable[[], Any], what: str, timeout: float = 8.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await pilot.pause(0.05)
+wait_for = pilot_wait_for
 
 
 def shown(app: TickrApp) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from proc import read_lines, spawn_tickr, stop, wait_until, wait_until_async
+from timing import deadline
 
 from tickr_app import Tickr
 from tickr_app.core.broker import LeasedJob
@@ -41,11 +42,11 @@ async def test_kill_9_mid_job_is_recovered_by_lease_expiry_and_late_ack_is_rejec
         assert held, "the running job must hold a lease token"
 
         first.send_signal(signal.SIGKILL)
-        first.wait(10)
+        first.wait(deadline(10))
         killed_at = time.monotonic()
 
         second = spawn_tickr(_worker_args(redis_url, prefix, "--lease", "1", "--workers", "2"), log_path=log, home=home)
-        done = await producer.wait(job.id, timeout=30)
+        done = await producer.wait(job.id, timeout=deadline(30))
         recovery = time.monotonic() - killed_at
         print(f"\nrecovered and finished {recovery:.2f} s after kill -9 (lease 1 s)")
         assert done.status == "succeeded"
@@ -113,7 +114,7 @@ async def test_sigterm_drains_in_flight_jobs_and_requeues_what_outlives_the_grac
         await wait_until(
             lambda: sum(1 for l in read_lines(log) if l.startswith("start")) == 2, 20, "both jobs to start"
         )
-        rc, out = stop(worker, signal.SIGTERM, timeout=30)
+        rc, out = stop(worker, signal.SIGTERM, timeout=deadline(30))
         assert rc == 0, out
         assert "Traceback" not in out
         finished = await producer.get(short.id)
