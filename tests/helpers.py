@@ -71,6 +71,27 @@ async def pilot_wait_for(pilot: Any, predicate: Predicate, what: str, timeout: f
         await pilot.pause(0.05)
 
 
+async def run_palette_command(pilot: Any, query: str, expect: str, timeout: float = 8.0) -> None:
+    """Open the command palette, type ``query``, wait until the highlighted hit is the command
+    whose text contains ``expect`` (the palette searches in a worker, batching hits), then Enter."""
+    from textual.command import CommandList, CommandPalette
+
+    await pilot.press("ctrl+p")
+    palette = await pilot_wait_for(
+        pilot, lambda: pilot.app.screen if isinstance(pilot.app.screen, CommandPalette) else None, "the palette", timeout
+    )
+    await pilot.press(*query)
+
+    def highlighted() -> str:
+        hits = palette.query_one(CommandList)
+        if hits.highlighted is None or not hits.option_count:
+            return ""
+        return str(hits.get_option_at_index(hits.highlighted).prompt)
+
+    await pilot_wait_for(pilot, lambda: expect.lower() in highlighted().lower(), f"the palette hit {expect!r}", timeout)
+    await pilot.press("enter")
+
+
 async def status_is(tickr: Any, job_id: str, *statuses: str, timeout: float = 5.0) -> Any:
     """Wait until the job is in one of ``statuses``; returns the Job."""
 
@@ -132,9 +153,9 @@ class Gate:
 
 # -- HTTP API helpers (tests/test_api*.py, tests/test_client.py) ------------------------------
 
-import threading
+import threading  # noqa: E402
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field  # noqa: E402
 
 
 class ApiEcho(BaseModel):

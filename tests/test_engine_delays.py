@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import random
 import time
-from datetime import UTC
 
 import pytest
 from helpers import eventually, percentile
@@ -143,7 +142,7 @@ async def test_run_at_in_the_past_runs_at_once(make_tickr, registry: Registry) -
 
 
 async def test_run_at_in_the_future_waits_until_then(make_tickr, registry: Registry) -> None:
-    from datetime import datetime, timedelta
+    from datetime import datetime, timedelta, timezone
 
     @registry.job("tick")
     async def tick(payload: dict) -> float:

@@ -111,7 +111,7 @@ class Submitter:
 
 async def _health(http: httpx.AsyncClient) -> int:
     try:
-        return (await http.get("/api/v1/health", timeout=5)).status_code
+        return (await http.get("/api/v1/health", timeout=deadline(5))).status_code
     except httpx.HTTPError:
         return -1
 
@@ -125,7 +125,9 @@ async def test_redis_restarts_under_http_load_lose_no_acknowledged_job(
     log = tmp_path / "runs.log"
     home = tmp_path / "home"
     port = free_port()
-    common = ["--redis", aof_redis.url, "--prefix", prefix, "--jobs", "procjobs", "--lease", "2", "--grace", "2"]
+    # Leases scale with the machine: heartbeats on a slow host come late, and a lost lease only
+    # means a duplicate run (allowed), but too many could exhaust a job's attempts.
+    common = ["--redis", aof_redis.url, "--prefix", prefix, "--jobs", "procjobs", "--lease", f"{deadline(2):g}", "--grace", "2"]
     serve = spawn_tickr(["serve", "--port", str(port), "--workers", "8", *common], log_path=log, home=home)
     worker = spawn_tickr(["worker", "--workers", "8", *common], log_path=log, home=home)
     procs = [serve, worker]
@@ -243,7 +245,7 @@ async def test_connection_kills_and_stalls_are_survived(
     nothing dies, every acknowledged job succeeds, and pub/sub comes back (a command sent to the
     worker over its control channel after the kills still arrives at once)."""
     common: dict[str, Any] = {"registry": fault_registry, "prefix": prefix, "home": tmp_path / "home", "builtin_jobs": False}
-    engine = await Tickr(aof_redis.url, workers=4, lease=2, grace_period=1, **common).start()
+    engine = await Tickr(aof_redis.url, workers=4, lease=deadline(2), grace_period=1, **common).start()
     producer = await Tickr(aof_redis.url, workers=0, **common).start()
     accepted: list[str] = []
     errors: list[str] = []

@@ -24,7 +24,7 @@ def _free_port() -> int:
 
 def _api_up(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/api/v1/health", timeout=0.5).status_code == 200
+        return httpx.get(f"{url}/api/v1/health", timeout=deadline(0.5)).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -43,7 +43,7 @@ async def test_serve_accepts_jobs_over_http_and_drains_on_sigterm(
         with Client(url) as client:
             job = client.submit("sleepy", {"name": "1.0"})
             await wait_until(lambda: any(l.startswith(f"start {job['id']}") for l in read_lines(log)), 20, "the job to start")
-            rc, out = stop(server, signal.SIGTERM, timeout=deadline(30))
+            rc, out = stop(server, signal.SIGTERM, timeout=30)
         assert rc == 0, out
         assert "Traceback" not in out
         assert any(l.startswith(f"done {job['id']}") for l in read_lines(log)), "the in-flight job must finish"

@@ -11,7 +11,7 @@ import time
 from typing import Any, Literal
 
 import pytest
-from helpers import pilot_wait_for
+from helpers import pilot_wait_for, run_palette_command
 from pydantic import BaseModel, Field
 from textual.pilot import Pilot
 from textual.widgets import Select, Static
@@ -293,8 +293,8 @@ async def test_quit_drains_in_flight_jobs_before_exiting(make_tickr, jobs: Jobs)
         assert app.is_running and pool.busy == 1  # still waiting for the job
         assert "1 in-flight" in str(app.screen.query_one("#drain-message", Static).content)
         jobs.gate.set()
-        deadline = time.monotonic() + 10
-        while app.is_running and time.monotonic() < deadline:
+        until = time.monotonic() + deadline(10)
+        while app.is_running and time.monotonic() < until:
             await asyncio.sleep(0.05)
         assert not app.is_running
     done = await tickr.get(job.id)
@@ -378,10 +378,7 @@ async def test_help_palette_and_theme(make_tickr, jobs: Jobs) -> None:
         assert not isinstance(app.screen, HelpScreen)
 
         await pilot.press("3")  # pool commands apply on the Workers pane
-        await pilot.press("ctrl+p")
-        await pilot.press(*"pause/resume pool")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_palette_command(pilot, "pause/resume pool", expect="pause")
         await wait_for(pilot, lambda: pool.paused, "the palette command to pause the pool")
 
         dark = app.current_theme.dark

@@ -6,7 +6,7 @@ import html
 from pathlib import Path
 from typing import Any
 
-from helpers import pilot_wait_for
+from helpers import pilot_wait_for, run_palette_command
 from textual.widgets import Static
 
 from tickr_app.tui import TickrApp
@@ -91,10 +91,7 @@ async def test_first_run_welcome_then_marker_then_w_brings_it_back(make_tickr, h
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, WelcomeScreen), "the welcome to close on escape")
 
-        await pilot.press("ctrl+p")
-        await pilot.press(*"welcome")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_palette_command(pilot, "welcome", expect="welcome")
         await wait_for(pilot, lambda: isinstance(app.screen, WelcomeScreen), "the welcome from the palette")
         await pilot.click("#welcome-close")
         await wait_for(pilot, lambda: not isinstance(app.screen, WelcomeScreen), "the button to close it")

@@ -80,12 +80,13 @@ def attached_tabs(prefix: str) -> list[int]:
 
 
 async def eventually(check: Any, timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
+    timeout = deadline(timeout)  # a quiet-machine budget, scaled
+    until = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
-        if time.monotonic() > deadline:
+        if time.monotonic() > until:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(interval)
 
@@ -255,7 +256,7 @@ class WebServer:
         return self.log_path.read_text(errors="replace")
 
     async def wait_ready(self, http: aiohttp.ClientSession) -> None:
-        deadline = time.monotonic() + 30
+        until = time.monotonic() + deadline(30)
         while True:
             assert self.proc.poll() is None, f"tickr web exited ({self.proc.returncode}):\n{self.output()}"
             try:
@@ -264,7 +265,7 @@ class WebServer:
                         return
             except aiohttp.ClientError:
                 pass
-            assert time.monotonic() < deadline, f"tickr web did not come up:\n{self.output()}"
+            assert time.monotonic() < until, f"tickr web did not come up:\n{self.output()}"
             await asyncio.sleep(0.1)
 
     def stop(self) -> int:

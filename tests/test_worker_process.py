@@ -114,7 +114,7 @@ async def test_sigterm_drains_in_flight_jobs_and_requeues_what_outlives_the_grac
         await wait_until(
             lambda: sum(1 for l in read_lines(log) if l.startswith("start")) == 2, 20, "both jobs to start"
         )
-        rc, out = stop(worker, signal.SIGTERM, timeout=deadline(30))
+        rc, out = stop(worker, signal.SIGTERM, timeout=30)
         assert rc == 0, out
         assert "Traceback" not in out
         finished = await producer.get(short.id)
