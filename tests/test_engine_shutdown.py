@@ -179,3 +179,82 @@ async def test_scheduler_stops_even_when_woken_at_the_same_moment(make_tickr, re
     await eventually(lambda: calls, 3)
     tickr.scheduler._wake["default"].set()  # the wake and the cancel land together
     await asyncio.wait_for(tickr.scheduler.stop(), deadline(3))  # hung forever before the fix
+
+
+# -- a late reply to the call that leased jobs (a starved host) --------------------------------
+
+LATE_REPLY_S = 3.0
+"""How late the leasing call's reply reaches the stopping engine: longer than the fixed 2 s the
+engine used to wait for it."""
+
+
+async def _not_left_to_lease_expiry(make_tickr, reader, job_id: str, ran: list[str]) -> None:
+    """The stopped pool either ran the job (its slot took it before the stop) or gave it back
+    to ready uncounted; either way another engine finishes it, and it ran exactly once."""
+    back = await reader.get(job_id)
+    assert back.status in ("ready", "succeeded"), f"{back.status}: the leased job was left to lease expiry"
+    if back.status == "ready":
+        assert back.attempts == 0 and ran == []
+    second = await make_tickr(workers=1)
+    done = await second.wait(job_id, timeout=deadline(5))
+    assert done.status == "succeeded" and done.attempts == 1 and ran == [job_id]
+
+
+async def test_stop_gives_back_jobs_whose_fetch_reply_came_late(make_tickr, registry: Registry) -> None:
+    """A fetch in flight when stop() begins has leased jobs in Redis; however late its reply
+    arrives (within a lease), the pool gives them back instead of leaving them to lease expiry
+    as a lost attempt (which, on a job's last attempt, is a dead job that never ran)."""
+    ran: list[str] = []
+
+    @registry.job("once", max_attempts=1)
+    async def once(payload: dict, ctx: JobContext) -> None:
+        ran.append(ctx.id)
+
+    tickr = await make_tickr(workers=1)
+    reader = await make_tickr(workers=0)
+    leased = asyncio.Event()
+    real_fetch = tickr.broker.fetch
+
+    async def fetch_with_a_late_reply(*args, **kwargs):
+        jobs = await real_fetch(*args, **kwargs)  # Redis has leased them to this pool
+        if jobs:
+            leased.set()
+            await asyncio.sleep(LATE_REPLY_S)  # ... and the reply is processed this much later
+        return jobs
+
+    tickr.broker.fetch = fetch_with_a_late_reply  # type: ignore[method-assign]
+    j = await reader.submit("once", {})
+    await asyncio.wait_for(leased.wait(), deadline(5))
+    assert (await reader.get(j.id)).status == "active"
+    await tickr.stop(grace_period=0)
+
+    await _not_left_to_lease_expiry(make_tickr, reader, j.id, ran)
+
+
+async def test_stop_gives_back_jobs_whose_promote_reply_came_late(make_tickr, registry: Registry) -> None:
+    """The same for the scheduler's promote call, which leases due jobs straight to its pool."""
+    ran: list[str] = []
+
+    @registry.job("once", max_attempts=1)
+    async def once(payload: dict, ctx: JobContext) -> None:
+        ran.append(ctx.id)
+
+    tickr = await make_tickr(workers=1)
+    reader = await make_tickr(workers=0)
+    leased = asyncio.Event()
+    real_promote = tickr.broker.promote_and_lease
+
+    async def promote_with_a_late_reply(*args, **kwargs):
+        result = await real_promote(*args, **kwargs)
+        if result[3]:  # jobs leased to this pool
+            leased.set()
+            await asyncio.sleep(LATE_REPLY_S)
+        return result
+
+    tickr.broker.promote_and_lease = promote_with_a_late_reply  # type: ignore[method-assign]
+    j = await reader.submit("once", {}, delay=0.05)
+    await asyncio.wait_for(leased.wait(), deadline(5))
+    assert (await reader.get(j.id)).status == "active"
+    await tickr.stop(grace_period=0)
+
+    await _not_left_to_lease_expiry(make_tickr, reader, j.id, ran)
