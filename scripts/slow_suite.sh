@@ -42,6 +42,7 @@ cleanup() {
   fi
 }
 trap cleanup EXIT
+trap 'exit 143' INT TERM  # so the EXIT trap removes the cgroup and the hogs
 
 OUTSIDE=$(loop_s)
 
