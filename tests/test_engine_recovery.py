@@ -11,7 +11,6 @@ from timing import deadline
 
 from tickr_app import JobContext, Registry
 
-
 # 1 s on a quiet machine, scaled: a live pool stalled for 2/3 of its lease loses it by design.
 LEASE = deadline(1.0)
 
