@@ -21,6 +21,11 @@ def pytest_report_header(config: pytest.Config) -> str:
     return timing.describe()
 
 
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Also at the end, where ``-q`` shows it: which factor this run's deadlines used."""
+    terminalreporter.write_line(timing.describe())
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Scale each test's pytest-timeout (its own ``@pytest.mark.timeout`` or the ini default)
     by the slowdown factor: the timeout guards against hangs, not against a slow host."""

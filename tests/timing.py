@@ -32,7 +32,7 @@ def _cpu_loop() -> float:
     return time.perf_counter() - start
 
 
-def measure_slowdown(runs: int = 3) -> float:
+def measure_slowdown(runs: int = 5) -> float:
     """How much slower than the reference this process runs a pure-CPU loop right now
     (median of ``runs``; it counts steal, CPU quotas and competing processes alike)."""
     return statistics.median(_cpu_loop() for _ in range(runs)) / REFERENCE_LOOP_S
