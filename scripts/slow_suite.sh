@@ -4,6 +4,7 @@
 #
 #   scripts/slow_suite.sh                      # the whole suite, ~5x slower
 #   SLOW_FACTOR=10 scripts/slow_suite.sh -x tests/test_engine_delays.py
+#   SLOW_HOW=hogs scripts/slow_suite.sh ...    # force the fallback (no cgroup)
 #
 # How: the suite (pytest and every process it starts) runs in a cgroup whose CPU quota is
 # 1/SLOW_FACTOR of one CPU (cgroup v2 cpu.max, else v1 cpu.cfs_quota_us; needs root, e.g. in a
@@ -46,13 +47,14 @@ trap 'exit 143' INT TERM  # so the EXIT trap removes the cgroup and the hogs
 
 OUTSIDE=$(loop_s)
 
-if [ -w /sys/fs/cgroup/cgroup.subtree_control ] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null \
+HOW_WANTED="${SLOW_HOW:-cgroup}"
+if [ "$HOW_WANTED" = cgroup ] && [ -w /sys/fs/cgroup/cgroup.subtree_control ] && grep -qw cpu /sys/fs/cgroup/cgroup.controllers 2>/dev/null \
   && mkdir "/sys/fs/cgroup/$NAME" 2>/dev/null; then
   CG="/sys/fs/cgroup/$NAME"
   echo "$QUOTA_US $PERIOD_US" > "$CG/cpu.max"
   echo $$ > "$CG/cgroup.procs"
   HOW="cgroup v2 cpu.max $QUOTA_US/$PERIOD_US us"
-elif [ -d /sys/fs/cgroup/cpu ] && mkdir "/sys/fs/cgroup/cpu/$NAME" 2>/dev/null; then
+elif [ "$HOW_WANTED" = cgroup ] && [ -d /sys/fs/cgroup/cpu ] && mkdir "/sys/fs/cgroup/cpu/$NAME" 2>/dev/null; then
   CG="/sys/fs/cgroup/cpu/$NAME"
   echo "$PERIOD_US" > "$CG/cpu.cfs_period_us"
   echo "$QUOTA_US" > "$CG/cpu.cfs_quota_us"
