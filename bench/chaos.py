@@ -102,6 +102,7 @@ async def run_chaos(
     progress: Any = None,
     job_type: str = "chaos_record",
     job_ms: int = 20,
+    start_timeout: float = 30.0,
 ) -> ChaosResult:
     """Run the chaos scenario; returns the figures (``result.ok`` tells whether it held)."""
     import chaosjobs  # noqa: F401  (registers `chaos_record` in the default registry)
@@ -201,7 +202,7 @@ async def run_chaos(
 
         # A replacement spawned by the last kill may still be starting (a SIGTERM before its
         # handler is installed kills it with -15): wait until every survivor catches SIGTERM.
-        ready_deadline = time.monotonic() + 30
+        ready_deadline = time.monotonic() + start_timeout
         while time.monotonic() < ready_deadline:
             if all(catches_signal(p.pid, signal.SIGTERM) or p.poll() is not None for p in live):
                 break

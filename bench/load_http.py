@@ -109,6 +109,7 @@ async def run_load(
     max_requests: int = 200_000,
     server_workers: int = 50,
     drain_timeout: float = 120.0,
+    start_timeout: float = 30.0,
     workdir: Path | None = None,
     prefix: str | None = None,
     progress: Any = None,
@@ -146,7 +147,7 @@ async def run_load(
     producer: Tickr | None = None
     try:
         async with aiohttp.ClientSession() as probe:
-            deadline = time.monotonic() + 30
+            deadline = time.monotonic() + start_timeout
             while True:
                 try:
                     async with probe.get(f"{base}/api/v1/health") as r:

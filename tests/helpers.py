@@ -8,6 +8,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from timing import deadline
+
 Predicate = Callable[[], Any]
 
 
@@ -19,8 +21,10 @@ async def eventually(
     message: str | Callable[[], str] | None = None,
 ) -> Any:
     """Poll ``predicate`` (sync or async) every ``interval`` s until it returns something truthy,
-    and return that value; raise AssertionError with a clear message after ``timeout`` s."""
-    deadline = time.monotonic() + timeout
+    and return that value; raise AssertionError with a clear message after ``timeout`` s on a
+    quiet machine (scaled by ``timing.SLOWDOWN``)."""
+    timeout = deadline(timeout)
+    until = time.monotonic() + timeout
     last: Any = None
     while True:
         last = predicate()
@@ -28,7 +32,7 @@ async def eventually(
             last = await last
         if last:
             return last
-        if time.monotonic() >= deadline:
+        if time.monotonic() >= until:
             text = message() if callable(message) else message
             name = getattr(predicate, "__name__", repr(predicate))
             raise AssertionError(
@@ -39,15 +43,53 @@ async def eventually(
 
 async def never(predicate: Predicate, duration: float, *, interval: float = 0.01, message: str = "") -> None:
     """A negative check: ``predicate`` must stay falsy for ``duration`` s (a bounded wait, for
-    asserting that something does *not* happen)."""
-    deadline = time.monotonic() + duration
-    while time.monotonic() < deadline:
+    asserting that something does *not* happen). Scaled like every wait: on a slow machine
+    what must not happen would also happen later."""
+    until = time.monotonic() + deadline(duration)
+    while time.monotonic() < until:
         value = predicate()
         if inspect.isawaitable(value):
             value = await value
         if value:
             raise AssertionError(f"{message or 'condition'} happened but must not have (value: {value!r})")
         await asyncio.sleep(interval)
+
+
+async def pilot_wait_for(pilot: Any, predicate: Predicate, what: str, timeout: float = 8.0) -> Any:
+    """Let a Textual app run (``pilot.pause``) until ``predicate()`` (sync or async) is truthy;
+    fail after ``timeout`` s on a quiet machine (scaled by ``timing.SLOWDOWN``)."""
+    timeout = deadline(timeout)
+    until = time.monotonic() + timeout
+    while True:
+        result = predicate()
+        if inspect.isawaitable(result):
+            result = await result
+        if result:
+            return result
+        if time.monotonic() > until:
+            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
+        await pilot.pause(0.05)
+
+
+async def run_palette_command(pilot: Any, query: str, expect: str, timeout: float = 8.0) -> None:
+    """Open the command palette, type ``query``, wait until the highlighted hit is the command
+    whose text contains ``expect`` (the palette searches in a worker, batching hits), then Enter."""
+    from textual.command import CommandList, CommandPalette
+
+    await pilot.press("ctrl+p")
+    palette = await pilot_wait_for(
+        pilot, lambda: pilot.app.screen if isinstance(pilot.app.screen, CommandPalette) else None, "the palette", timeout
+    )
+    await pilot.press(*query)
+
+    def highlighted() -> str:
+        hits = palette.query_one(CommandList)
+        if hits.highlighted is None or not hits.option_count:
+            return ""
+        return str(hits.get_option_at_index(hits.highlighted).prompt)
+
+    await pilot_wait_for(pilot, lambda: expect.lower() in highlighted().lower(), f"the palette hit {expect!r}", timeout)
+    await pilot.press("enter")
 
 
 async def status_is(tickr: Any, job_id: str, *statuses: str, timeout: float = 5.0) -> Any:
@@ -69,12 +111,13 @@ async def status_is(tickr: Any, job_id: str, *statuses: str, timeout: float = 5.
 
 async def wait_all(tickr: Any, ids: list[str], timeout: float = 10.0) -> list[Any]:
     """``tickr.wait`` on each job in turn, with one overall deadline (one waiter at a time:
-    each ``wait`` follows the event stream, so hundreds at once would mostly test that)."""
+    each ``wait`` follows the event stream, so hundreds at once would mostly test that).
+    ``timeout`` is the quiet-machine budget, scaled by ``timing.SLOWDOWN``."""
 
     async def each() -> list[Any]:
         return [await tickr.wait(i) for i in ids]
 
-    return await asyncio.wait_for(each(), timeout)
+    return await asyncio.wait_for(each(), deadline(timeout))
 
 
 def percentile(values: list[float], p: float) -> float:
@@ -157,8 +200,8 @@ class ThreadedApi:
 
     def __enter__(self) -> ThreadedApi:
         self._thread.start()
-        if not self._ready.wait(20):
-            raise RuntimeError("the threaded API did not start within 20 s")
+        if not self._ready.wait(deadline(20)):
+            raise RuntimeError(f"the threaded API did not start within {deadline(20):g} s")
         if self._error is not None:
             raise self._error
         return self
@@ -166,12 +209,13 @@ class ThreadedApi:
     def __exit__(self, *exc: object) -> None:
         if self.loop is not None and self._stop is not None:
             self.loop.call_soon_threadsafe(self._stop.set)
-        self._thread.join(20)
+        self._thread.join(deadline(20))
 
     def run(self, coro: Any, timeout: float = 10.0) -> Any:
-        """Run a coroutine on the server's loop (e.g. ``api.run(api.tickr.stats())``)."""
+        """Run a coroutine on the server's loop (e.g. ``api.run(api.tickr.stats())``); ``timeout``
+        is a quiet-machine budget."""
         assert self.loop is not None
-        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(timeout)
+        return asyncio.run_coroutine_threadsafe(coro, self.loop).result(deadline(timeout))
 
     def _main(self) -> None:
         asyncio.run(self._serve())

@@ -11,6 +11,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from timing import deadline
+
 TESTS_DIR = Path(__file__).parent
 
 
@@ -36,17 +38,20 @@ def read_lines(path: Path) -> list[str]:
 
 
 async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+    """Poll until ``predicate()``; ``timeout`` is a quiet-machine budget (scaled)."""
+    timeout = deadline(timeout)
+    until = time.monotonic() + timeout
     while not predicate():
-        if time.monotonic() > deadline:
+        if time.monotonic() > until:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.02)
 
 
 async def wait_until_async(predicate: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+    timeout = deadline(timeout)
+    until = time.monotonic() + timeout
     while not await predicate():
-        if time.monotonic() > deadline:
+        if time.monotonic() > until:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(0.02)
 
@@ -55,7 +60,7 @@ def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: floa
     if proc.poll() is None:
         proc.send_signal(sig)
     try:
-        out, _ = proc.communicate(timeout=timeout)
+        out, _ = proc.communicate(timeout=deadline(timeout))
     except subprocess.TimeoutExpired:
         proc.kill()
         out, _ = proc.communicate()

@@ -30,6 +30,7 @@ from typing import Any
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from timing import deadline as scaled
 
 START_TIMEOUT_S = 15.0
 
@@ -269,7 +270,7 @@ class RedisServer:
         return self
 
     def wait_ready(self, timeout: float = START_TIMEOUT_S) -> None:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         last: Exception | None = None
         while time.monotonic() < deadline:
             if self.proc is not None and self.proc.poll() is not None:
@@ -342,7 +343,7 @@ class RedisServer:
         self.start()
 
     def wait_port_free(self, timeout: float = 10.0) -> None:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         while not port_is_free(self.port):
             if time.monotonic() > deadline:
                 raise RuntimeError(f"port {self.port} is still in use")
@@ -495,7 +496,7 @@ class RedisClusterServers:
         return self
 
     def wait_ok(self, timeout: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout
+        deadline = time.monotonic() + scaled(timeout)
         state = ""
         while time.monotonic() < deadline:
             ready = True
@@ -582,7 +583,7 @@ def delete_prefix(client: redis.Redis | redis.RedisCluster, prefix: str) -> None
 
 def wait_for(predicate: Any, timeout: float, what: str, interval: float = 0.02) -> Any:
     """Synchronous poll with a deadline."""
-    deadline = time.monotonic() + timeout
+    deadline = time.monotonic() + scaled(timeout)
     while True:
         value = predicate()
         if value:

@@ -15,6 +15,7 @@ import httpx
 import pytest
 from helpers import enqueued_total, eventually, register_api_test_jobs, status_is
 from prometheus_client.parser import text_string_to_metric_families
+from timing import deadline
 
 from tickr_app import Registry, Tickr
 from tickr_app.api import ApiBindError, ApiServer, create_app, start_api
@@ -48,7 +49,7 @@ class Api:
 async def _serve(tickr: Tickr, token: str | None = None) -> AsyncIterator[Api]:
     server = await start_api(tickr, port=0, token=token)
     try:
-        async with httpx.AsyncClient(base_url=server.url + "/api/v1", timeout=10) as http:
+        async with httpx.AsyncClient(base_url=server.url + "/api/v1", timeout=deadline(10)) as http:
             yield Api(tickr, server, http)
     finally:
         await server.stop()

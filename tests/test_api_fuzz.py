@@ -22,6 +22,7 @@ import redis
 from helpers import ApiEcho, ThreadedApi, register_api_test_jobs
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
+from timing import deadline
 
 from tickr_app import Registry
 from tickr_app.api.schemas import SubmittedJob
@@ -138,7 +139,7 @@ def threaded_api(redis_url: str, prefix: str, registry: Registry, home: Path) ->
 
 @pytest.fixture
 def fuzz(threaded_api: ThreadedApi, redis_url: str) -> Iterator[tuple[httpx.Client, redis.Redis]]:
-    with httpx.Client(base_url=threaded_api.url, timeout=10) as http, redis.Redis.from_url(redis_url) as client:
+    with httpx.Client(base_url=threaded_api.url, timeout=deadline(10)) as http, redis.Redis.from_url(redis_url) as client:
         yield http, client
 
 

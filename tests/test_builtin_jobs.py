@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from helpers import eventually
+from timing import deadline
 
 from tickr_app import Registry
 from tickr_app.core.errors import InvalidPayload
@@ -169,7 +170,7 @@ async def test_email_is_written_to_the_outbox(make_tickr, home: Path) -> None:
         "email",
         {"to": "ada@example.com", "subject": "Hello from Tickr", "body": "Line one\nLine two\n", "cc": ["bob@example.org"]},
     )
-    done = await tickr.wait(j.id, timeout=10)
+    done = await tickr.wait(j.id, timeout=deadline(10))
     assert done.status == "succeeded", done.error
     path = Path(done.result["path"])
     assert path == home / "outbox" / f"{j.id}.eml"
@@ -192,7 +193,7 @@ async def test_email_is_written_to_the_outbox(make_tickr, home: Path) -> None:
 async def test_email_with_unicode_subject_and_body_round_trips(make_tickr) -> None:
     tickr = await make_tickr(workers=1, builtin_jobs=True)
     j = await tickr.submit("email", {"to": "zoe@example.com", "subject": "Café ☕ résumé", "body": "Grüße — ünïcödé\n"})
-    done = await tickr.wait(j.id, timeout=10)
+    done = await tickr.wait(j.id, timeout=deadline(10))
     assert done.status == "succeeded", done.error
     msg = email.message_from_bytes(Path(done.result["path"]).read_bytes(), policy=email.policy.default)
     assert msg["Subject"] == "Café ☕ résumé"
@@ -235,10 +236,10 @@ async def test_email_is_sent_over_smtp(make_tickr, smtp_server: SmtpServer, monk
             "from_addr": "robot@example.net",
         },
     )
-    done = await tickr.wait(j.id, timeout=10)
+    done = await tickr.wait(j.id, timeout=deadline(10))
     assert done.status == "succeeded", done.error
     assert done.result["sent_to"] == ["ada@example.com", "bob@example.org"]
-    await asyncio.wait_for(smtp_server.arrived.wait(), 5)
+    await asyncio.wait_for(smtp_server.arrived.wait(), deadline(5))
     assert smtp_server.logins == [("mailer", "p@ss:word")]  # URL-encoded credentials decoded
     [received] = smtp_server.messages
     assert received.mail_from == "robot@example.net"
@@ -258,7 +259,7 @@ async def test_email_refused_by_the_smtp_server_goes_dead_without_retries(
     monkeypatch.setenv("TICKR_SMTP_URL", f"smtp://127.0.0.1:{smtp_server.port}")
     tickr = await make_tickr(workers=1, builtin_jobs=True)
     j = await tickr.submit("email", {"to": "ghost@example.com", "subject": "x", "body": "y"})
-    done = await tickr.wait(j.id, timeout=10)
+    done = await tickr.wait(j.id, timeout=deadline(10))
     assert done.status == "dead"
     assert done.attempts == 1  # a 5xx refusal is permanent
     assert "refused" in done.error
@@ -271,7 +272,7 @@ async def test_email_with_unreachable_smtp_server_fails_and_retries(
     monkeypatch.setenv("TICKR_SMTP_URL", f"smtp://127.0.0.1:{unused_tcp_port}")
     tickr = await make_tickr(workers=1, builtin_jobs=True)
     j = await tickr.submit("email", {"to": "a@example.com", "subject": "x", "body": "y"}, max_attempts=1)
-    done = await tickr.wait(j.id, timeout=10)
+    done = await tickr.wait(j.id, timeout=deadline(10))
     assert done.status == "dead"
     assert "ConnectionRefusedError" in done.error
     assert "ConnectionRefusedError" in done.traceback
@@ -288,11 +289,11 @@ async def test_report_markdown_summarises_every_queue(make_tickr, registry: Regi
     tickr = await make_tickr(workers=2, builtin_jobs=True)
     ids = [j.id for j in await asyncio.gather(*(tickr.submit("noop", {}) for _ in range(3)))]
     for job_id in ids:
-        assert (await tickr.wait(job_id, timeout=10)).status == "succeeded"
+        assert (await tickr.wait(job_id, timeout=deadline(10))).status == "succeeded"
     await tickr.submit("noop", {}, delay=3600)  # one waiting job to count
 
     j = await tickr.submit("report", {"title": "Nightly | summary", "steps": 4, "step_delay": 0.01})
-    done = await tickr.wait(j.id, timeout=10)
+    done = await tickr.wait(j.id, timeout=deadline(10))
     assert done.status == "succeeded", done.error
     assert done.progress == 100
     assert done.result["queues"] == 2
@@ -321,7 +322,7 @@ async def test_report_markdown_summarises_every_queue(make_tickr, registry: Regi
 async def test_report_csv(make_tickr, home: Path) -> None:
     tickr = await make_tickr(workers=1, builtin_jobs=True)
     j = await tickr.submit("report", {"format": "csv", "steps": 1, "step_delay": 0})
-    done = await tickr.wait(j.id, timeout=10)
+    done = await tickr.wait(j.id, timeout=deadline(10))
     assert done.status == "succeeded", done.error
     path = Path(done.result["path"])
     assert path.suffix == ".csv" and path.parent == home / "reports"
@@ -340,7 +341,7 @@ async def test_report_progress_moves_while_it_runs(make_tickr) -> None:
         return job is not None and job.status == "active" and 0 < job.progress < 100
 
     await eventually(midway, 5, message="the report shows partial progress while active")
-    done = await tickr.wait(j.id, timeout=10)
+    done = await tickr.wait(j.id, timeout=deadline(10))
     assert done.status == "succeeded"
     assert await progress_events(tickr, j.id) == [20.0, 40.0, 60.0, 80.0, 100.0]
 

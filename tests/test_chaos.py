@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from timing import SLOWDOWN, deadline
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
 
@@ -18,15 +19,20 @@ pytestmark = pytest.mark.slow
 
 
 async def test_kill_9_every_1_5_s_loses_nothing(redis_url: str, prefix: str, tmp_path: Path) -> None:
+    # The whole scenario runs on the machine's clock: on a machine SLOWDOWN times slower, kills
+    # come that much less often (a replacement worker takes that much longer to start), leases
+    # are that much longer (heartbeats are that much later) and jobs arrive that much slower.
+    # What it proves does not change: nothing lost, duplicates only from kills.
     result = await run_chaos(
         redis_url,
         jobs=1500,
         workers=3,
         concurrency=10,
-        kill_every=1.5,
-        lease=1.0,
-        rate=80,
-        timeout=35,
+        kill_every=deadline(1.5),
+        lease=deadline(1.0),
+        rate=80 / SLOWDOWN,
+        timeout=deadline(35),
+        start_timeout=deadline(30),
         workdir=tmp_path,
         prefix=prefix,
         job_ms=20,
@@ -47,15 +53,18 @@ async def test_short_sustained_http_load_has_no_5xx_and_processes_every_accepted
     `tickr serve` subprocess; every answer is a 202, every accepted job succeeds."""
     from load_http import run_load
 
+    # 3 s of load on a quiet machine, longer on a slow one (so the RSS sampler still gets its
+    # samples); the drain deadline scales too. It asserts the guarantee, not a request rate.
     result = await run_load(
         redis_url,
-        duration=3,
+        duration=deadline(3),
         clients=16,
         max_requests=20_000,
         server_workers=20,
         workdir=tmp_path,
         prefix=prefix,
-        drain_timeout=30,
+        drain_timeout=deadline(30),
+        start_timeout=deadline(30),
     )
     print("\n" + result.summary())
     assert result.problems == []

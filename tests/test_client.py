@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from helpers import ThreadedApi, eventually, register_api_test_jobs, status_is
+from timing import deadline
 
 import tickr_app
 from tickr_app import Registry, Tickr
@@ -46,11 +47,11 @@ def served(redis_url: str, prefix: str, registry: Registry, home: Path) -> Itera
 
 def test_sync_client_covers_every_endpoint(served: ThreadedApi) -> None:
     assert tickr_app.Client is Client
-    with Client(served.url, token=TOKEN, timeout=5) as c:
+    with Client(served.url, token=TOKEN, timeout=deadline(5)) as c:
         assert c.health() == {"status": "ok", "redis": "ok"}
         job = c.submit("echo", {"text": "hi", "times": 2})
         assert job["status"] in ("ready", "active", "succeeded") and job["type"] == "echo"
-        done = c.wait(job["id"], timeout=5, interval=0.02)
+        done = c.wait(job["id"], timeout=deadline(5), interval=0.02)
         assert done["status"] == "succeeded" and done["result"] == {"echo": "hihi"}
         assert c.get(job["id"])["id"] == job["id"]
         assert [j["id"] for j in c.list_jobs(status="succeeded")] == [job["id"]]
@@ -109,7 +110,7 @@ def test_sync_client_typed_errors(served: ThreadedApi) -> None:
         assert no_queue.value.code == "queue_not_found"
 
         job = c.submit("echo", {"text": "a"})
-        c.wait(job["id"], timeout=5, interval=0.02)
+        c.wait(job["id"], timeout=deadline(5), interval=0.02)
         with pytest.raises(Conflict) as conflict:
             c.cancel(job["id"])
         assert conflict.value.details == {"status": "succeeded"}
@@ -131,7 +132,7 @@ def _closed_port() -> int:
 
 
 def test_connection_refused_is_connection_failed() -> None:
-    with Client(f"http://127.0.0.1:{_closed_port()}", timeout=2) as c:
+    with Client(f"http://127.0.0.1:{_closed_port()}", timeout=deadline(2)) as c:
         with pytest.raises(ConnectionFailed, match="cannot reach the Tickr API"):
             c.health()
         with pytest.raises(ConnectionFailed):
@@ -154,10 +155,10 @@ async def api_url(make_tickr: Any, registry: Registry) -> AsyncIterator[tuple[Ti
 
 async def test_async_client_covers_every_endpoint(api_url: tuple[Tickr, str]) -> None:
     tickr, url = api_url
-    async with AsyncClient(url, timeout=5) as c:
+    async with AsyncClient(url, timeout=deadline(5)) as c:
         assert (await c.health())["redis"] == "ok"
         job = await c.submit("echo", {"text": "a"})
-        assert (await c.wait(job["id"], timeout=5, interval=0.02))["result"] == {"echo": "a"}
+        assert (await c.wait(job["id"], timeout=deadline(5), interval=0.02))["result"] == {"echo": "a"}
         assert (await c.get(job["id"]))["status"] == "succeeded"
         assert job["id"] in [j["id"] for j in await c.list_jobs()]
 
@@ -223,7 +224,7 @@ async def test_async_client_sees_redis_down_as_service_unavailable(api_url: tupl
 
 
 async def test_async_connection_refused_and_bad_json(api_url: tuple[Tickr, str]) -> None:
-    async with AsyncClient(f"http://127.0.0.1:{_closed_port()}", timeout=2) as c:
+    async with AsyncClient(f"http://127.0.0.1:{_closed_port()}", timeout=deadline(2)) as c:
         with pytest.raises(ConnectionFailed):
             await c.queues()
     _, url = api_url

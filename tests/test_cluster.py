@@ -30,6 +30,7 @@ from redis_servers import (
     catches_signal,
     find_redis_server,
 )
+from timing import deadline
 
 from tickr_app import JobContext, Registry, Tickr
 from tickr_app.core.connection import (
@@ -221,27 +222,27 @@ async def test_lifecycle_on_a_cluster(cluster: RedisClusterServers, cprefix: str
     tickr = await engines(registry, queues=[queue])
 
     job = await tickr.submit("ok", {"n": 1})
-    done = await tickr.wait(job.id, timeout=10)
+    done = await tickr.wait(job.id, timeout=deadline(10))
     assert (done.status, done.result, done.attempts, done.progress) == ("succeeded", {"n": 1, "queue": queue}, 1, 100)
 
     t0 = time.time()
     delayed = await tickr.submit("ok", {"n": 2}, delay=0.4)
     assert delayed.status == "waiting"
-    done = await tickr.wait(delayed.id, timeout=10)
+    done = await tickr.wait(delayed.id, timeout=deadline(10))
     assert done.status == "succeeded"
     assert seen["started"][delayed.id] * 1000 >= done.due_at, "a delayed job ran early"
     assert seen["started"][delayed.id] - t0 < 3
 
     bad = await tickr.submit("boom", {})
-    dead = await tickr.wait(bad.id, timeout=10)
+    dead = await tickr.wait(bad.id, timeout=deadline(10))
     assert (dead.status, dead.attempts) == ("dead", 2)
     assert "boom 2" in (dead.error or "") and "RuntimeError" in (dead.traceback or "")
     assert [j.id for j in await tickr.list_jobs(queue, "dead")] == [bad.id]
     assert await tickr.retry(bad.id) == "ready"
-    assert (await tickr.wait(bad.id, timeout=10)).status == "dead"
+    assert (await tickr.wait(bad.id, timeout=deadline(10))).status == "dead"
     assert seen["runs"][bad.id] == 4
     assert await tickr.retry_dead(queue) == 1
-    assert (await tickr.wait(bad.id, timeout=10)).status == "dead"
+    assert (await tickr.wait(bad.id, timeout=deadline(10))).status == "dead"
 
     later = await tickr.submit("ok", {"n": 3}, delay=60)
     assert await tickr.cancel(later.id) == "cancelled"
@@ -254,7 +255,7 @@ async def test_lifecycle_on_a_cluster(cluster: RedisClusterServers, cprefix: str
     stats = (await tickr.stats())[queue]
     assert stats.paused and stats.ready == 1
     await tickr.resume_queue(queue)
-    assert (await tickr.wait(paused.id, timeout=10)).status == "succeeded"
+    assert (await tickr.wait(paused.id, timeout=deadline(10))).status == "succeeded"
 
     stats = (await tickr.stats())[queue]
     assert (stats.succeeded, stats.dead, stats.cancelled, stats.ready, stats.waiting, stats.active) == (3, 1, 1, 0, 0, 0)
@@ -285,13 +286,13 @@ async def test_blocking_wait_and_lease_recovery_on_a_cluster(cluster: RedisClust
     await eventually(lambda: asyncio.to_thread(blocked), 5, message="BLMOVE to block on the queue's node")
     assert not waiter.done()
     job = await producer.submit("ok", {"n": 1})
-    assert await asyncio.wait_for(waiter, 5) is True
+    assert await asyncio.wait_for(waiter, deadline(5)) is True
 
     # A "worker" leases it and dies (never acks): the lease expires and a real pool reruns it.
     (leased,) = await broker.fetch(queue, 1, "ghost-worker", 300)
     assert leased.id == job.id
     await engines(registry, queues=[queue], lease=2, sweep_interval=0.1)
-    done = await producer.wait(job.id, timeout=15)
+    done = await producer.wait(job.id, timeout=deadline(15))
     assert (done.status, done.attempts) == ("succeeded", 2)
     assert "lease expired: worker ghost-worker" in (done.error or "")
     assert await broker.ack(queue, [(leased, "{}")]) == [False], "the dead worker's late ack must be rejected"
@@ -375,7 +376,7 @@ async def test_two_queues_on_different_nodes_with_pubsub_across_nodes(
         [{"type": "ok", "payload": {"n": i}, "queue": qa if i % 2 else qb} for i in range(40)]
     )
     for j in jobs:
-        assert (await tickr.wait(j.id, timeout=10)).status == "succeeded"
+        assert (await tickr.wait(j.id, timeout=deadline(10))).status == "succeeded"
     for name in (qa, qb):
         owner = cluster.node_for_key(f"{cprefix}:{{{name}}}:stats")
         with owner.client() as c:
@@ -389,14 +390,14 @@ async def test_two_queues_on_different_nodes_with_pubsub_across_nodes(
     await eventually(lambda: seen["runs"][running.id] == 1, 10, message="the blocking job to start")
     asked = time.monotonic()
     assert await tickr.cancel(running.id) == "requested"
-    done = await tickr.wait(running.id, timeout=5)
+    done = await tickr.wait(running.id, timeout=deadline(5))
     assert done.status == "cancelled"
     assert time.monotonic() - asked < 3, "the cancel came by heartbeat, not pub/sub"
 
     # scheduler wake: a far job first (the scheduler sleeps ~60 s), then a near one
     await tickr.submit("ok", {"n": "far"}, delay=60, queue=remote)
     near = await tickr.submit("ok", {"n": "near"}, delay=0.3, queue=remote)
-    done = await tickr.wait(near.id, timeout=5)
+    done = await tickr.wait(near.id, timeout=deadline(5))
     assert done.status == "succeeded"
     assert seen["started"][near.id] * 1000 >= done.due_at
 
@@ -455,7 +456,7 @@ async def test_tickr_worker_process_on_a_cluster_url(
     try:
         jobs = await producer.submit_many([{"type": "record", "payload": {"name": str(i)}} for i in range(50)])
         for j in jobs:
-            assert (await producer.wait(j.id, timeout=20)).status == "succeeded"
+            assert (await producer.wait(j.id, timeout=deadline(20))).status == "succeeded"
         assert {line.split()[0] for line in read_lines(log)} == {j.id for j in jobs}
         workers = await producer.worker_processes()
         assert [w.pid for w in workers] == [worker.pid]
@@ -515,7 +516,7 @@ async def test_a_whole_cluster_outage_is_ridden_out(tmp_path: Path) -> None:
 
             after = await eventually(submitted, 20, interval=0.2, message="submits to work again")
             for job in [*before, *after]:
-                assert (await producer.wait(job.id, timeout=20)).status == "succeeded"
+                assert (await producer.wait(job.id, timeout=deadline(20))).status == "succeeded"
             _assert_alive(engine)
             assert engine._listener is not None
             await eventually(lambda: engine._listener.connected.is_set(), 10)  # type: ignore[union-attr]
@@ -533,7 +534,7 @@ def test_an_unreachable_cluster_is_one_clear_line(tmp_path: Path) -> None:
     url = f"redis+cluster://:{CLUSTER_PASSWORD}@127.0.0.1:{free_port()}"
     proc = subprocess.run(
         [sys.executable, "-m", "tickr_app", "worker", "--redis", url, "--home", str(tmp_path / "home")],
-        capture_output=True, text=True, timeout=60, check=False,
+        capture_output=True, text=True, timeout=deadline(60), check=False,
     )  # fmt: skip
     assert proc.returncode == 1
     lines = (proc.stdout + proc.stderr).strip().splitlines()
@@ -568,7 +569,7 @@ async def test_a_job_runs_through_a_sentinel_url(sentinel: SentinelServer, tmp_p
     async with Tickr(sentinel.url, workers=1, registry=registry, builtin_jobs=False, prefix="tickrsn",
                      home=tmp_path / "home", grace_period=1) as tickr:
         job = await tickr.submit("ping", {})
-        done = await tickr.wait(job.id, timeout=10)
+        done = await tickr.wait(job.id, timeout=deadline(10))
         assert (done.status, done.result) == ("succeeded", "pong")
     with sentinel.master.client() as c:
         assert c.hget(f"tickrsn:{{default}}:job:{job.id}", "status") == "succeeded", "written to the master"

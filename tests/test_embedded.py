@@ -21,6 +21,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.exceptions import AuthenticationError, ResponseError
 from redis.retry import Retry
+from timing import deadline
 
 from tickr_app.core.embedded import (
     MAX_UNIX_SOCKET_PATH,
@@ -55,9 +56,10 @@ def _redis_servers_under(root: Path) -> list[int]:
 
 
 def _wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str = "") -> None:
-    deadline = time.monotonic() + timeout
+    timeout = deadline(timeout)  # a quiet-machine budget, scaled
+    until = time.monotonic() + timeout
     while not predicate():
-        if time.monotonic() > deadline:
+        if time.monotonic() > until:
             raise AssertionError(f"timed out after {timeout} s waiting for {what or predicate}")
         time.sleep(0.01)
 
@@ -367,7 +369,7 @@ def test_concurrent_starts_run_exactly_one_server(embedded: Factory, tmp_path: P
     for thread in threads:
         thread.start()
     for thread in threads:
-        thread.join(timeout=30)
+        thread.join(timeout=deadline(30))
     assert not errors
     assert len(set(urls)) == 1 and len(urls) == len(instances)
     assert sum(i.owner for i in instances) == 1

@@ -6,6 +6,7 @@ import asyncio
 
 import pytest
 from helpers import Gate, eventually, never, status_is
+from timing import deadline
 
 from tickr_app import JobContext, Registry
 from tickr_app.core.errors import JobNotFound, WrongState
@@ -19,17 +20,17 @@ async def test_cancel_a_waiting_job(make_tickr, registry: Registry) -> None:
         ran.append(ctx.id)
 
     tickr = await make_tickr(workers=1)
-    j = await tickr.submit("later", {}, delay=0.3)
+    j = await tickr.submit("later", {}, delay=deadline(0.3))  # still waiting when cancel arrives
     assert await tickr.cancel(j.id) == "cancelled"
     job = await tickr.get(j.id)
     assert job.status == "cancelled" and job.finished_at is not None
     stats = (await tickr.stats())["default"]
     assert (stats.waiting, stats.cancelled) == (0, 1)
     assert [x.id for x in await tickr.list_jobs("default", "cancelled")] == [j.id]
-    # well past its due time it has still not run
+    # well past its due time it has still not run (never() scales like the delay)
     await never(lambda: ran, 0.5, message="the cancelled delayed job ran")
     assert (await tickr.get(j.id)).status == "cancelled"
-    assert (await tickr.wait(j.id, timeout=1)).status == "cancelled"
+    assert (await tickr.wait(j.id, timeout=deadline(1))).status == "cancelled"
 
 
 async def test_cancel_a_ready_job(make_tickr, registry: Registry) -> None:
@@ -50,7 +51,7 @@ async def test_cancel_a_ready_job(make_tickr, registry: Registry) -> None:
     assert [x.id for x in await tickr.list_jobs("default", "ready")] == [keep.id]
 
     await tickr.resume_queue("default")
-    assert (await tickr.wait(keep.id, timeout=5)).status == "succeeded"
+    assert (await tickr.wait(keep.id, timeout=deadline(5))).status == "succeeded"
     assert ran == [keep.id]
     assert (await tickr.get(j.id)).status == "cancelled"
 
@@ -75,7 +76,7 @@ async def test_cancel_an_active_job_stops_its_handler(make_tickr, registry: Regi
     await eventually(lambda: j.id in gate.entered)
 
     assert await tickr.cancel(j.id) == "requested"
-    done = await tickr.wait(j.id, timeout=5)
+    done = await tickr.wait(j.id, timeout=deadline(5))
     assert done.status == "cancelled"
     assert done.result is None
     assert gate.cancelled == [j.id]  # the handler got CancelledError
@@ -87,7 +88,7 @@ async def test_cancel_an_active_job_stops_its_handler(make_tickr, registry: Regi
     # the slot is free again: the pool still runs jobs
     gate.open.set()
     nxt = await tickr.submit("long", {})
-    assert (await tickr.wait(nxt.id, timeout=5)).result == "finished"
+    assert (await tickr.wait(nxt.id, timeout=deadline(5))).result == "finished"
 
 
 async def test_cancel_an_active_job_from_another_engine(make_tickr, registry: Registry) -> None:
@@ -103,7 +104,7 @@ async def test_cancel_an_active_job_from_another_engine(make_tickr, registry: Re
     await eventually(lambda: j.id in gate.entered)
     assert await client.cancel(j.id) == "requested"
     assert (await client.get(j.id)).cancel_requested
-    assert (await client.wait(j.id, timeout=5)).status == "cancelled"
+    assert (await client.wait(j.id, timeout=deadline(5))).status == "cancelled"
     assert gate.cancelled == [j.id]
     assert worker._pool.busy == 0
 
@@ -117,7 +118,7 @@ async def test_cancelled_job_can_be_retried(make_tickr, registry: Registry) -> N
     j = await tickr.submit("work", {}, delay=3600)
     await tickr.cancel(j.id)
     assert await tickr.retry(j.id) == "ready"
-    done = await tickr.wait(j.id, timeout=5)
+    done = await tickr.wait(j.id, timeout=deadline(5))
     assert done.status == "succeeded" and done.result == "ran"
     assert not done.cancel_requested
 
@@ -129,7 +130,7 @@ async def test_cancel_refusals(make_tickr, registry: Registry) -> None:
 
     tickr = await make_tickr(workers=1)
     j = await tickr.submit("work", {})
-    assert (await tickr.wait(j.id, timeout=5)).status == "succeeded"
+    assert (await tickr.wait(j.id, timeout=deadline(5))).status == "succeeded"
     with pytest.raises(WrongState) as info:
         await tickr.cancel(j.id)
     assert info.value.details == {"status": "succeeded"}
@@ -160,17 +161,17 @@ async def test_handler_that_swallows_cancel_keeps_its_result(make_tickr, registr
 
     tickr = await make_tickr(workers=1)
     j = await tickr.submit("stubborn", {})
-    await asyncio.wait_for(entered.wait(), 5)
+    await asyncio.wait_for(entered.wait(), deadline(5))
     assert await tickr.cancel(j.id) == "requested"
-    done = await tickr.wait(j.id, timeout=5)
+    done = await tickr.wait(j.id, timeout=deadline(5))
     assert done.status == "succeeded"
     assert done.result == "finished anyway"
     # and the pool is healthy afterwards
     entered.clear()
     k = await tickr.submit("stubborn", {})
-    await asyncio.wait_for(entered.wait(), 5)
+    await asyncio.wait_for(entered.wait(), deadline(5))
     await tickr.cancel(k.id)
-    assert (await tickr.wait(k.id, timeout=5)).status == "succeeded"
+    assert (await tickr.wait(k.id, timeout=deadline(5))).status == "succeeded"
 
 
 async def test_cancel_while_a_failure_is_being_recorded_keeps_the_pool_alive(
@@ -197,15 +198,15 @@ async def test_cancel_while_a_failure_is_being_recorded_keeps_the_pool_alive(
 
     tickr._broker.fail = held_fail  # type: ignore[method-assign]
     j = await tickr.submit("fails", {"fail": True})
-    await asyncio.wait_for(in_fail.wait(), 5)
+    await asyncio.wait_for(in_fail.wait(), deadline(5))
     assert await tickr.cancel(j.id) == "requested"
     await eventually(lambda: tickr._pool._slots[0].ctx is not None and tickr._pool._slots[0].ctx.cancelled.is_set())
     go.set()
 
-    done = await tickr.wait(j.id, timeout=5)
+    done = await tickr.wait(j.id, timeout=deadline(5))
     # The cancel was requested before the failure was recorded: the job ends cancelled (not
     # retried or dead), with the failure kept as its last error.
     assert done.status == "cancelled" and "broken" in done.error
     assert j.id not in tickr._pool._held
     nxt = await tickr.submit("fails", {})
-    assert (await tickr.wait(nxt.id, timeout=5)).result == "ok"  # the only slot still works
+    assert (await tickr.wait(nxt.id, timeout=deadline(5))).result == "ok"  # the only slot still works

@@ -8,6 +8,7 @@ import random
 from collections import Counter
 
 from helpers import Gate, eventually, wait_all
+from timing import deadline
 
 from tickr_app import JobContext, JobRequest, Registry
 
@@ -77,7 +78,7 @@ async def test_pool_serves_every_queue(make_tickr, registry: Registry) -> None:
     for _ in range(3):  # each queue in turn, with the others empty
         for name in ("a", "b", "c"):
             j = await tickr.submit(name, {})
-            done = await tickr.wait(j.id, timeout=3)
+            done = await tickr.wait(j.id, timeout=deadline(3))
             assert done.status == "succeeded"
             assert done.result == done.queue
 

@@ -8,6 +8,7 @@ import socket
 
 import pytest
 from helpers import Gate, eventually, never
+from timing import deadline
 
 from tickr_app import JobContext, JobRequest, Registry
 from tickr_app.core.errors import InvalidRequest, WorkerNotFound
@@ -36,7 +37,7 @@ async def test_pause_and_resume_a_queue(make_tickr, registry: Registry) -> None:
     await tickr.resume_queue("default")
     assert not (await tickr.stats())["default"].paused
     for i in ids:
-        assert (await tickr.wait(i, timeout=5)).status == "succeeded"
+        assert (await tickr.wait(i, timeout=deadline(5))).status == "succeeded"
 
 
 async def test_queue_pause_lets_running_jobs_finish(make_tickr, registry: Registry) -> None:
@@ -53,10 +54,10 @@ async def test_queue_pause_lets_running_jobs_finish(make_tickr, registry: Regist
     await tickr.pause_queue("default")
     queued = await tickr.submit("work", {})
     gate.open.set()
-    assert (await tickr.wait(running.id, timeout=5)).status == "succeeded"
+    assert (await tickr.wait(running.id, timeout=deadline(5))).status == "succeeded"
     await never(lambda: queued.id in gate.entered, 0.3, message="a new job started on a paused queue")
     await tickr.resume_queue("default")
-    assert (await tickr.wait(queued.id, timeout=5)).status == "succeeded"
+    assert (await tickr.wait(queued.id, timeout=deadline(5))).status == "succeeded"
 
 
 async def test_queue_pause_applies_to_every_process(make_tickr, registry: Registry) -> None:
@@ -73,7 +74,7 @@ async def test_queue_pause_applies_to_every_process(make_tickr, registry: Regist
     j = await admin.submit("work", {})
     await never(lambda: j.id in gate.entered, 0.3, message="the worker ignored the queue pause")
     await admin.resume_queue("default")
-    assert (await worker.wait(j.id, timeout=5)).status == "succeeded"
+    assert (await worker.wait(j.id, timeout=deadline(5))).status == "succeeded"
 
 
 async def test_local_pool_pause_and_resume(make_tickr, registry: Registry) -> None:
@@ -93,7 +94,7 @@ async def test_local_pool_pause_and_resume(make_tickr, registry: Registry) -> No
     assert job.status == "ready"  # not leased either: another process could take it
     assert not (await tickr.stats())["default"].paused  # only this pool is paused
     tickr._pool.resume()
-    assert (await tickr.wait(j.id, timeout=5)).status == "succeeded"
+    assert (await tickr.wait(j.id, timeout=deadline(5))).status == "succeeded"
 
 
 async def test_scale_up_reaches_the_new_concurrency(make_tickr, registry: Registry) -> None:
@@ -115,7 +116,7 @@ async def test_scale_up_reaches_the_new_concurrency(make_tickr, registry: Regist
     assert len(tickr._pool.running()) == 4
     gate.open.set()
     for i in ids:
-        assert (await tickr.wait(i, timeout=5)).status == "succeeded"
+        assert (await tickr.wait(i, timeout=deadline(5))).status == "succeeded"
 
 
 async def test_scale_down_while_busy_lets_jobs_finish_and_then_holds_the_limit(
@@ -142,14 +143,14 @@ async def test_scale_down_while_busy_lets_jobs_finish_and_then_holds_the_limit(
 
     first.open.set()
     for i in wave1:
-        done = await tickr.wait(i, timeout=5)
+        done = await tickr.wait(i, timeout=deadline(5))
         assert done.status == "succeeded" and done.result == "finished"
     assert first.cancelled == []
     await eventually(lambda: second.inside == 2, message="the second wave runs two at a time")
     await never(lambda: second.inside > 2 or tickr._pool.busy > 2, 0.2, message="busy exceeded 2")
     second.open.set()
     for i in wave2:
-        assert (await tickr.wait(i, timeout=5)).status == "succeeded"
+        assert (await tickr.wait(i, timeout=deadline(5))).status == "succeeded"
     assert second.max_inside == 2
     assert len(tickr._pool._slots) == 2
 
@@ -164,7 +165,7 @@ async def test_scale_to_zero_and_back(make_tickr, registry: Registry) -> None:
     j = await tickr.submit("work", {})
     await never(lambda: _is_not_ready(tickr, j.id), 0.3, message="a job ran with concurrency 0")
     tickr._pool.scale(3)
-    assert (await tickr.wait(j.id, timeout=5)).status == "succeeded"
+    assert (await tickr.wait(j.id, timeout=deadline(5))).status == "succeeded"
     with pytest.raises(ValueError):
         tickr._pool.scale(-1)
 
@@ -203,7 +204,7 @@ async def test_worker_processes_lists_the_live_pool(make_tickr, registry: Regist
     w = await eventually(registry_shows_busy, 5)
     assert w.jobs == [j.id]
     gate.open.set()
-    await tickr.wait(j.id, timeout=5)
+    await tickr.wait(j.id, timeout=deadline(5))
 
 
 async def test_command_worker_from_another_engine(make_tickr, registry: Registry) -> None:
@@ -233,7 +234,7 @@ async def test_command_worker_from_another_engine(make_tickr, registry: Registry
 
     await admin.command_worker(worker.worker_id, paused=False, concurrency=1)
     await eventually(lambda: not worker._pool.paused and worker._pool.concurrency == 1, 3)
-    assert (await admin.wait(j.id, timeout=5)).status == "succeeded"
+    assert (await admin.wait(j.id, timeout=deadline(5))).status == "succeeded"
 
     with pytest.raises(WorkerNotFound):
         await admin.command_worker("no-such-worker", concurrency=1)

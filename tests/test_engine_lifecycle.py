@@ -8,6 +8,7 @@ import asyncio
 import pytest
 from helpers import Gate, eventually, status_is
 from pydantic import BaseModel
+from timing import deadline
 
 from tickr_app import JobContext, JobRequest, Registry, Tickr
 from tickr_app.core.errors import InvalidPayload, InvalidRequest, JobNotFound, UnknownJobType
@@ -32,7 +33,7 @@ async def test_submit_runs_and_succeeds_with_result(make_tickr, registry: Regist
     assert j.status == "ready" and j.attempts == 0 and j.type == "add" and j.queue == "default"
     assert j.payload == {"a": 2, "b": 3}
 
-    done = await tickr.wait(j.id, timeout=5)
+    done = await tickr.wait(j.id, timeout=deadline(5))
     assert done.status == "succeeded"
     assert done.result == {"sum": 5}
     assert done.attempts == 1
@@ -61,7 +62,7 @@ async def test_many_jobs_all_succeed_and_are_counted(make_tickr, registry: Regis
     tickr = await make_tickr(workers=4)
     jobs = await tickr.submit_many([JobRequest("square", {"n": n}) for n in range(50)])
     assert len({j.id for j in jobs}) == 50
-    results = [await tickr.wait(j.id, timeout=10) for j in jobs]
+    results = [await tickr.wait(j.id, timeout=deadline(10)) for j in jobs]
     assert [r.result for r in results] == [n * n for n in range(50)]
     stats = (await tickr.stats())["default"]
     assert (stats.enqueued, stats.succeeded, stats.processed) == (50, 50, 50)
@@ -84,7 +85,7 @@ async def test_progress_is_visible_while_running(make_tickr, registry: Registry)
     assert job.progress_message == "warming up"
     assert [r.job_id for r in tickr._pool.running()] == [j.id]
     gate.open.set()
-    assert (await tickr.wait(j.id, timeout=5)).status == "succeeded"
+    assert (await tickr.wait(j.id, timeout=deadline(5))).status == "succeeded"
 
 
 async def _with_progress(tickr: Tickr, job_id: str, percent: float):
@@ -96,7 +97,7 @@ async def test_get_and_wait_unknown_job(make_tickr) -> None:
     tickr = await make_tickr(workers=0)
     assert await tickr.get("no-such-job") is None
     with pytest.raises(JobNotFound):
-        await tickr.wait("no-such-job", timeout=1)
+        await tickr.wait("no-such-job", timeout=deadline(1))
 
 
 async def test_wait_times_out_on_a_job_that_does_not_finish(make_tickr, registry: Registry) -> None:
@@ -107,7 +108,7 @@ async def test_wait_times_out_on_a_job_that_does_not_finish(make_tickr, registry
     tickr = await make_tickr(workers=1)
     j = await tickr.submit("later", {}, delay=3600)
     with pytest.raises(TimeoutError):
-        await tickr.wait(j.id, timeout=0.2)
+        await tickr.wait(j.id, timeout=deadline(0.2))
 
 
 async def test_result_that_is_a_model_is_stored_as_json(make_tickr, registry: Registry) -> None:
@@ -117,7 +118,7 @@ async def test_result_that_is_a_model_is_stored_as_json(make_tickr, registry: Re
 
     tickr = await make_tickr(workers=1)
     j = await tickr.submit("echo", Add(a=7))  # a model instance is accepted as payload too
-    done = await tickr.wait(j.id, timeout=5)
+    done = await tickr.wait(j.id, timeout=deadline(5))
     assert done.result == {"a": 7, "b": 0}
 
 
@@ -128,7 +129,7 @@ async def test_unserializable_result_goes_dead(make_tickr, registry: Registry) -
 
     tickr = await make_tickr(workers=1)
     j = await tickr.submit("bad-result", {})
-    done = await tickr.wait(j.id, timeout=5)
+    done = await tickr.wait(j.id, timeout=deadline(5))
     assert done.status == "dead"
     assert "not JSON serializable" in done.error
 
@@ -179,8 +180,8 @@ async def test_idempotency_key_returns_the_same_job_and_runs_it_once(make_tickr,
     assert second.idempotency_key == "order-42"
     other = await tickr.submit("charge", {"amount": 10}, idempotency_key="order-43")
     assert other.id != first.id
-    assert (await tickr.wait(first.id, timeout=5)).status == "succeeded"
-    assert (await tickr.wait(other.id, timeout=5)).status == "succeeded"
+    assert (await tickr.wait(first.id, timeout=deadline(5))).status == "succeeded"
+    assert (await tickr.wait(other.id, timeout=deadline(5))).status == "succeeded"
     # after it finished, the key still returns the original (succeeded) job
     third = await tickr.submit("charge", {"amount": 10}, idempotency_key="order-42")
     assert third.id == first.id and third.status == "succeeded"
@@ -225,7 +226,7 @@ async def test_engine_as_async_context_manager_inside_a_running_loop(
     async with Tickr(redis_url, workers=1, prefix=prefix, registry=registry, home=home, builtin_jobs=False) as tickr:
         assert tickr.running
         j = await tickr.submit("ping", {})
-        assert (await tickr.wait(j.id, timeout=5)).result == "pong"
+        assert (await tickr.wait(j.id, timeout=deadline(5))).result == "pong"
     assert not tickr.running
     # stopping unregistered the worker process
     async with Tickr(redis_url, workers=0, prefix=prefix, registry=registry, home=home, builtin_jobs=False) as reader:
@@ -255,6 +256,6 @@ async def test_producer_only_engine_runs_nothing_and_another_engine_runs_its_job
     assert await producer.worker_processes() == []
 
     worker = await make_tickr(workers=2)
-    assert (await producer.wait(now.id, timeout=5)).worker == worker.worker_id
-    assert (await producer.wait(later.id, timeout=5)).status == "succeeded"  # promoted by the worker's scheduler
+    assert (await producer.wait(now.id, timeout=deadline(5))).worker == worker.worker_id
+    assert (await producer.wait(later.id, timeout=deadline(5))).status == "succeeded"  # promoted by the worker's scheduler
     assert sorted(ran_by) == sorted([now.id, later.id])

@@ -5,11 +5,17 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from helpers import Gate, eventually, status_is
+from timing import deadline
 
 from tickr_app import JobContext, Registry
 
+# 1 s on a quiet machine, scaled: a live pool stalled for 2/3 of its lease loses it by design.
+LEASE = deadline(1.0)
 
+
+@pytest.mark.usefixtures("no_idle_recheck")
 async def test_killed_pool_job_is_recovered_and_the_old_lease_is_fenced(make_tickr, registry: Registry) -> None:
     first_gate = Gate()
     second_gate = Gate()
@@ -19,7 +25,7 @@ async def test_killed_pool_job_is_recovered_and_the_old_lease_is_fenced(make_tic
         await (first_gate if ctx.attempt == 1 else second_gate).hold(ctx.id)
         return f"done on attempt {ctx.attempt}"
 
-    first = await make_tickr(workers=1, lease=1.0)
+    first = await make_tickr(workers=1, lease=LEASE)
     j = await first.submit("work", {})
     await eventually(lambda: j.id in first_gate.entered)
     stale = first._pool._held[j.id]  # the LeasedJob the first pool holds
@@ -29,7 +35,7 @@ async def test_killed_pool_job_is_recovered_and_the_old_lease_is_fenced(make_tic
     killed_at = time.monotonic()
     assert (await first.get(j.id)).status == "active"
 
-    second = await make_tickr(workers=1, lease=1.0)
+    second = await make_tickr(workers=1, lease=LEASE)
     # the second engine's sweep takes the job back once the lease expires, and runs it
     await eventually(lambda: j.id in second_gate.entered, 5, message="the second engine runs the recovered job")
     recovered_after = time.monotonic() - killed_at
@@ -47,12 +53,13 @@ async def test_killed_pool_job_is_recovered_and_the_old_lease_is_fenced(make_tic
     assert (await second.get(j.id)).status == "active"
 
     second_gate.open.set()
-    done = await second.wait(j.id, timeout=5)
+    done = await second.wait(j.id, timeout=deadline(5))
     assert done.status == "succeeded"
     assert done.result == "done on attempt 2"
     assert await first._broker.ack("default", [(stale, '"stale"')]) == [False]  # still refused
     assert (await second.get(j.id)).result == "done on attempt 2"
-    assert recovered_after < 4, f"recovery took {recovered_after:.1f} s with a 1 s lease"
+    # within a few leases (the idle re-check is an hour away: the recover script's wake did it)
+    assert recovered_after < 4 * LEASE, f"recovery took {recovered_after:.1f} s with a {LEASE:g} s lease"
     stats = (await second.stats())["default"]
     assert (stats.succeeded, stats.failed, stats.retried) == (1, 1, 1)
 
@@ -64,11 +71,11 @@ async def test_recovery_after_the_last_attempt_goes_dead(make_tickr, registry: R
     async def fragile(payload: dict, ctx: JobContext) -> None:
         await gate.hold(ctx.id)
 
-    first = await make_tickr(workers=1, lease=1.0)
+    first = await make_tickr(workers=1, lease=LEASE)
     j = await first.submit("fragile", {})
     await eventually(lambda: j.id in gate.entered)
     await first._pool.kill()
-    second = await make_tickr(workers=1, lease=1.0)
+    second = await make_tickr(workers=1, lease=LEASE)
     dead = await status_is(second, j.id, "dead", timeout=5)
     assert dead.attempts == 1
     assert "lease expired" in dead.error and first.worker_id in dead.error
@@ -84,7 +91,10 @@ async def test_heartbeats_keep_a_long_job_leased(make_tickr, registry: Registry)
         await gate.hold(ctx.id)
         return "ok"
 
-    tickr = await make_tickr(workers=1, lease=0.3)
+    # 0.3 s on a quiet machine, scaled: heartbeats come every lease/3, so a loop stalled for
+    # 2/3 of a lease loses it by design (that is how a hung worker is detected).
+    lease = deadline(0.3)
+    tickr = await make_tickr(workers=1, lease=lease)
     j = await tickr.submit("long", {})
     await eventually(lambda: j.id in gate.entered)
     leased = tickr._pool._held[j.id]
@@ -92,15 +102,15 @@ async def test_heartbeats_keep_a_long_job_leased(make_tickr, registry: Registry)
     first_deadline = await tickr._broker.redis.zscore(key.active, j.id)
 
     async def extended() -> bool:
-        return (await tickr._broker.redis.zscore(key.active, j.id)) > first_deadline + 600
+        return (await tickr._broker.redis.zscore(key.active, j.id)) > first_deadline + 2 * lease * 1000
 
-    await eventually(extended, 3, message="the lease deadline moves forward (heartbeats)")
+    await eventually(extended, 3, message="the lease deadline moves forward by two leases (heartbeats)")
     job = await tickr.get(j.id)
     assert job.status == "active" and job.attempts == 1 and job.error is None
     assert tickr._pool._held[j.id] is leased
     assert tickr._scheduler.recovered == 0
     gate.open.set()
-    done = await tickr.wait(j.id, timeout=5)
+    done = await tickr.wait(j.id, timeout=deadline(5))
     assert done.status == "succeeded" and done.attempts == 1
 
 

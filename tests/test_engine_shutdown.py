@@ -7,6 +7,7 @@ import asyncio
 import time
 
 from helpers import Gate, eventually
+from timing import deadline
 
 from tickr_app import JobContext, JobRequest, Registry
 
@@ -30,7 +31,7 @@ async def test_stop_lets_an_in_flight_job_finish(make_tickr, registry: Registry)
     assert not stopping.done()
     queued = await reader.submit("work", {})  # submitted during shutdown: not taken
     gate.open.set()
-    await asyncio.wait_for(stopping, 5)
+    await asyncio.wait_for(stopping, deadline(5))
 
     done = await reader.get(j.id)
     assert done.status == "succeeded"
@@ -73,7 +74,7 @@ async def test_job_longer_than_the_grace_period_is_released_and_rerun(make_tickr
 
     gate.open.set()
     second = await make_tickr(workers=1)
-    done = await second.wait(j.id, timeout=5)
+    done = await second.wait(j.id, timeout=deadline(5))
     assert done.status == "succeeded"
     assert done.attempts == 1
     assert done.worker == second.worker_id
@@ -107,7 +108,7 @@ async def test_stop_releases_running_jobs_to_the_head_of_the_queue(make_tickr, r
 
     second = await make_tickr(workers=1)
     for j in jobs:
-        await second.wait(j.id, timeout=5)
+        await second.wait(j.id, timeout=deadline(5))
     assert sorted(order[:3]) == [0, 1, 2]
 
 
@@ -146,13 +147,13 @@ async def test_failure_being_recorded_at_shutdown_is_not_lost(make_tickr, regist
 
     tickr._broker.fail = held_fail  # type: ignore[method-assign]
     j = await tickr.submit("fails", {})
-    await asyncio.wait_for(in_fail.wait(), 5)
+    await asyncio.wait_for(in_fail.wait(), deadline(5))
     slot = tickr._pool._slots[0]
     started = time.monotonic()
     stopping = asyncio.create_task(tickr.stop(grace_period=0.1))
     await eventually(lambda: slot.retiring, 3, message="past the grace period, the slot is left to finish")
     go.set()
-    await asyncio.wait_for(stopping, 5)
+    await asyncio.wait_for(stopping, deadline(5))
     assert time.monotonic() - started < 3
     job = await reader.get(j.id)
     # recorded as a failed attempt that will be retried (promoted to ready by now, or not yet)
@@ -177,4 +178,83 @@ async def test_scheduler_stops_even_when_woken_at_the_same_moment(make_tickr, re
     tickr._scheduler._wake["default"].set()  # one more promote, then it waits again
     await eventually(lambda: calls, 3)
     tickr._scheduler._wake["default"].set()  # the wake and the cancel land together
-    await asyncio.wait_for(tickr._scheduler.stop(), 3)  # hung forever before the fix
+    await asyncio.wait_for(tickr._scheduler.stop(), deadline(3))  # hung forever before the fix
+
+
+# -- a late reply to the call that leased jobs (a starved host) --------------------------------
+
+LATE_REPLY_S = 3.0
+"""How late the leasing call's reply reaches the stopping engine: longer than the fixed 2 s the
+engine used to wait for it."""
+
+
+async def _not_left_to_lease_expiry(make_tickr, reader, job_id: str, ran: list[str]) -> None:
+    """The stopped pool either ran the job (its slot took it before the stop) or gave it back
+    to ready uncounted; either way another engine finishes it, and it ran exactly once."""
+    back = await reader.get(job_id)
+    assert back.status in ("ready", "succeeded"), f"{back.status}: the leased job was left to lease expiry"
+    if back.status == "ready":
+        assert back.attempts == 0 and ran == []
+    second = await make_tickr(workers=1)
+    done = await second.wait(job_id, timeout=deadline(5))
+    assert done.status == "succeeded" and done.attempts == 1 and ran == [job_id]
+
+
+async def test_stop_gives_back_jobs_whose_fetch_reply_came_late(make_tickr, registry: Registry) -> None:
+    """A fetch in flight when stop() begins has leased jobs in Redis; however late its reply
+    arrives (within a lease), the pool gives them back instead of leaving them to lease expiry
+    as a lost attempt (which, on a job's last attempt, is a dead job that never ran)."""
+    ran: list[str] = []
+
+    @registry.job("once", max_attempts=1)
+    async def once(payload: dict, ctx: JobContext) -> None:
+        ran.append(ctx.id)
+
+    tickr = await make_tickr(workers=1)
+    reader = await make_tickr(workers=0)
+    leased = asyncio.Event()
+    real_fetch = tickr._broker.fetch
+
+    async def fetch_with_a_late_reply(*args, **kwargs):
+        jobs = await real_fetch(*args, **kwargs)  # Redis has leased them to this pool
+        if jobs:
+            leased.set()
+            await asyncio.sleep(LATE_REPLY_S)  # ... and the reply is processed this much later
+        return jobs
+
+    tickr._broker.fetch = fetch_with_a_late_reply  # type: ignore[method-assign]
+    j = await reader.submit("once", {})
+    await asyncio.wait_for(leased.wait(), deadline(5))
+    assert (await reader.get(j.id)).status == "active"
+    await tickr.stop(grace_period=0)
+
+    await _not_left_to_lease_expiry(make_tickr, reader, j.id, ran)
+
+
+async def test_stop_gives_back_jobs_whose_promote_reply_came_late(make_tickr, registry: Registry) -> None:
+    """The same for the scheduler's promote call, which leases due jobs straight to its pool."""
+    ran: list[str] = []
+
+    @registry.job("once", max_attempts=1)
+    async def once(payload: dict, ctx: JobContext) -> None:
+        ran.append(ctx.id)
+
+    tickr = await make_tickr(workers=1)
+    reader = await make_tickr(workers=0)
+    leased = asyncio.Event()
+    real_promote = tickr._broker.promote_and_lease
+
+    async def promote_with_a_late_reply(*args, **kwargs):
+        result = await real_promote(*args, **kwargs)
+        if result[3]:  # jobs leased to this pool
+            leased.set()
+            await asyncio.sleep(LATE_REPLY_S)
+        return result
+
+    tickr._broker.promote_and_lease = promote_with_a_late_reply  # type: ignore[method-assign]
+    j = await reader.submit("once", {}, delay=0.05)
+    await asyncio.wait_for(leased.wait(), deadline(5))
+    assert (await reader.get(j.id)).status == "active"
+    await tickr.stop(grace_period=0)
+
+    await _not_left_to_lease_expiry(make_tickr, reader, j.id, ran)

@@ -15,6 +15,7 @@ import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import ConstantBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
+from timing import deadline
 
 from tickr_app import Registry, Tickr
 from tickr_app.core.connection import connect
@@ -98,8 +99,8 @@ async def test_stop_ends_loops_whose_redis_call_swallowed_the_cancel(
     )
     try:
         await tickr.start()
-        await asyncio.wait_for(client.holding.wait(), 5)  # the loop is inside its Redis call
-        await asyncio.wait_for(tickr.stop(), 5)
+        await asyncio.wait_for(client.holding.wait(), deadline(5))  # the loop is inside its Redis call
+        await asyncio.wait_for(tickr.stop(), deadline(5))
         assert not tickr.running
     finally:
         if tickr.running:

@@ -22,6 +22,7 @@ import pytest
 from helpers import eventually
 from proc import read_lines, spawn_tickr, stop
 from redis_servers import RedisServer, catches_signal, find_redis_server, free_port
+from timing import deadline
 
 from tickr_app import Registry, Tickr
 from tickr_app.core.errors import RedisUnavailable
@@ -73,7 +74,7 @@ class Submitter:
         self._stopping = False
 
     async def __aenter__(self) -> Submitter:
-        self._client = httpx.AsyncClient(base_url=self.base_url, timeout=20)
+        self._client = httpx.AsyncClient(base_url=self.base_url, timeout=deadline(20))
         self._tasks = [asyncio.create_task(self._loop()) for _ in range(self.concurrency)]
         return self
 
@@ -110,7 +111,7 @@ class Submitter:
 
 async def _health(http: httpx.AsyncClient) -> int:
     try:
-        return (await http.get("/api/v1/health", timeout=5)).status_code
+        return (await http.get("/api/v1/health", timeout=deadline(5))).status_code
     except httpx.HTTPError:
         return -1
 
@@ -124,7 +125,9 @@ async def test_redis_restarts_under_http_load_lose_no_acknowledged_job(
     log = tmp_path / "runs.log"
     home = tmp_path / "home"
     port = free_port()
-    common = ["--redis", aof_redis.url, "--prefix", prefix, "--jobs", "procjobs", "--lease", "2", "--grace", "2"]
+    # Leases scale with the machine: heartbeats on a slow host come late, and a lost lease only
+    # means a duplicate run (allowed), but too many could exhaust a job's attempts.
+    common = ["--redis", aof_redis.url, "--prefix", prefix, "--jobs", "procjobs", "--lease", f"{deadline(2):g}", "--grace", "2"]
     serve = spawn_tickr(["serve", "--port", str(port), "--workers", "8", *common], log_path=log, home=home)
     worker = spawn_tickr(["worker", "--workers", "8", *common], log_path=log, home=home)
     procs = [serve, worker]
@@ -242,7 +245,7 @@ async def test_connection_kills_and_stalls_are_survived(
     nothing dies, every acknowledged job succeeds, and pub/sub comes back (a command sent to the
     worker over its control channel after the kills still arrives at once)."""
     common: dict[str, Any] = {"registry": fault_registry, "prefix": prefix, "home": tmp_path / "home", "builtin_jobs": False}
-    engine = await Tickr(aof_redis.url, workers=4, lease=2, grace_period=1, **common).start()
+    engine = await Tickr(aof_redis.url, workers=4, lease=deadline(2), grace_period=1, **common).start()
     producer = await Tickr(aof_redis.url, workers=0, **common).start()
     accepted: list[str] = []
     errors: list[str] = []
@@ -317,7 +320,7 @@ async def test_listener_is_subscribed_once_it_says_connected_and_again_after_a_k
             listener.on(f"chan-{i}", got.append)
             listener.start()
             try:
-                await asyncio.wait_for(listener.connected.wait(), 10)
+                await asyncio.wait_for(listener.connected.wait(), deadline(10))
                 assert await client.publish(f"chan-{i}", str(i)) == 1, f"not subscribed yet on round {i}"
                 await eventually(lambda i=i: str(i) in got, 5)
                 if i % 5 == 0:

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from proc import read_lines, spawn_tickr, stop, wait_until
+from timing import deadline
 
 from tickr_app.client import Client
 
@@ -23,7 +24,7 @@ def _free_port() -> int:
 
 def _api_up(url: str) -> bool:
     try:
-        return httpx.get(f"{url}/api/v1/health", timeout=0.5).status_code == 200
+        return httpx.get(f"{url}/api/v1/health", timeout=deadline(0.5)).status_code == 200
     except httpx.HTTPError:
         return False
 
@@ -58,7 +59,7 @@ def test_serve_refuses_a_taken_port_with_one_line(redis_url: str, prefix: str, h
         proc = spawn_tickr(
             ["serve", "--redis", redis_url, "--prefix", prefix, "--port", str(port)], log_path=tmp_path / "x", home=home
         )
-        out = proc.communicate(timeout=60)[0].decode()
+        out = proc.communicate(timeout=deadline(60))[0].decode()
         rc = proc.returncode
     assert rc == 1
     assert "Traceback" not in out
@@ -67,7 +68,7 @@ def test_serve_refuses_a_taken_port_with_one_line(redis_url: str, prefix: str, h
 
 def test_unreachable_redis_is_one_line_and_nonzero(home: Path, tmp_path: Path) -> None:
     proc = spawn_tickr(["worker", "--redis", "redis://:s3cret@127.0.0.1:1/0"], log_path=tmp_path / "x", home=home)
-    proc.wait(60)
+    proc.wait(deadline(60))
     out = proc.stdout.read().decode()
     assert proc.returncode == 1
     assert "Traceback" not in out

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import html
-import inspect
 import time
-from collections.abc import Callable
 from typing import Any, Literal
 
 import pytest
+from helpers import pilot_wait_for, run_palette_command
 from pydantic import BaseModel, Field
 from textual.pilot import Pilot
 from textual.widgets import Select, Static
+from timing import deadline
 
 from tickr_app import Registry, Tickr
 from tickr_app.tui import TickrApp
@@ -71,18 +71,7 @@ def jobs(registry: Registry) -> Jobs:
     return Jobs(registry)
 
 
-async def wait_for(pilot: Pilot[Any], predicate: Callable[[], Any], what: str, timeout: float = 8.0) -> Any:
-    """Let the app run until ``predicate()`` (sync or async) is truthy, or fail after ``timeout``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await pilot.pause(0.05)
+wait_for = pilot_wait_for
 
 
 async def status_of(tickr: Tickr, job_id: str) -> str | None:
@@ -215,7 +204,7 @@ async def _not(awaitable: Any) -> bool:
 async def dead_jobs(tickr: Tickr, n: int) -> list[str]:
     ids = [(await tickr.submit("flaky", {"n": i})).id for i in range(n)]
     for job_id in ids:
-        assert (await tickr.wait(job_id, timeout=10)).status == "dead"
+        assert (await tickr.wait(job_id, timeout=deadline(10))).status == "dead"
     return ids
 
 
@@ -304,8 +293,8 @@ async def test_quit_drains_in_flight_jobs_before_exiting(make_tickr, jobs: Jobs)
         assert app.is_running and pool.busy == 1  # still waiting for the job
         assert "1 in-flight" in str(app.screen.query_one("#drain-message", Static).content)
         jobs.gate.set()
-        deadline = time.monotonic() + 10
-        while app.is_running and time.monotonic() < deadline:
+        until = time.monotonic() + deadline(10)
+        while app.is_running and time.monotonic() < until:
             await asyncio.sleep(0.05)
         assert not app.is_running
     done = await tickr.get(job.id)
@@ -340,7 +329,7 @@ async def test_attach_mode_shows_and_commands_another_process(make_tickr, jobs: 
             assert "Attached" in str(app.query_one("#pool-summary", Static).content)
     finally:
         jobs.gate.set()
-    assert (await worker.wait(job.id, timeout=10)).status == "succeeded"
+    assert (await worker.wait(job.id, timeout=deadline(10))).status == "succeeded"
 
 
 async def test_queue_table_selects_the_queue_the_tables_and_P_act_on(make_tickr, jobs: Jobs) -> None:
@@ -389,10 +378,7 @@ async def test_help_palette_and_theme(make_tickr, jobs: Jobs) -> None:
         assert not isinstance(app.screen, HelpScreen)
 
         await pilot.press("3")  # pool commands apply on the Workers pane
-        await pilot.press("ctrl+p")
-        await pilot.press(*"pause/resume pool")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_palette_command(pilot, "pause/resume pool", expect="pause")
         await wait_for(pilot, lambda: pool.paused, "the palette command to pause the pool")
 
         dark = app.current_theme.dark

@@ -20,7 +20,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import pilot_wait_for
 from textual.pilot import Pilot
+from timing import deadline
 
 from tickr_app.api import ApiBindError
 from tickr_app.core.errors import InvalidRequest, RedisUnavailable
@@ -38,14 +40,7 @@ UNREACHABLE = "redis://127.0.0.1:1/0"
 
 
 async def wait_for(pilot: Pilot[Any], predicate: Callable[[], Any], what: str, timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await pilot.pause(0.05)
+    return await pilot_wait_for(pilot, predicate, what, timeout)
 
 
 def options(redis_url: str | None, prefix: str, home: Path, **kwargs: Any) -> RuntimeOptions:
@@ -125,9 +120,9 @@ async def test_the_app_opens_at_once_shows_each_step_then_panes_and_a_welcome_wh
                 sys.executable, "-m", "tickr_app", *argv[1:],
                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
             )
-            out, err = await asyncio.wait_for(proc.communicate(), 30)
+            out, err = await asyncio.wait_for(proc.communicate(), deadline(30))
             assert proc.returncode == 0, err.decode()
-            job = await runtime.tickr.wait(out.decode().strip(), timeout=10)
+            job = await runtime.tickr.wait(out.decode().strip(), timeout=deadline(10))
             assert job.status == "succeeded"
             assert list((home / "outbox").glob("*.eml"))
 
@@ -202,7 +197,7 @@ async def test_quitting_during_the_start_exits_then_stops_what_started(redis_url
     await asyncio.sleep(0.2)
     assert not stopping.done()  # the start is never cut half way (an embedded Redis would be orphaned)
     gate.set()
-    await asyncio.wait_for(stopping, 10)
+    await asyncio.wait_for(stopping, deadline(10))
     assert starter.task is not None and starter.task.result().startswith("http://127.0.0.1:")  # no error
     assert not runtime.tickr.running and runtime.api is None
     assert app.startup_error is None
@@ -232,9 +227,9 @@ def run_in_terminal(args: list[str], home: Path, timeout: float = 30.0) -> tuple
     )
     os.close(slave)
     out = b""
-    deadline = time.monotonic() + timeout
+    until = time.monotonic() + deadline(timeout)  # the app exits on its own; this only bounds a hang
     try:
-        while time.monotonic() < deadline:
+        while time.monotonic() < until:
             ready, _, _ = select.select([master], [], [], 0.1)
             if ready:
                 try:
@@ -250,7 +245,7 @@ def run_in_terminal(args: list[str], home: Path, timeout: float = 30.0) -> tuple
         os.close(master)
         if proc.poll() is None:
             proc.kill()
-        proc.wait(10)
+        proc.wait(deadline(10))
     return proc.returncode, out
 
 

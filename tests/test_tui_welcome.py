@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import html
-import inspect
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from textual.pilot import Pilot
+from helpers import pilot_wait_for, run_palette_command
 from textual.widgets import Static
 
 from tickr_app.tui import TickrApp
@@ -28,17 +25,7 @@ SUBMIT_DEFAULT = (
 )
 
 
-async def wait_for(pilot: Pilot[Any], predicate: Callable[[], Any], what: str, timeout: float = 8.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await pilot.pause(0.05)
+wait_for = pilot_wait_for
 
 
 def shown(app: TickrApp) -> str:
@@ -104,10 +91,7 @@ async def test_first_run_welcome_then_marker_then_w_brings_it_back(make_tickr, h
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, WelcomeScreen), "the welcome to close on escape")
 
-        await pilot.press("ctrl+p")
-        await pilot.press(*"welcome")
-        await pilot.pause(0.3)
-        await pilot.press("enter")
+        await run_palette_command(pilot, "welcome", expect="welcome")
         await wait_for(pilot, lambda: isinstance(app.screen, WelcomeScreen), "the welcome from the palette")
         await pilot.click("#welcome-close")
         await wait_for(pilot, lambda: not isinstance(app.screen, WelcomeScreen), "the button to close it")

@@ -28,6 +28,7 @@ from typing import Any
 
 import aiohttp
 import pytest
+from timing import deadline
 
 from tickr_app.web import tab_command
 
@@ -79,12 +80,13 @@ def attached_tabs(prefix: str) -> list[int]:
 
 
 async def eventually(check: Any, timeout: float, what: str, interval: float = 0.05) -> Any:
-    deadline = time.monotonic() + timeout
+    timeout = deadline(timeout)  # a quiet-machine budget, scaled
+    until = time.monotonic() + timeout
     while True:
         value = check()
         if value:
             return value
-        if time.monotonic() > deadline:
+        if time.monotonic() > until:
             raise AssertionError(f"timed out after {timeout} s waiting for {what}")
         await asyncio.sleep(interval)
 
@@ -135,7 +137,7 @@ class Page:
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._pending[msg_id] = fut
         await self.ws.send_json({"id": msg_id, "method": method, "params": params})
-        return await asyncio.wait_for(fut, 30)
+        return await asyncio.wait_for(fut, deadline(30))
 
     async def evaluate(self, expression: str) -> Any:
         result = await self.call("Runtime.evaluate", expression=expression, returnByValue=True)
@@ -219,7 +221,7 @@ class Browser:
         if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
-                self.proc.wait(10)
+                self.proc.wait(deadline(10))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -254,7 +256,7 @@ class WebServer:
         return self.log_path.read_text(errors="replace")
 
     async def wait_ready(self, http: aiohttp.ClientSession) -> None:
-        deadline = time.monotonic() + 30
+        until = time.monotonic() + deadline(30)
         while True:
             assert self.proc.poll() is None, f"tickr web exited ({self.proc.returncode}):\n{self.output()}"
             try:
@@ -263,14 +265,14 @@ class WebServer:
                         return
             except aiohttp.ClientError:
                 pass
-            assert time.monotonic() < deadline, f"tickr web did not come up:\n{self.output()}"
+            assert time.monotonic() < until, f"tickr web did not come up:\n{self.output()}"
             await asyncio.sleep(0.1)
 
     def stop(self) -> int:
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGINT)
             try:
-                self.proc.wait(30)
+                self.proc.wait(deadline(30))
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
@@ -413,7 +415,7 @@ def test_tab_command_attaches_with_the_same_prefix_home_and_job_modules(tmp_path
 def test_tickr_web_refuses_bad_setups_in_one_line(args: list[str], message: str, tmp_path: Path) -> None:
     proc = subprocess.run(
         [sys.executable, "-m", "tickr_app", "web", "--redis", "redis://127.0.0.1:1/0", "--home", str(tmp_path), *args],
-        capture_output=True, text=True, timeout=60,
+        capture_output=True, text=True, timeout=deadline(60),
     )
     assert proc.returncode != 0
     assert message in proc.stderr, proc.stderr

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 from proc import read_lines, spawn_tickr, stop, wait_until, wait_until_async
+from timing import deadline
 
 from tickr_app import Tickr
 from tickr_app.core.broker import LeasedJob
@@ -27,12 +28,17 @@ async def _producer(redis_url: str, prefix: str, home: Path) -> Tickr:
     return await Tickr(redis_url, workers=0, prefix=prefix, home=home, builtin_jobs=False).start()
 
 
+# 1 s on a quiet machine: a worker stalled for 2/3 of its lease loses it, by design, so the
+# lease scales with the machine (the recovery it proves is the same).
+LEASE = f"{deadline(1):g}"
+
+
 async def test_kill_9_mid_job_is_recovered_by_lease_expiry_and_late_ack_is_rejected(
     redis_url: str, prefix: str, home: Path, tmp_path: Path
 ) -> None:
     log = tmp_path / "runs.log"
     producer = await _producer(redis_url, prefix, home)
-    first = spawn_tickr(_worker_args(redis_url, prefix, "--lease", "1", "--workers", "2"), log_path=log, home=home)
+    first = spawn_tickr(_worker_args(redis_url, prefix, "--lease", LEASE, "--workers", "2"), log_path=log, home=home)
     second = None
     try:
         job = await producer.submit("hang_first", {"name": "x"})
@@ -41,13 +47,13 @@ async def test_kill_9_mid_job_is_recovered_by_lease_expiry_and_late_ack_is_rejec
         assert held, "the running job must hold a lease token"
 
         first.send_signal(signal.SIGKILL)
-        first.wait(10)
+        first.wait(deadline(10))
         killed_at = time.monotonic()
 
-        second = spawn_tickr(_worker_args(redis_url, prefix, "--lease", "1", "--workers", "2"), log_path=log, home=home)
-        done = await producer.wait(job.id, timeout=30)
+        second = spawn_tickr(_worker_args(redis_url, prefix, "--lease", LEASE, "--workers", "2"), log_path=log, home=home)
+        done = await producer.wait(job.id, timeout=deadline(30))
         recovery = time.monotonic() - killed_at
-        print(f"\nrecovered and finished {recovery:.2f} s after kill -9 (lease 1 s)")
+        print(f"\nrecovered and finished {recovery:.2f} s after kill -9 (lease {LEASE} s)")
         assert done.status == "succeeded"
         assert done.result == {"attempt": 2}
         assert done.attempts == 2, "the crashed attempt counts"

@@ -319,7 +319,10 @@ class Fetcher:
                 # them back at once, instead of leaving them to lease expiry as a lost attempt.
                 self._reserved -= free
                 try:
-                    leased = await asyncio.wait_for(fetch, 2.0)
+                    # As long as a lease, not a fixed 2 s: on a starved host the reply can be
+                    # late, and jobs dropped here would come back only by lease expiry, as a
+                    # lost attempt (a job on its last attempt would go dead without running).
+                    leased = await asyncio.wait_for(fetch, self._lease_ms / 1000)
                 except BaseException:
                     leased = None
                 if leased:

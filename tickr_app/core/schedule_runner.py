@@ -96,8 +96,8 @@ class ScheduleRunner:
             except asyncio.CancelledError:
                 # Jobs the script may have leased to us must reach the pool, not wait for
                 # their lease to expire (as in the promote loop).
-                try:
-                    leased = (await asyncio.wait_for(call, 2.0)).leased
+                try:  # as long as a lease (see Fetcher): a late reply still counts
+                    leased = (await asyncio.wait_for(call, pool.settings.lease_ms / 1000 if pool else 2.0)).leased
                 except BaseException:
                     leased = []
                 if pool is not None:

@@ -96,8 +96,8 @@ class Scheduler:
             except asyncio.CancelledError:
                 # Jobs the script may already have leased to us must reach the pool, not wait
                 # for lease expiry.
-                try:
-                    leased = (await asyncio.wait_for(call, 2.0))[3]
+                try:  # as long as a lease (see WorkerPool._fetch_loop): a late reply still counts
+                    leased = (await asyncio.wait_for(call, pool.settings.lease_ms / 1000 if pool else 2.0))[3]
                 except BaseException:
                     leased = []
                 if pool is not None:
