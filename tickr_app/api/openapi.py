@@ -58,6 +58,7 @@ _STATUSES = list(STATUSES)
 class _Builder:
     def __init__(self) -> None:
         self.schemas: dict[str, Any] = {}
+        self._payloads: dict[str, dict[str, str]] = {}
 
     def model(self, model: type[BaseModel]) -> dict[str, str]:
         name = model.__name__
@@ -68,6 +69,12 @@ class _Builder:
         return {"$ref": REF + name}
 
     def payload(self, job_type_name: str, model: type[BaseModel]) -> dict[str, str]:
+        """The job type's payload schema, added once (POST /jobs and PUT /schedules share it)."""
+        if job_type_name not in self._payloads:
+            self._payloads[job_type_name] = self._add_payload(job_type_name, model)
+        return self._payloads[job_type_name]
+
+    def _add_payload(self, job_type_name: str, model: type[BaseModel]) -> dict[str, str]:
         base = "Payload_" + re.sub(r"[^A-Za-z0-9._-]", "_", job_type_name)
         name, n = base, 1
         while name in self.schemas:
