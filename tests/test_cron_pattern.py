@@ -15,8 +15,8 @@ from tickr_app.core.errors import InvalidRequest
 from tickr_app.core.slots import CRON_NICKNAMES, CRON_PATTERN, make_timing
 
 CRON = re.compile(CRON_PATTERN)
-_MONTHS = "JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC".split()
-_DAYS = "SUN MON TUE WED THU FRI SAT".split()
+_MONTHS = ["JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC"]
+_DAYS = ["SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT"]
 _MONTH_DAYS = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31]
 
 
@@ -62,7 +62,11 @@ def semantic_fault(expr: str) -> str | None:
     day, month, dow = fields[3], fields[4], fields[5]
     if day.startswith("*") or dow.startswith("*"):  # day AND weekday: the day must exist
         days = _values(day, [], 1, 31)
-        if "L" not in day.upper() and days and min(days) > max(_MONTH_DAYS[m - 1] for m in _values(month, _MONTHS, 1, 12)):
+        if (
+            "L" not in day.upper()
+            and days
+            and min(days) > max(_MONTH_DAYS[m - 1] for m in _values(month, _MONTHS, 1, 12))
+        ):
             return f"day {min(days)} in none of the months {month}"
     return None
 
