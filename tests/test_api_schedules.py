@@ -93,6 +93,7 @@ async def test_interval_schedule_fires_through_the_api(http: tuple[Tickr, httpx.
         # the pattern allows these (their syntax is right) but no schedule can follow them
         ({"type": "echo", "payload": {"text": "x"}, "cron": "0 9 * * FRI-MON"}, "cron"),
         ({"type": "echo", "payload": {"text": "x"}, "cron": "0 0 30 2 *"}, "cron"),
+        ({"type": "echo", "payload": {"text": "x"}, "cron": "0 0 */40 * WED#4"}, "cron"),
         ({"type": "echo", "payload": {"text": 5}, "every": 5}, "text"),
         ({"type": "echo", "payload": {"text": "x"}, "every": 5, "color": "red"}, "color"),
     ],

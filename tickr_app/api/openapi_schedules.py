@@ -54,7 +54,7 @@ def schedule_paths(b: _Builder, responses: Responses, upsert_body: dict[str, Any
                 "description": "201 when created, 200 when updated. The next run is kept unless cron, every, tz, "
                 "start or end change. 409 when the id is bound to another queue (unschedule it first). A 422 names "
                 "the field; beyond what the schema says, that is a cron range going backwards (5-3, FRI-MON), a day "
-                "no month of the expression has (30 2 *), or an end before start.",
+                "no month of the expression has (30 2 *), fields that never meet, or an end before start.",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": upsert_body}}},
                 "responses": {
                     **responses(200, schedule, [400, 409, 413, 415, 422], "Updated"),

@@ -86,7 +86,7 @@ CRON_PATTERN = (
 """Every cron expression cronsim can read, as a regular expression (5 fields, or 6 with seconds
 first; names and L, LW, 5L, 1#2 as cronsim has them; @nicknames), for the OpenAPI document and
 request validation. What a pattern cannot say stays a 422 from make_timing: a range going
-backwards (5-3, FRI-MON), and a day no month of the expression has (30 2 *)."""
+backwards (5-3, FRI-MON), a day no month of the expression has (30 2 *), fields that never meet."""
 
 
 def field_error(field_name: str, message: str) -> InvalidRequest:
