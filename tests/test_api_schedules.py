@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -87,6 +88,12 @@ async def test_interval_schedule_fires_through_the_api(http: tuple[Tickr, httpx.
         ({"type": "echo", "payload": {"text": "x"}, "every": 5, "misfire": "sometimes"}, "misfire"),
         ({"type": "echo", "payload": {"text": "x"}, "every": 5, "misfire_grace": 0}, "misfire_grace"),
         ({"type": "echo", "payload": {"text": "x"}, "every": 5, "start": "tomorrow"}, "start"),
+        ({"type": "echo", "payload": {"text": "x"}, "every": 5, "start": 1e12}, "start"),
+        ({"type": "echo", "payload": {"text": "x"}, "every": 5, "start": 2e9, "end": 1e9}, "end"),
+        # the pattern allows these (their syntax is right) but no schedule can follow them
+        ({"type": "echo", "payload": {"text": "x"}, "cron": "0 9 * * FRI-MON"}, "cron"),
+        ({"type": "echo", "payload": {"text": "x"}, "cron": "0 0 30 2 *"}, "cron"),
+        ({"type": "echo", "payload": {"text": "x"}, "cron": "0 0 */40 * WED#4"}, "cron"),
         ({"type": "echo", "payload": {"text": 5}, "every": 5}, "text"),
         ({"type": "echo", "payload": {"text": "x"}, "every": 5, "color": "red"}, "color"),
     ],
@@ -125,7 +132,54 @@ async def test_openapi_documents_the_schedules_api(http: tuple[Tickr, httpx.Asyn
         assert "post" in paths[f"/api/v1/schedules/{{id}}/{action}"]
     assert "UpsertSchedule" in doc["components"]["schemas"]
     put = paths["/api/v1/schedules/{id}"]["put"]
-    assert {"200", "201", "422"} <= set(put["responses"])
+    assert {"200", "201", "409", "422"} <= set(put["responses"])
+
+
+async def test_cron_follows_the_documents_pattern(http: tuple[Tickr, httpx.AsyncClient]) -> None:
+    api = http[1]
+    doc = (await api.get("/openapi.json")).json()
+    variant = doc["components"]["schemas"]["Schedule_echo"]
+    cron = next(b for b in variant["properties"]["cron"]["anyOf"] if b["type"] == "string")
+    pattern = re.compile(cron["pattern"])
+    good, bad = "*/15 9-17 * * mon-fri", "61 9 * * *"
+    assert pattern.fullmatch(good) and not pattern.fullmatch(bad)
+    r = await api.put("/schedules/p", json={"type": "echo", "payload": {"text": "x"}, "cron": good})
+    assert r.status_code == 201, r.text
+    r = await api.put("/schedules/p", json={"type": "echo", "payload": {"text": "x"}, "cron": bad})
+    assert r.status_code == 422, r.text
+    details = error_of(r)["details"]
+    assert details[0]["field"] == "cron" and "5 fields" in details[0]["message"], details
+    assert (await api.get("/schedules/p")).json()["cron"] == good  # unchanged
+
+
+async def test_the_document_gives_each_job_type_its_own_put_body(http: tuple[Tickr, httpx.AsyncClient]) -> None:
+    """As POST /jobs: a body the document allows names a known type with a payload it takes."""
+    api = http[1]
+    doc = (await api.get("/openapi.json")).json()
+    body = doc["paths"]["/api/v1/schedules/{id}"]["put"]["requestBody"]["content"]["application/json"]["schema"]
+    variants = [doc["components"]["schemas"][v["$ref"].rsplit("/", 1)[1]] for v in body["oneOf"]]
+    echo = next(v for v in variants if v["properties"]["type"].get("const") == "echo")
+    assert echo["properties"]["payload"]["$ref"].endswith("/Payload_echo") and "payload" in echo["required"]
+    assert all("const" in v["properties"]["type"] for v in variants)
+
+
+async def test_times_read_as_post_jobs_reads_them(http: tuple[Tickr, httpx.AsyncClient]) -> None:
+    api = http[1]
+    body = {"type": "echo", "payload": {"text": "x"}, "every": 60, "start": "2030-01-01t09:00:00z"}
+    r = await api.put("/schedules/t", json={**body, "end": "9999-12-31T23:59:60Z"})  # RFC 3339 spellings
+    assert r.status_code == 201, r.text
+    assert r.json()["start_at"] == 1_893_488_400_000 and r.json()["end_at"] == 100_000_000_000_000
+
+
+async def test_moving_a_schedule_to_another_queue_is_a_conflict(http: tuple[Tickr, httpx.AsyncClient]) -> None:
+    api = http[1]
+    body = {"type": "echo", "payload": {"text": "x"}, "every": 60}
+    assert (await api.put("/schedules/m", json={**body, "queue": "one"})).status_code == 201
+    r = await api.put("/schedules/m", json={**body, "queue": "two"})
+    assert r.status_code == 409, r.text  # a state conflict, not a malformed request
+    err = error_of(r)
+    assert err["code"] == "schedule_queue_conflict" and err["details"][0]["field"] == "queue"
+    assert (await api.get("/schedules/m")).json()["queue"] == "one"
 
 
 def test_sync_client_schedule_methods(redis_url: str, prefix: str, home: Any) -> None:

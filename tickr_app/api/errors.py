@@ -24,6 +24,7 @@ from tickr_app.core.errors import (
     QueueNotFound,
     RedisUnavailable,
     ScheduleNotFound,
+    ScheduleQueueConflict,
     TickrError,
     UnknownJobType,
     WorkerNotFound,
@@ -60,6 +61,7 @@ def not_found(code: str, message: str) -> ApiError:
 
 
 _STATUS_OF: tuple[tuple[type[TickrError], int], ...] = (
+    (ScheduleQueueConflict, 409),  # before InvalidRequest, its base
     (UnknownJobType, 422),
     (InvalidPayload, 422),
     (InvalidRequest, 422),

@@ -14,6 +14,7 @@ from tickr_app.core.job import STATUSES
 from tickr_app.core.registry import Registry
 
 from .openapi_schedules import schedule_paths
+from .schedule_schemas import UpsertSchedule
 from .schemas import (
     DEFAULT_LIST_LIMIT,
     IDEMPOTENCY_KEY_PATTERN,
@@ -57,6 +58,7 @@ _STATUSES = list(STATUSES)
 class _Builder:
     def __init__(self) -> None:
         self.schemas: dict[str, Any] = {}
+        self._payloads: dict[str, dict[str, str]] = {}
 
     def model(self, model: type[BaseModel]) -> dict[str, str]:
         name = model.__name__
@@ -67,6 +69,12 @@ class _Builder:
         return {"$ref": REF + name}
 
     def payload(self, job_type_name: str, model: type[BaseModel]) -> dict[str, str]:
+        """The job type's payload schema, added once (POST /jobs and PUT /schedules share it)."""
+        if job_type_name not in self._payloads:
+            self._payloads[job_type_name] = self._add_payload(job_type_name, model)
+        return self._payloads[job_type_name]
+
+    def _add_payload(self, job_type_name: str, model: type[BaseModel]) -> dict[str, str]:
         base = "Payload_" + re.sub(r"[^A-Za-z0-9._-]", "_", job_type_name)
         name, n = base, 1
         while name in self.schemas:
@@ -97,29 +105,35 @@ def _path_param(name: str, pattern: str | None, description: str) -> dict[str, A
     return {"name": name, "in": "path", "required": True, "description": description, "schema": schema}
 
 
-def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
-    b = _Builder()
-    job = b.model(JobOut)
-    error = b.model(ErrorOut)
-    submit = b.model(SubmitJob)
+def _per_type(b: _Builder, registry: Registry, model: type[BaseModel], verb: str) -> dict[str, Any]:
+    """A request body with ``type`` and ``payload``, as one variant per registered job type:
+    ``type`` is that name and ``payload`` that type's schema, so a body the document allows
+    names a type the server knows with a payload it takes."""
+    base = b.model(model)
     variants = []
     for job_type in sorted(registry, key=lambda t: t.name):
         payload_ref = b.payload(job_type.name, job_type.payload_model)
-        variant = copy.deepcopy(b.schemas["SubmitJob"])
-        variant["title"] = f"Submit {job_type.name}"
+        variant = copy.deepcopy(b.schemas[model.__name__])
+        variant["title"] = f"{verb} {job_type.name}"
         variant["properties"]["type"] = {"const": job_type.name, "type": "string"}
         payload_schema = b.schemas[payload_ref["$ref"].removeprefix(REF)]
         description = job_type.description or job_type.name
         if payload_schema.get("required"):  # left out or null means {}, which would fail
             variant["properties"]["payload"] = {**payload_ref, "description": description}
-            variant["required"] = ["type", "payload"]
+            variant["required"] = sorted({*variant.get("required", []), "type", "payload"})
         else:
             variant["properties"]["payload"] = {"anyOf": [payload_ref, {"type": "null"}], "description": description}
-            variant["required"] = ["type"]
-        name = "Submit_" + payload_ref["$ref"].removeprefix(REF + "Payload_")
+        name = f"{verb}_" + payload_ref["$ref"].removeprefix(REF + "Payload_")
         b.schemas[name] = variant
         variants.append({"$ref": REF + name})
-    submit_body = {"oneOf": variants} if variants else submit
+    return {"oneOf": variants} if variants else base
+
+
+def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
+    b = _Builder()
+    job = b.model(JobOut)
+    error = b.model(ErrorOut)
+    submit_body = _per_type(b, registry, SubmitJob, "Submit")
 
     job_id = _path_param("id", UUID_PATTERN, "the job's UUID")
     queue_name = _path_param("name", QUEUE_NAME_PATTERN, "a known queue")
@@ -300,7 +314,7 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
             }
         },
     }
-    paths.update(schedule_paths(b, _responses))
+    paths.update(schedule_paths(b, _responses, _per_type(b, registry, UpsertSchedule, "Schedule")))
     for item in paths.values():
         for op in item.values():
             if isinstance(op, dict) and "responses" in op and "405" not in op["responses"]:

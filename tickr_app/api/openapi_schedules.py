@@ -8,7 +8,7 @@ from pydantic import BaseModel
 
 from tickr_app.core.schedules import SCHEDULE_ID_PATTERN
 
-from .schedule_schemas import DeletedScheduleOut, ScheduleList, ScheduleOut, TriggerOut, UpsertSchedule
+from .schedule_schemas import DeletedScheduleOut, ScheduleList, ScheduleOut, TriggerOut
 from .state import API_PREFIX
 
 
@@ -19,8 +19,9 @@ class _Builder(Protocol):
 Responses = Any
 
 
-def schedule_paths(b: _Builder, responses: Responses) -> dict[str, Any]:
-    """Paths of the schedules API; ``responses(ok, ref, errors, description)`` as in openapi.py."""
+def schedule_paths(b: _Builder, responses: Responses, upsert_body: dict[str, Any]) -> dict[str, Any]:
+    """Paths of the schedules API; ``responses(ok, ref, errors, description)`` as in openapi.py;
+    ``upsert_body`` is the PUT body, one variant per job type (as POST /jobs has it)."""
     schedule = b.model(ScheduleOut)
     sid = {
         "name": "id",
@@ -51,10 +52,12 @@ def schedule_paths(b: _Builder, responses: Responses) -> dict[str, Any]:
                 "tags": ["schedules"],
                 "summary": "Create or update a schedule atomically (never a second copy)",
                 "description": "201 when created, 200 when updated. The next run is kept unless cron, every, tz, "
-                "start or end change. A bad cron expression or time zone is a 422 naming the field.",
-                "requestBody": {"required": True, "content": {"application/json": {"schema": b.model(UpsertSchedule)}}},
+                "start or end change. 409 when the id is bound to another queue (unschedule it first). A 422 names "
+                "the field; beyond what the schema says, that is a cron range going backwards (5-3, FRI-MON), a day "
+                "no month of the expression has (30 2 *), fields that never meet, or an end before start.",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": upsert_body}}},
                 "responses": {
-                    **responses(200, schedule, [400, 413, 415, 422], "Updated"),
+                    **responses(200, schedule, [400, 409, 413, 415, 422], "Updated"),
                     "201": {"description": "Created", "content": {"application/json": {"schema": schedule}}},
                 },
             },

@@ -2,40 +2,52 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated, Any, Literal
+import re
+from typing import Any, Literal
 from zoneinfo import available_timezones
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from tickr_app.core.schedules import MAX_CATCHUP_LIMIT, SCHEDULE_ID_PATTERN
-from tickr_app.core.slots import DEFAULT_GRACE_MS, DEFAULT_MAX_CATCHUP, MAX_EVERY_MS
+from tickr_app.core.slots import CRON_PATTERN, DEFAULT_GRACE_MS, DEFAULT_MAX_CATCHUP, MAX_EVERY_MS
 
-from .schemas import QueueName, _integral, _Request, _Response
+from .schemas import QueueName, _integral, _parse_datetime, _Request, _Response
 
+_CRON = re.compile(CRON_PATTERN)
 _ZONES = sorted(available_timezones() | {"UTC"})
 
-EpochOrIso = float | Annotated[str, Field(json_schema_extra={"format": "date-time"})]
+MAX_EPOCH_S = 1e11
+"""The latest start or end (epoch seconds, the year 5138) the core takes."""
 
 
-def _epoch_seconds(value: float | str | None) -> float | None:
-    """Epoch seconds, or an ISO 8601 datetime with a UTC offset, as epoch seconds."""
+def _epoch_schema(schema: dict[str, Any]) -> None:
+    schema.pop("anyOf", None)
+    schema.pop("default", None)
+    schema["anyOf"] = [
+        {"type": "number", "minimum": 0, "maximum": MAX_EPOCH_S},
+        {"type": "string", "format": "date-time"},
+        {"type": "null"},
+    ]
+
+
+def _epoch_seconds(value: Any) -> float | None:
+    """Epoch seconds, or an RFC 3339 datetime (read as POST /jobs reads run_at: a time in the
+    past is 0, one past the year 5138 is that year's limit), as epoch seconds."""
     if value is None:
         return None
     if isinstance(value, str):
-        try:
-            when = datetime.fromisoformat(value)
-        except ValueError:
-            raise ValueError("must be epoch seconds or an ISO 8601 datetime") from None
-        if when.tzinfo is None or when.utcoffset() is None:
-            raise ValueError("an ISO 8601 datetime needs a UTC offset, e.g. 2030-01-01T09:00:00Z")
-        try:
-            return max(0.0, when.timestamp())
-        except (OverflowError, OSError, ValueError):
-            raise ValueError("is out of range") from None
-    if not (0 <= float(value) <= 1e11):
-        raise ValueError("must be epoch seconds from 0")
+        return min(_parse_datetime(value), MAX_EPOCH_S)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError("must be epoch seconds (a number) or an ISO 8601 datetime (a string)")  # noqa: TRY004
+    if not (0 <= float(value) <= MAX_EPOCH_S):
+        raise ValueError(f"must be epoch seconds from 0 to {MAX_EPOCH_S:g}")
     return float(value)
+
+
+def _cron_schema(schema: dict[str, Any]) -> None:
+    for branch in schema.get("anyOf", []):
+        if branch.get("type") == "string":
+            branch["pattern"] = CRON_PATTERN
 
 
 class UpsertSchedule(_Request):
@@ -65,6 +77,7 @@ class UpsertSchedule(_Request):
         max_length=200,
         description="5 fields (minute hour day month weekday), or 6 with seconds first; @daily etc.",
         examples=["0 9 * * MON-FRI"],
+        json_schema_extra=_cron_schema,
     )
     every: float | None = Field(
         default=None, ge=0.01, le=MAX_EVERY_MS / 1000, description="interval in seconds (0.01 to 10 years)", examples=[300]
@@ -76,8 +89,14 @@ class UpsertSchedule(_Request):
         # The document lists the zones this server knows, so a client that follows it is never refused.
         json_schema_extra={"anyOf": [{"type": "string", "enum": _ZONES}, {"type": "null"}]},
     )
-    start: EpochOrIso | None = Field(default=None, description="no run before (epoch seconds or ISO 8601)")
-    end: EpochOrIso | None = Field(default=None, description="no run after (epoch seconds or ISO 8601)")
+    start: float | None = Field(
+        default=None, description="no run before (epoch seconds or ISO 8601)", json_schema_extra=_epoch_schema
+    )
+    end: float | None = Field(
+        default=None,
+        description="no run after (epoch seconds or ISO 8601); not before start",
+        json_schema_extra=_epoch_schema,
+    )
     paused: bool | None = Field(default=None, description="omit to keep the current state (new: running)")
     misfire: Literal["skip", "once", "all"] = Field(
         default="skip", description="runs missed by more than misfire_grace (no scheduler ran): skip, run once, run all"
@@ -95,7 +114,18 @@ class UpsertSchedule(_Request):
     queue: QueueName | None = Field(default=None, description="default: the job type's queue; fixed once created")
 
     _ints = field_validator("max_attempts", "max_catchup", mode="before")(_integral)
-    _times = field_validator("start", "end")(_epoch_seconds)
+    _times = field_validator("start", "end", mode="before")(_epoch_seconds)
+
+    @field_validator("cron")
+    @classmethod
+    def _cron_syntax(cls, value: str | None) -> str | None:
+        # The document's pattern, checked here with a readable message (not the pattern itself).
+        if value is not None and not _CRON.fullmatch(value):
+            raise ValueError(
+                "must be a cron expression: 5 fields (minute hour day month weekday) or 6 with seconds first, "
+                "each *, a number in range, a range a-b, a list, with /step; or @daily, @hourly, ..."
+            )
+        return value
 
     @model_validator(mode="after")
     def _one_timing(self) -> UpsertSchedule:

@@ -28,6 +28,13 @@ class InvalidRequest(TickrError):
     code = "invalid_request"
 
 
+class ScheduleQueueConflict(InvalidRequest):
+    """A schedule id is bound to another queue (or is being created and removed meanwhile): the
+    request is well formed but the schedule's current state refuses it (HTTP 409)."""
+
+    code = "schedule_queue_conflict"
+
+
 class JobNotFound(TickrError):
     code = "job_not_found"
 

@@ -23,7 +23,7 @@ from typing import Any
 import orjson
 
 from .broker import Broker, LeasedJob
-from .errors import ScheduleNotFound
+from .errors import ScheduleNotFound, ScheduleQueueConflict
 from .registry import Registry
 from .scripts import DueSchedule, TickPlan
 from .slots import (
@@ -300,6 +300,11 @@ class TickResult:
     leased: list[LeasedJob] = field(default_factory=list)
 
 
+def _queue_conflict(field_name: str, message: str) -> ScheduleQueueConflict:
+    error = field_error(field_name, message)
+    return ScheduleQueueConflict(error.message, error.details)
+
+
 class ScheduleStore:
     """Every schedule operation on Redis, one script call each."""
 
@@ -322,10 +327,10 @@ class ScheduleStore:
             if current == queue:
                 return
             if current is not None:
-                raise field_error(
+                raise _queue_conflict(
                     "queue", f"schedule {schedule_id!r} runs on queue {current!r}; unschedule it first to move it"
                 )
-        raise field_error("id", f"schedule {schedule_id!r} is being created and removed concurrently; try again")
+        raise _queue_conflict("id", f"schedule {schedule_id!r} is being created and removed concurrently; try again")
 
     async def upsert(self, definition: ScheduleDef, paused: bool | None = None) -> tuple[str, Schedule]:
         """Create or update; returns ('created' | 'updated' | 'unchanged', the schedule)."""

@@ -16,6 +16,7 @@ Slots are strictly increasing instants, so no slot can fire twice whatever the z
 from __future__ import annotations
 
 import math
+import re
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
@@ -52,6 +53,40 @@ CRON_NICKNAMES = {
     "@midnight": "0 0 * * *",
     "@hourly": "0 * * * *",
 }
+
+
+def _ci(word: str) -> str:
+    """``word`` matched case-insensitively without flags (JSON Schema patterns have none)."""
+    return "".join(f"[{c.upper()}{c.lower()}]" if c.isalpha() else re.escape(c) for c in word)
+
+
+def _names(names: str) -> str:
+    return "|".join(_ci(n) for n in names.split())
+
+
+def _field(value: str, extra_atoms: str = "", extra_items: str = "") -> str:
+    """One cron field as cronsim reads it: a list of items; an item is ``*``, a value or a
+    range of values, with an optional ``/step`` (step at least 1); ``extra`` adds L, LW, 5L, 1#2."""
+    atom = rf"(?:\*|(?:{value})(?:-(?:{value}))?{extra_atoms})"
+    item = rf"(?:{atom}(?:/0*[1-9][0-9]*)?{extra_items})"
+    return rf"{item}(?:,{item})*"
+
+
+_SECOND = _field(r"0*[1-5]?[0-9]")
+_HOUR = _field(r"0*(?:1?[0-9]|2[0-3])")
+_DAY = _field(r"0*(?:[1-9]|[12][0-9]|3[01])", extra_atoms=rf"|{_ci('LW')}|{_ci('L')}")
+_MONTH = _field(rf"0*(?:[1-9]|1[0-2])|{_names('JAN FEB MAR APR MAY JUN JUL AUG SEP OCT NOV DEC')}")
+_DOW_VALUE = rf"0*[0-7]|{_names('SUN MON TUE WED THU FRI SAT')}"
+_DOW = _field(_DOW_VALUE, extra_items=rf"|0*[0-7][Ll]|(?:{_DOW_VALUE})#0*[1-5]")
+_SEP = r"[ \t]+"
+CRON_PATTERN = (
+    rf"^[ \t]*(?:(?:{_SECOND}{_SEP})?{_SECOND}{_SEP}{_HOUR}{_SEP}{_DAY}{_SEP}{_MONTH}{_SEP}{_DOW}"
+    rf"|@(?:{_names(' '.join(n[1:] for n in CRON_NICKNAMES))}))[ \t]*$"
+)
+"""Every cron expression cronsim can read, as a regular expression (5 fields, or 6 with seconds
+first; names and L, LW, 5L, 1#2 as cronsim has them; @nicknames), for the OpenAPI document and
+request validation. What a pattern cannot say stays a 422 from make_timing: a range going
+backwards (5-3, FRI-MON), a day no month of the expression has (30 2 *), fields that never meet."""
 
 
 def field_error(field_name: str, message: str) -> InvalidRequest:
