@@ -224,44 +224,64 @@ class Tickr(ScheduleMethods):
         except BaseException:
             await self._close_connection()
             raise
-        self._listener = Listener(self._broker.redis)
-        if self._run_scheduler:
-            self._scheduler = Scheduler(self._broker, self._listener, sweep_interval=self._sweep_interval)
-            for queue in self.queues:
-                self._scheduler.add_queue(queue)
-        if self.workers > 0:
-            self._pool = WorkerPool(
-                self._broker,
-                self.registry,
-                self.queues,
-                self._listener,
-                settings=self._pool_settings,
-                worker_id=self.worker_id,
-                home=self.home,
-                stats_source=self._stats_dicts,
-            )
-        if self._pool is not None:
-            self._pool.observers.extend(self._observers)
-        if self._scheduler is not None and self._pool is not None:
-            self._scheduler.pool = self._pool
-        if self._pool:
-            await self._pool.start()  # registers its wake and control channels
-            for lag_observer in self._lag_observers:
-                self._add_to_monitor(lag_observer)
-        self._listener.start()
-        if self._scheduler or self._pool:
-            # Be subscribed before returning and before the first promote: a wake, cancel or
-            # scale message published before the subscription would be lost, and only the
-            # slow fallbacks (idle re-check, lease heartbeat) would pick it up.
-            try:
-                await asyncio.wait_for(self._listener.connected.wait(), 5.0)
-            except TimeoutError:
-                log.warning("pub/sub is not connected yet; wake-ups and commands may be slow until it is")
-        if self._scheduler:
-            self._scheduler.start()
-            await self._upsert_declared_schedules()
-        self._started = True
+        try:
+            self._listener = Listener(self._broker.redis)
+            if self._run_scheduler:
+                self._scheduler = Scheduler(self._broker, self._listener, sweep_interval=self._sweep_interval)
+                for queue in self.queues:
+                    self._scheduler.add_queue(queue)
+            if self.workers > 0:
+                self._pool = WorkerPool(
+                    self._broker,
+                    self.registry,
+                    self.queues,
+                    self._listener,
+                    settings=self._pool_settings,
+                    worker_id=self.worker_id,
+                    home=self.home,
+                    stats_source=self._stats_dicts,
+                )
+            if self._pool is not None:
+                self._pool.observers.extend(self._observers)
+            if self._scheduler is not None and self._pool is not None:
+                self._scheduler.pool = self._pool
+            if self._pool:
+                await self._pool.start()  # registers its wake and control channels
+                for lag_observer in self._lag_observers:
+                    self._add_to_monitor(lag_observer)
+            self._listener.start()
+            if self._scheduler or self._pool:
+                # Be subscribed before returning and before the first promote: a wake, cancel or
+                # scale message published before the subscription would be lost, and only the
+                # slow fallbacks (idle re-check, lease heartbeat) would pick it up.
+                try:
+                    await asyncio.wait_for(self._listener.connected.wait(), 5.0)
+                except TimeoutError:
+                    log.warning("pub/sub is not connected yet; wake-ups and commands may be slow until it is")
+            if self._scheduler:
+                self._scheduler.start()
+                await self._upsert_declared_schedules()
+            self._started = True
+        except BaseException as exc:
+            # Nothing a failed start began may keep running: a pool left behind would go on
+            # leasing jobs that no one stops.
+            await self._abort_start()
+            if isinstance(exc, (RedisError, OSError)):
+                raise self._unavailable(exc) from None
+            raise
         return self
+
+    async def _abort_start(self) -> None:
+        """Undo a start that failed part way: kill the pool (its runners and loop monitor),
+        stop the scheduler and listener, close the connection."""
+        if self._scheduler is not None:
+            await self._scheduler.stop()
+        if self._pool is not None:
+            await self._pool.kill()
+        if self._listener is not None:
+            await self._listener.stop()
+        await self._close_connection()
+        self._scheduler = self._pool = self._listener = None
 
     async def stop(self, *, graceful: bool = True, grace_period: float | None = None) -> None:
         """Graceful: running jobs finish within the grace period, the rest go back to ready."""
