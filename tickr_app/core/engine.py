@@ -679,7 +679,8 @@ class Tickr(ScheduleMethods):
         """Forget a queue that holds no jobs and that no live worker serves (a typo, a fuzzer's
         queue): it leaves ``stats()``, the API and the TUI. Raises ``QueueNotFound`` for a name
         nobody knows and ``QueueNotEmpty`` (409 over HTTP) when it still holds ready, waiting,
-        active or dead jobs or a live worker process serves it."""
+        active or dead jobs or schedules (they would go on firing into it), or a live worker
+        process serves it."""
         broker = self._require()
         if queue not in await broker.queues():
             raise QueueNotFound(f"no queue named {queue[:100]!r}")
@@ -692,7 +693,10 @@ class Tickr(ScheduleMethods):
         left = await broker.forget_queue(queue)
         if left is not None:
             held = ", ".join(f"{n} {status}" for status, n in left.items() if n)
-            raise QueueNotEmpty(f"queue {queue[:100]!r} still holds jobs ({held}); delete them first", details=left)
+            kinds = " and ".join(
+                kind for kind, n in (("jobs", sum(left.values()) - left["schedules"]), ("schedules", left["schedules"])) if n
+            )
+            raise QueueNotEmpty(f"queue {queue[:100]!r} still holds {kinds} ({held}); delete them first", details=left)
         self._valid_queues.discard(queue)
 
     @_redis_errors
