@@ -377,7 +377,7 @@ class Tickr(ScheduleMethods):
                 self._valid_queues.add(queue)
         fingerprint = ""
         if key:
-            fingerprint = request_fingerprint(job_type.name, payload_json, queue, max_attempts, req.delay, req.run_at)
+            fingerprint = request_fingerprint(job_type.name, payload_json, queue, max_attempts, delay_ms, run_at_ms)
         return queue, EnqueueSpec(
             id=new_job_id(),
             type=job_type.name,
@@ -773,14 +773,14 @@ class Tickr(ScheduleMethods):
 
 
 def request_fingerprint(
-    job_type: str, payload_json: str, queue: str, max_attempts: int, delay: float | None, run_at: Any
+    job_type: str, payload_json: str, queue: str, max_attempts: int, delay_ms: int, run_at_ms: int
 ) -> str:
     """A digest of what a submit asked for, to tell a repeat (same digest) from a different
-    request reusing an idempotency key. Key order in the payload does not matter."""
-    if isinstance(run_at, datetime):
-        run_at = run_at.timestamp()
+    request reusing an idempotency key. Key order in the payload does not matter, and the times
+    are the normalised milliseconds (-1: not given), so ``delay=10`` from Python and ``10.0``
+    from JSON, or ``run_at`` as a datetime or as epoch seconds, are the same request."""
     canonical = orjson.dumps(
-        [job_type, orjson.loads(payload_json), queue, max_attempts, delay, run_at], option=orjson.OPT_SORT_KEYS
+        [job_type, orjson.loads(payload_json), queue, max_attempts, delay_ms, run_at_ms], option=orjson.OPT_SORT_KEYS
     )
     return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
