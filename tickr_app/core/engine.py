@@ -489,6 +489,7 @@ class Tickr(ScheduleMethods):
     @_redis_errors
     async def get_many(self, queue: str, ids: Sequence[str]) -> list[Job]:
         """Several jobs of one queue in one round trip, in the order given (missing ones left out)."""
+        check_queue_name(queue)
         return await self._require().get_many(queue, ids)
 
     async def wait(self, job_id: str, timeout: float | None = None) -> Job:
@@ -537,6 +538,7 @@ class Tickr(ScheduleMethods):
     @_redis_errors
     async def queue_stats(self, queue: str = DEFAULT_QUEUE) -> QueueStats:
         """Counts of one queue."""
+        check_queue_name(queue)
         return await self._require().queue_stats(queue)
 
     @_redis_errors
@@ -547,6 +549,7 @@ class Tickr(ScheduleMethods):
     @_redis_errors
     async def is_paused(self, queue: str = DEFAULT_QUEUE) -> bool:
         """Whether the queue is paused for every process (``pause_queue``)."""
+        check_queue_name(queue)
         return await self._require().is_paused(queue)
 
     @_redis_errors
@@ -555,6 +558,7 @@ class Tickr(ScheduleMethods):
     ) -> list[Job]:
         """Jobs in one status, in dashboard order; with ``job_type``, only that type's (among the
         first 10,000 jobs of that status)."""
+        check_queue_name(queue)
         broker = self._require()
         if job_type is None:
             return JobList(await broker.list_jobs(queue, status, limit))
@@ -572,6 +576,7 @@ class Tickr(ScheduleMethods):
         """Whether a live worker process (this one or any other on this Redis and prefix)
         serves ``queue``: jobs sent to a queue nobody serves wait until someone does. The worker
         registry is read at most once a second."""
+        check_queue_name(queue)
         if self._pool is not None and queue in self.queues:
             return True
         now = time.monotonic()
@@ -663,6 +668,7 @@ class Tickr(ScheduleMethods):
 
     @_redis_errors
     async def retry_dead(self, queue: str = DEFAULT_QUEUE) -> int:
+        check_queue_name(queue)
         return await self._require().retry_dead(queue)
 
     @_redis_errors
@@ -672,6 +678,7 @@ class Tickr(ScheduleMethods):
     @_redis_errors
     async def delete_dead(self, queue: str = DEFAULT_QUEUE) -> int:
         """Delete every dead job of a queue, atomically; returns how many went."""
+        check_queue_name(queue)
         return await self._require().delete_dead(queue)
 
     @_redis_errors
@@ -680,9 +687,12 @@ class Tickr(ScheduleMethods):
         queue): it leaves ``stats()``, the API and the TUI. Raises ``QueueNotFound`` for a name
         nobody knows and ``QueueNotEmpty`` (409 over HTTP) when it still holds ready, waiting,
         active or dead jobs or schedules (they would go on firing into it), or a live worker
-        process serves it."""
+        process serves it. A name that breaks the queue-name rule is refused with
+        ``InvalidRequest`` unless it is in the queue set (left there by an older version), so
+        such a name can still be cleaned up."""
         broker = self._require()
         if queue not in await broker.queues():
+            check_queue_name(queue)  # a bad name already in the set (an older version's) may go
             raise QueueNotFound(f"no queue named {queue[:100]!r}")
         servers = [w.id for w in await broker.workers() if queue in w.queues]
         if servers:
@@ -701,10 +711,12 @@ class Tickr(ScheduleMethods):
 
     @_redis_errors
     async def pause_queue(self, queue: str = DEFAULT_QUEUE) -> None:
+        check_queue_name(queue)
         await self._require().pause(queue)
 
     @_redis_errors
     async def resume_queue(self, queue: str = DEFAULT_QUEUE) -> None:
+        check_queue_name(queue)
         await self._require().resume(queue)
 
     @_redis_errors
