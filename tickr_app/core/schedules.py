@@ -135,7 +135,7 @@ def build_definition(
         raise field_error("misfire", f"must be one of {', '.join(MISFIRE_POLICIES)}")
     if overlap not in OVERLAP_POLICIES:
         raise field_error("overlap", f"must be one of {', '.join(OVERLAP_POLICIES)}")
-    grace = DEFAULT_GRACE_MS if misfire_grace is None else interval_ms(misfire_grace)
+    grace = DEFAULT_GRACE_MS if misfire_grace is None else interval_ms(misfire_grace, "misfire_grace")
     if grace is None or not (1000 <= grace <= 7 * 86_400_000):
         raise field_error("misfire_grace", "must be between 1 s and 7 days (a slot a few ms late is not missed)")
     if isinstance(max_catchup, bool) or not isinstance(max_catchup, int) or not (1 <= max_catchup <= MAX_CATCHUP_LIMIT):
