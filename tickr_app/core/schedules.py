@@ -388,10 +388,13 @@ class ScheduleStore:
         return out
 
     async def delete(self, schedule_id: str) -> None:
+        """The schedule first, its index entry after: a failure in between leaves at worst an
+        index entry naming no schedule (unscheduling the id again clears it), never a schedule
+        that fires on while no id lookup can find it to delete it."""
         queue = await self.queue_of(schedule_id)
         k = self.broker.keys(queue)
-        await self.broker.redis.hdel(self.broker.global_keys.schedule_queues, schedule_id)
         existed = await self.broker.scripts.schedule_delete(k, schedule_id)
+        await self.broker.redis.hdel(self.broker.global_keys.schedule_queues, schedule_id)
         if not existed:
             raise ScheduleNotFound(f"no schedule with id {schedule_id!r}")
 
