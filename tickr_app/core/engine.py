@@ -356,17 +356,16 @@ class Tickr(ScheduleMethods):
         delay_ms = -1
         run_at_ms = -1
         if req.delay is not None:
-            if not (0 <= req.delay <= MAX_DELAY_S):
-                raise InvalidRequest(f"delay must be between 0 and {MAX_DELAY_S} seconds")
+            if not _is_number(req.delay) or not (0 <= req.delay <= MAX_DELAY_S):
+                raise InvalidRequest(f"delay must be a number of seconds between 0 and {MAX_DELAY_S}")
             delay_ms = round(req.delay * 1000)
         if req.run_at is not None:
-            when = req.run_at.timestamp() if isinstance(req.run_at, datetime) else float(req.run_at)
-            if not (0 <= when <= MAX_RUN_AT_S):
-                raise InvalidRequest("run_at is out of range: epoch seconds from 0 to 9999-12-31T23:59:59Z")
-            run_at_ms = round(when * 1000)
+            run_at_ms = round(_run_at_seconds(req.run_at) * 1000)
         max_attempts = job_type.max_attempts if req.max_attempts is None else req.max_attempts
-        if not (1 <= max_attempts <= 1000):
-            raise InvalidRequest("max_attempts must be between 1 and 1000")
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or not (1 <= max_attempts <= 1000):
+            raise InvalidRequest("max_attempts must be an integer between 1 and 1000")
+        if req.idempotency_key is not None and not isinstance(req.idempotency_key, str):
+            raise InvalidRequest(f"idempotency key must be a string, not {type(req.idempotency_key).__name__}")
         key = req.idempotency_key or ""
         if len(key) > 200:
             raise InvalidRequest("idempotency key is longer than 200 characters")
@@ -782,6 +781,32 @@ class Tickr(ScheduleMethods):
             return
         for running in self._pool.running():
             self._pool.cancel_job(running.job_id, "shutdown")
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _run_at_seconds(run_at: object) -> float:
+    """Epoch seconds of a ``run_at`` given as epoch seconds or an aware datetime. A naive
+    datetime is refused, as schedules' ``start``/``end`` and the API's ISO times are: reading
+    it as this machine's local time would make the due time depend on where it was submitted."""
+    if isinstance(run_at, datetime):
+        if run_at.tzinfo is None or run_at.utcoffset() is None:
+            raise InvalidRequest("run_at: a datetime needs a time zone (e.g. datetime(..., tzinfo=timezone.utc))")
+        try:
+            when = run_at.timestamp()
+        except (OverflowError, OSError, ValueError):
+            when = -1.0
+    elif _is_number(run_at):
+        when = float(run_at)  # type: ignore[arg-type]
+    else:
+        raise InvalidRequest(
+            f"run_at must be epoch seconds or a datetime with a time zone, not {type(run_at).__name__}"
+        )
+    if not (0 <= when <= MAX_RUN_AT_S):
+        raise InvalidRequest("run_at is out of range: epoch seconds from 0 to 9999-12-31T23:59:59Z")
+    return when
 
 
 def request_fingerprint(
