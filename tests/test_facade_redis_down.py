@@ -77,3 +77,23 @@ async def test_every_facade_call_raises_redis_unavailable_when_redis_is_gone(tmp
             assert failures == {}
         finally:
             await tickr.stop()
+
+
+async def test_schedule_methods_map_redis_errors_like_the_rest_of_the_facade(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One mapping for every method: a Redis error reply in a schedule method (here a user that
+    may not run HGETALL) is RedisUnavailable naming the server, and is logged as an error, as it
+    is for the job methods."""
+    with RedisServer(binary=BINARY, password=PASSWORD) as server:
+        server.client().execute_command("ACL", "SETUSER", "nohgetall", "on", ">pw2", "~*", "&*", "+@all", "-hgetall")
+        url = f"redis://nohgetall:pw2@127.0.0.1:{server.port}/0"
+        tickr = Tickr(url, workers=0, registry=Registry(), builtin_jobs=False, home=tmp_path, prefix="down")
+        await tickr.start()
+        try:
+            with caplog.at_level("ERROR", logger="tickr.engine"), pytest.raises(RedisUnavailable) as caught:
+                await tickr.list_schedules()
+            assert f"127.0.0.1:{server.port}" in caught.value.message and "pw2" not in caught.value.message
+            assert "Redis answered with an error" in caplog.text
+        finally:
+            await tickr.stop()
