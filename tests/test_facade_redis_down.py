@@ -42,9 +42,19 @@ def _calls(job_id: str) -> dict[str, Callable[[Tickr], Awaitable[Any]]]:
         "retry": lambda t: t.retry(job_id),
         "retry_dead": lambda t: t.retry_dead("default"),
         "delete": lambda t: t.delete(job_id),
+        "delete_dead": lambda t: t.delete_dead("default"),
+        "forget_queue": lambda t: t.forget_queue("default"),
+        "is_served": lambda t: t.is_served("default"),
         "pause_queue": lambda t: t.pause_queue("default"),
         "resume_queue": lambda t: t.resume_queue("default"),
         "command_worker": lambda t: t.command_worker("elsewhere:1:abc", paused=True),
+        "schedule": lambda t: t.schedule("nightly", "noop", {}, cron="0 3 * * *"),
+        "unschedule": lambda t: t.unschedule("nightly"),
+        "get_schedule": lambda t: t.get_schedule("nightly"),
+        "list_schedules": lambda t: t.list_schedules(),
+        "pause_schedule": lambda t: t.pause_schedule("nightly"),
+        "resume_schedule": lambda t: t.resume_schedule("nightly"),
+        "trigger": lambda t: t.trigger("nightly"),
     }
 
 
