@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from .errors import TickrError
 from .ids import new_job_id
 from .keys import check_queue_name
-from .schedules import Schedule, ScheduleStore, build_definition
+from .records import Schedule
+from .schedules import ScheduleStore, build_definition
 
 log = logging.getLogger("tickr.schedules")
 

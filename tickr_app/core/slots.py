@@ -37,6 +37,7 @@ DEFAULT_GRACE_MS = 60_000
 """A slot fired within this long after its time is late, not missed: it always fires. Later
 than that it is a *misfire* (nobody ran a scheduler) and the schedule's policy decides."""
 DEFAULT_MAX_CATCHUP = 100
+MAX_CATCHUP_LIMIT = 10_000
 MAX_FIRE_PER_TICK = 500
 """Slots fired per schedule per script call; the rest follow in the next call at once."""
 _COUNT_LIMIT = 100_000
