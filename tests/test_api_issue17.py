@@ -111,6 +111,17 @@ async def test_payload_is_held_to_its_published_schema(api: Api) -> None:
     assert await enqueued_total(api.tickr) == 1
 
 
+async def test_idempotency_key_from_python_then_http_with_the_same_delay_is_a_repeat(api: Api) -> None:
+    """Python passes ``delay=10`` (an int), the JSON API ``10.0`` after validation: one job."""
+    first = await api.tickr.submit("echo", {"text": "a"}, delay=10, idempotency_key="order-8")
+    again = await api.submit(
+        {"type": "echo", "payload": {"text": "a"}, "delay": 10.0}, headers={"Idempotency-Key": "order-8"}
+    )
+    assert again.status_code == 202, again.text
+    assert again.json()["id"] == first.id
+    assert await enqueued_total(api.tickr) == 1
+
+
 async def test_far_run_at_is_accepted(api: Api) -> None:
     r = await api.submit({"type": "echo", "payload": {"text": "a"}, "run_at": "2999-01-01T00:00:00Z"})
     assert r.status_code == 202 and r.json()["status"] == "waiting"

@@ -101,3 +101,20 @@ async def test_submit_many_reports_a_conflict(make_tickr, charge_types: Registry
         ]
     )
     assert a.id == first.id and b.payload == {"amount": 5, "note": ""}
+
+
+async def test_same_times_as_int_float_or_datetime_are_a_repeat(make_tickr, charge_types: Registry) -> None:
+    """The fingerprint uses the normalised times: ``delay=10`` and ``10.0`` (what JSON gives the
+    API), or ``run_at`` as epoch seconds and as an aware datetime, are the same request."""
+    from datetime import datetime, timezone
+
+    tickr = await make_tickr(workers=0)
+    first = await tickr.submit("charge", {"amount": 10}, delay=10, idempotency_key="d")
+    assert (await tickr.submit("charge", {"amount": 10}, delay=10.0, idempotency_key="d")).id == first.id
+    at = 4_102_444_800  # 2100-01-01T00:00:00Z
+    timed = await tickr.submit("charge", {"amount": 10}, run_at=at, idempotency_key="r")
+    same = await tickr.submit(
+        "charge", {"amount": 10}, run_at=datetime.fromtimestamp(at, timezone.utc), idempotency_key="r"
+    )
+    assert same.id == timed.id
+    assert (await tickr.stats())["default"].enqueued == 2

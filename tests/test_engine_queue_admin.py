@@ -85,7 +85,7 @@ async def test_forget_queue_refuses_while_jobs_remain(make_tickr, registry: Regi
     j = await tickr.submit("work", {}, queue="later", delay=600)
     with pytest.raises(QueueNotEmpty, match="1 waiting") as info:
         await tickr.forget_queue("later")
-    assert info.value.details == {"ready": 0, "waiting": 1, "active": 0, "dead": 0}
+    assert info.value.details == {"ready": 0, "waiting": 1, "active": 0, "dead": 0, "schedules": 0}
     assert "later" in await tickr.stats()
     assert (await tickr.get(j.id)).status == "waiting"
 
@@ -110,3 +110,24 @@ async def test_a_forgotten_queue_that_gets_jobs_from_another_process_is_listed_a
     monkeypatch.setattr(broker_module, "REREGISTER_S", 0.0)  # "10 s later"
     await other.submit("work", {}, queue="typo")
     assert "typo" in await admin._broker.queues()
+
+
+async def test_forget_queue_refuses_while_schedules_remain(make_tickr, registry: Registry) -> None:
+    """A schedule would go on firing into a forgotten queue: it keeps the queue."""
+
+    @registry.job("work")
+    async def work(payload: dict, ctx: JobContext) -> None:
+        return None
+
+    tickr = await make_tickr(workers=0)
+    await tickr.schedule("nightly", "work", {}, cron="0 3 * * *", queue="reports")
+    assert "reports" in await tickr._broker.queues()
+    with pytest.raises(QueueNotEmpty, match=r"still holds schedules \(1 schedules\)") as info:
+        await tickr.forget_queue("reports")
+    assert info.value.details == {"ready": 0, "waiting": 0, "active": 0, "dead": 0, "schedules": 1}
+    assert "reports" in await tickr._broker.queues()
+    assert (await tickr.get_schedule("nightly")).queue == "reports"
+
+    await tickr.unschedule("nightly")
+    await tickr.forget_queue("reports")
+    assert "reports" not in await tickr._broker.queues()

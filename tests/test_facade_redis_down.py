@@ -42,9 +42,19 @@ def _calls(job_id: str) -> dict[str, Callable[[Tickr], Awaitable[Any]]]:
         "retry": lambda t: t.retry(job_id),
         "retry_dead": lambda t: t.retry_dead("default"),
         "delete": lambda t: t.delete(job_id),
+        "delete_dead": lambda t: t.delete_dead("default"),
+        "forget_queue": lambda t: t.forget_queue("default"),
+        "is_served": lambda t: t.is_served("default"),
         "pause_queue": lambda t: t.pause_queue("default"),
         "resume_queue": lambda t: t.resume_queue("default"),
         "command_worker": lambda t: t.command_worker("elsewhere:1:abc", paused=True),
+        "schedule": lambda t: t.schedule("nightly", "noop", {}, cron="0 3 * * *"),
+        "unschedule": lambda t: t.unschedule("nightly"),
+        "get_schedule": lambda t: t.get_schedule("nightly"),
+        "list_schedules": lambda t: t.list_schedules(),
+        "pause_schedule": lambda t: t.pause_schedule("nightly"),
+        "resume_schedule": lambda t: t.resume_schedule("nightly"),
+        "trigger": lambda t: t.trigger("nightly"),
     }
 
 
@@ -75,5 +85,25 @@ async def test_every_facade_call_raises_redis_unavailable_when_redis_is_gone(tmp
                 else:
                     failures[name] = "no error at all"
             assert failures == {}
+        finally:
+            await tickr.stop()
+
+
+async def test_schedule_methods_map_redis_errors_like_the_rest_of_the_facade(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """One mapping for every method: a Redis error reply in a schedule method (here a user that
+    may not run HGETALL) is RedisUnavailable naming the server, and is logged as an error, as it
+    is for the job methods."""
+    with RedisServer(binary=BINARY, password=PASSWORD) as server:
+        server.client().execute_command("ACL", "SETUSER", "nohgetall", "on", ">pw2", "~*", "&*", "+@all", "-hgetall")
+        url = f"redis://nohgetall:pw2@127.0.0.1:{server.port}/0"
+        tickr = Tickr(url, workers=0, registry=Registry(), builtin_jobs=False, home=tmp_path, prefix="down")
+        await tickr.start()
+        try:
+            with caplog.at_level("ERROR", logger="tickr.engine"), pytest.raises(RedisUnavailable) as caught:
+                await tickr.list_schedules()
+            assert f"127.0.0.1:{server.port}" in caught.value.message and "pw2" not in caught.value.message
+            assert "Redis answered with an error" in caplog.text
         finally:
             await tickr.stop()

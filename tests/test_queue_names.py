@@ -59,6 +59,38 @@ async def test_engine_refuses_what_the_api_refuses(make_tickr: Any, registry: Re
     assert (await tickr.stats()).keys() == {"default"}  # nothing was created
 
 
+async def test_every_facade_method_taking_a_queue_refuses_a_bad_name(make_tickr: Any, registry: Registry) -> None:
+    """No facade call registers (or reads) a queue the rule refuses: ``pause_queue("a b")`` must
+    not put "a b" in the queue set."""
+    tickr = await make_tickr(workers=0)
+    calls = {
+        "pause_queue": lambda q: tickr.pause_queue(q),
+        "resume_queue": lambda q: tickr.resume_queue(q),
+        "queue_stats": lambda q: tickr.queue_stats(q),
+        "is_paused": lambda q: tickr.is_paused(q),
+        "delete_dead": lambda q: tickr.delete_dead(q),
+        "retry_dead": lambda q: tickr.retry_dead(q),
+        "get_many": lambda q: tickr.get_many(q, ["x"]),
+        "is_served": lambda q: tickr.is_served(q),
+        "list_jobs": lambda q: tickr.list_jobs(q, "ready"),
+        "forget_queue": lambda q: tickr.forget_queue(q),
+    }
+    for method, call in calls.items():
+        for name in ("a b", "a:b", ""):
+            with pytest.raises(InvalidRequest, match="invalid queue name"):
+                await call(name)
+                pytest.fail(f"{method}({name!r}) was accepted")
+    assert await tickr.known_queues() == ["default"]
+
+
+async def test_a_bad_name_already_in_the_queue_set_can_be_forgotten(make_tickr: Any, registry: Registry) -> None:
+    tickr = await make_tickr(workers=0)
+    broker = tickr._broker
+    await broker.redis.sadd(broker.global_keys.queues, "legacy name")  # as an older version let in
+    await tickr.forget_queue("legacy name")
+    assert "legacy name" not in await tickr.known_queues()
+
+
 async def test_api_accepts_and_addresses_what_python_creates(make_tickr: Any, registry: Registry) -> None:
     register_api_test_jobs(registry)
     tickr = await make_tickr(workers=0)

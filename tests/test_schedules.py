@@ -129,6 +129,10 @@ async def test_upsert_keeps_the_next_slot_unless_the_timing_changes(make_tickr, 
     with pytest.raises(InvalidRequest) as info:
         await tickr.schedule("bad", "tick", {}, every=1, misfire_grace=0.001)
     assert info.value.details[0]["field"] == "misfire_grace"
+    for grace in ("60", float("inf"), True):  # not a duration at all: still misfire_grace's fault
+        with pytest.raises(InvalidRequest) as info:
+            await tickr.schedule("bad", "tick", {}, every=1, misfire_grace=grace)
+        assert [d["field"] for d in info.value.details] == ["misfire_grace"], grace
 
 
 async def test_payload_is_validated_against_the_job_type(make_tickr, registry: Registry) -> None:

@@ -86,7 +86,7 @@ def _common(parser: argparse.ArgumentParser, *, engine: bool = True, api: bool =
         e.add_argument("--jobs", action="append", metavar="MODULE", help="import MODULE to register job types (repeatable; TICKR_JOBS, comma-separated)")
         e.add_argument("--lease", type=_seconds, help="lease length in seconds (default 30)")
         e.add_argument("--grace", type=_seconds, help="graceful-shutdown period in seconds (default 30)")
-        e.add_argument("--lag-threshold", type=_seconds, metavar="S", help="log event-loop stalls at least this long, naming the job (TICKR_LAG_THRESHOLD, default 0.1)")
+        e.add_argument("--lag-threshold", type=_seconds, metavar="S", help=f"log event-loop stalls at least this long, naming the job (TICKR_LAG_THRESHOLD, default {defaults.LAG_THRESHOLD_S})")
     parser.add_argument("--log-level", default=env("LOG_LEVEL", "INFO"), help="logging level (default INFO)")
 
 
@@ -173,7 +173,7 @@ def options_from(args: argparse.Namespace) -> RuntimeOptions:
     if lag is None:
         text = env("LAG_THRESHOLD")
         try:
-            lag = float(text) if text else 0.1
+            lag = float(text) if text else defaults.LAG_THRESHOLD_S
         except ValueError:
             raise CliError(f"TICKR_LAG_THRESHOLD must be seconds, got {text!r}") from None
     if not lag > 0:

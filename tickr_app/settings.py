@@ -33,7 +33,7 @@ class RuntimeOptions:
     token: str | None = None
     lease: float = defaults.LEASE_S
     grace_period: float = defaults.GRACE_PERIOD_S
-    lag_threshold: float = 0.1
+    lag_threshold: float = defaults.LAG_THRESHOLD_S
     """Event-loop stalls at least this long are logged with the job that held the loop."""
     api: bool = True
     scheduler: bool = True

@@ -6,7 +6,7 @@ from typing import Any, Protocol
 
 from pydantic import BaseModel
 
-from tickr_app.core.schedules import SCHEDULE_ID_PATTERN
+from tickr_app.core.keys import SCHEDULE_ID_PATTERN
 
 from .schedule_schemas import DeletedScheduleOut, ScheduleList, ScheduleOut, TriggerOut
 from .state import API_PREFIX

@@ -40,7 +40,7 @@ async def resume_queue(request: web.Request) -> web.Response:
 
 
 async def forget_queue(request: web.Request) -> web.Response:
-    """Forget a queue with no jobs that no live worker serves (404 unknown, 409 otherwise)."""
+    """Forget a queue with no jobs or schedules that no live worker serves (404 unknown, 409 otherwise)."""
     name = request.match_info["name"]
     if not is_queue_name(name):
         raise not_found("queue_not_found", f"no queue named {name[:100]!r}")

@@ -7,7 +7,8 @@ from typing import Any
 from aiohttp import web
 
 from tickr_app.core.errors import ScheduleNotFound, UnknownJobType
-from tickr_app.core.schedules import Schedule, is_schedule_id
+from tickr_app.core.keys import is_schedule_id
+from tickr_app.core.records import Schedule
 
 from .body import read_model
 from .errors import json_response, unprocessable

@@ -8,8 +8,8 @@ from zoneinfo import available_timezones
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from tickr_app.core.schedules import MAX_CATCHUP_LIMIT, SCHEDULE_ID_PATTERN
-from tickr_app.core.slots import CRON_PATTERN, DEFAULT_GRACE_MS, DEFAULT_MAX_CATCHUP, MAX_EVERY_MS
+from tickr_app.core.keys import SCHEDULE_ID_PATTERN
+from tickr_app.core.slots import CRON_PATTERN, DEFAULT_GRACE_MS, DEFAULT_MAX_CATCHUP, MAX_CATCHUP_LIMIT, MAX_EVERY_MS
 
 from .schemas import QueueName, _integral, _parse_datetime, _Request, _Response
 

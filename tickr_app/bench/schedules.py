@@ -26,7 +26,7 @@ async def sched(payload: dict[str, Any], ctx: Any) -> None:
 async def workload_schedules(
     adapter: Any, concurrency: int, n: int = SCHEDULE_SLOTS, every_ms: int = SCHEDULE_EVERY_MS, progress: Any = None
 ) -> dict[str, Any]:
-    from ..core.schedules import slot_job_id
+    from ..core.ids import slot_job_id
 
     progress = progress or Progress
     await adapter.reset("schedules")

@@ -286,9 +286,9 @@ class Broker:
         return await self.scripts.delete_dead(self.keys(queue))
 
     async def forget_queue(self, queue: str) -> dict[str, int] | None:
-        """Forget a queue that holds no ready, waiting, active or dead job: its finished records,
-        counters, events and pause flag go, and its name leaves the queue set. Returns None when
-        forgotten, else the counts that stopped it (nothing changed)."""
+        """Forget a queue that holds no ready, waiting, active or dead job and no schedule: its
+        finished records, counters, events and pause flag go, and its name leaves the queue set.
+        Returns None when forgotten, else the counts that stopped it (nothing changed)."""
         k = self.keys(queue)
         held = await self.scripts.forget_queue(k)
         if held is not None:

@@ -27,3 +27,10 @@ EVENTS_MAXLEN: Final = 10_000
 """Approximate length of each queue's event stream."""
 MAX_CONCURRENCY: Final = 10_000
 """Upper bound of one pool's slots (scale commands beyond it are refused)."""
+LAG_THRESHOLD_S: Final = 0.1
+"""Event-loop stalls at least this long are logged, naming the job that held the loop."""
+PROCESS_NICE: Final = 5
+"""CPU niceness of ``run_in="process"`` job processes: they run at a lower priority than the
+process whose event loop serves the API, the scheduler and the lease heartbeats, so on a busy
+machine the loop gets the CPU first. Higher values favour the loop more, at the cost of the
+jobs' share on a host that is busy anyway (0: as this process)."""

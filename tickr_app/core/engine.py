@@ -140,8 +140,8 @@ class Tickr(ScheduleMethods):
         home: str | Path | None = None,
         lease: float = defaults.LEASE_S,
         grace_period: float = defaults.GRACE_PERIOD_S,
-        loop_lag_threshold: float = 0.1,
-        process_nice: int = 5,
+        loop_lag_threshold: float = defaults.LAG_THRESHOLD_S,
+        process_nice: int = defaults.PROCESS_NICE,
         scheduler: bool | None = None,
         builtin_jobs: bool = True,
         worker_id: str | None = None,
@@ -224,44 +224,64 @@ class Tickr(ScheduleMethods):
         except BaseException:
             await self._close_connection()
             raise
-        self._listener = Listener(self._broker.redis)
-        if self._run_scheduler:
-            self._scheduler = Scheduler(self._broker, self._listener, sweep_interval=self._sweep_interval)
-            for queue in self.queues:
-                self._scheduler.add_queue(queue)
-        if self.workers > 0:
-            self._pool = WorkerPool(
-                self._broker,
-                self.registry,
-                self.queues,
-                self._listener,
-                settings=self._pool_settings,
-                worker_id=self.worker_id,
-                home=self.home,
-                stats_source=self._stats_dicts,
-            )
-        if self._pool is not None:
-            self._pool.observers.extend(self._observers)
-        if self._scheduler is not None and self._pool is not None:
-            self._scheduler.pool = self._pool
-        if self._pool:
-            await self._pool.start()  # registers its wake and control channels
-            for lag_observer in self._lag_observers:
-                self._add_to_monitor(lag_observer)
-        self._listener.start()
-        if self._scheduler or self._pool:
-            # Be subscribed before returning and before the first promote: a wake, cancel or
-            # scale message published before the subscription would be lost, and only the
-            # slow fallbacks (idle re-check, lease heartbeat) would pick it up.
-            try:
-                await asyncio.wait_for(self._listener.connected.wait(), 5.0)
-            except TimeoutError:
-                log.warning("pub/sub is not connected yet; wake-ups and commands may be slow until it is")
-        if self._scheduler:
-            self._scheduler.start()
-            await self._upsert_declared_schedules()
-        self._started = True
+        try:
+            self._listener = Listener(self._broker.redis)
+            if self._run_scheduler:
+                self._scheduler = Scheduler(self._broker, self._listener, sweep_interval=self._sweep_interval)
+                for queue in self.queues:
+                    self._scheduler.add_queue(queue)
+            if self.workers > 0:
+                self._pool = WorkerPool(
+                    self._broker,
+                    self.registry,
+                    self.queues,
+                    self._listener,
+                    settings=self._pool_settings,
+                    worker_id=self.worker_id,
+                    home=self.home,
+                    stats_source=self._stats_dicts,
+                )
+            if self._pool is not None:
+                self._pool.observers.extend(self._observers)
+            if self._scheduler is not None and self._pool is not None:
+                self._scheduler.pool = self._pool
+            if self._pool:
+                await self._pool.start()  # registers its wake and control channels
+                for lag_observer in self._lag_observers:
+                    self._add_to_monitor(lag_observer)
+            self._listener.start()
+            if self._scheduler or self._pool:
+                # Be subscribed before returning and before the first promote: a wake, cancel or
+                # scale message published before the subscription would be lost, and only the
+                # slow fallbacks (idle re-check, lease heartbeat) would pick it up.
+                try:
+                    await asyncio.wait_for(self._listener.connected.wait(), 5.0)
+                except TimeoutError:
+                    log.warning("pub/sub is not connected yet; wake-ups and commands may be slow until it is")
+            if self._scheduler:
+                self._scheduler.start()
+                await self._upsert_declared_schedules()
+            self._started = True
+        except BaseException as exc:
+            # Nothing a failed start began may keep running: a pool left behind would go on
+            # leasing jobs that no one stops.
+            await self._abort_start()
+            if isinstance(exc, (RedisError, OSError)):
+                raise self._unavailable(exc) from None
+            raise
         return self
+
+    async def _abort_start(self) -> None:
+        """Undo a start that failed part way: kill the pool (its runners and loop monitor),
+        stop the scheduler and listener, close the connection."""
+        if self._scheduler is not None:
+            await self._scheduler.stop()
+        if self._pool is not None:
+            await self._pool.kill()
+        if self._listener is not None:
+            await self._listener.stop()
+        await self._close_connection()
+        self._scheduler = self._pool = self._listener = None
 
     async def stop(self, *, graceful: bool = True, grace_period: float | None = None) -> None:
         """Graceful: running jobs finish within the grace period, the rest go back to ready."""
@@ -336,17 +356,16 @@ class Tickr(ScheduleMethods):
         delay_ms = -1
         run_at_ms = -1
         if req.delay is not None:
-            if not (0 <= req.delay <= MAX_DELAY_S):
-                raise InvalidRequest(f"delay must be between 0 and {MAX_DELAY_S} seconds")
+            if not _is_number(req.delay) or not (0 <= req.delay <= MAX_DELAY_S):
+                raise InvalidRequest(f"delay must be a number of seconds between 0 and {MAX_DELAY_S}")
             delay_ms = round(req.delay * 1000)
         if req.run_at is not None:
-            when = req.run_at.timestamp() if isinstance(req.run_at, datetime) else float(req.run_at)
-            if not (0 <= when <= MAX_RUN_AT_S):
-                raise InvalidRequest("run_at is out of range: epoch seconds from 0 to 9999-12-31T23:59:59Z")
-            run_at_ms = round(when * 1000)
+            run_at_ms = round(_run_at_seconds(req.run_at) * 1000)
         max_attempts = job_type.max_attempts if req.max_attempts is None else req.max_attempts
-        if not (1 <= max_attempts <= 1000):
-            raise InvalidRequest("max_attempts must be between 1 and 1000")
+        if isinstance(max_attempts, bool) or not isinstance(max_attempts, int) or not (1 <= max_attempts <= 1000):
+            raise InvalidRequest("max_attempts must be an integer between 1 and 1000")
+        if req.idempotency_key is not None and not isinstance(req.idempotency_key, str):
+            raise InvalidRequest(f"idempotency key must be a string, not {type(req.idempotency_key).__name__}")
         key = req.idempotency_key or ""
         if len(key) > 200:
             raise InvalidRequest("idempotency key is longer than 200 characters")
@@ -357,7 +376,7 @@ class Tickr(ScheduleMethods):
                 self._valid_queues.add(queue)
         fingerprint = ""
         if key:
-            fingerprint = request_fingerprint(job_type.name, payload_json, queue, max_attempts, req.delay, req.run_at)
+            fingerprint = request_fingerprint(job_type.name, payload_json, queue, max_attempts, delay_ms, run_at_ms)
         return queue, EnqueueSpec(
             id=new_job_id(),
             type=job_type.name,
@@ -469,6 +488,7 @@ class Tickr(ScheduleMethods):
     @_redis_errors
     async def get_many(self, queue: str, ids: Sequence[str]) -> list[Job]:
         """Several jobs of one queue in one round trip, in the order given (missing ones left out)."""
+        check_queue_name(queue)
         return await self._require().get_many(queue, ids)
 
     async def wait(self, job_id: str, timeout: float | None = None) -> Job:
@@ -517,6 +537,7 @@ class Tickr(ScheduleMethods):
     @_redis_errors
     async def queue_stats(self, queue: str = DEFAULT_QUEUE) -> QueueStats:
         """Counts of one queue."""
+        check_queue_name(queue)
         return await self._require().queue_stats(queue)
 
     @_redis_errors
@@ -527,6 +548,7 @@ class Tickr(ScheduleMethods):
     @_redis_errors
     async def is_paused(self, queue: str = DEFAULT_QUEUE) -> bool:
         """Whether the queue is paused for every process (``pause_queue``)."""
+        check_queue_name(queue)
         return await self._require().is_paused(queue)
 
     @_redis_errors
@@ -535,6 +557,7 @@ class Tickr(ScheduleMethods):
     ) -> list[Job]:
         """Jobs in one status, in dashboard order; with ``job_type``, only that type's (among the
         first 10,000 jobs of that status)."""
+        check_queue_name(queue)
         broker = self._require()
         if job_type is None:
             return JobList(await broker.list_jobs(queue, status, limit))
@@ -552,6 +575,7 @@ class Tickr(ScheduleMethods):
         """Whether a live worker process (this one or any other on this Redis and prefix)
         serves ``queue``: jobs sent to a queue nobody serves wait until someone does. The worker
         registry is read at most once a second."""
+        check_queue_name(queue)
         if self._pool is not None and queue in self.queues:
             return True
         now = time.monotonic()
@@ -643,6 +667,7 @@ class Tickr(ScheduleMethods):
 
     @_redis_errors
     async def retry_dead(self, queue: str = DEFAULT_QUEUE) -> int:
+        check_queue_name(queue)
         return await self._require().retry_dead(queue)
 
     @_redis_errors
@@ -652,6 +677,7 @@ class Tickr(ScheduleMethods):
     @_redis_errors
     async def delete_dead(self, queue: str = DEFAULT_QUEUE) -> int:
         """Delete every dead job of a queue, atomically; returns how many went."""
+        check_queue_name(queue)
         return await self._require().delete_dead(queue)
 
     @_redis_errors
@@ -659,9 +685,13 @@ class Tickr(ScheduleMethods):
         """Forget a queue that holds no jobs and that no live worker serves (a typo, a fuzzer's
         queue): it leaves ``stats()``, the API and the TUI. Raises ``QueueNotFound`` for a name
         nobody knows and ``QueueNotEmpty`` (409 over HTTP) when it still holds ready, waiting,
-        active or dead jobs or a live worker process serves it."""
+        active or dead jobs or schedules (they would go on firing into it), or a live worker
+        process serves it. A name that breaks the queue-name rule is refused with
+        ``InvalidRequest`` unless it is in the queue set (left there by an older version), so
+        such a name can still be cleaned up."""
         broker = self._require()
         if queue not in await broker.queues():
+            check_queue_name(queue)  # a bad name already in the set (an older version's) may go
             raise QueueNotFound(f"no queue named {queue[:100]!r}")
         servers = [w.id for w in await broker.workers() if queue in w.queues]
         if servers:
@@ -672,15 +702,20 @@ class Tickr(ScheduleMethods):
         left = await broker.forget_queue(queue)
         if left is not None:
             held = ", ".join(f"{n} {status}" for status, n in left.items() if n)
-            raise QueueNotEmpty(f"queue {queue[:100]!r} still holds jobs ({held}); delete them first", details=left)
+            kinds = " and ".join(
+                kind for kind, n in (("jobs", sum(left.values()) - left["schedules"]), ("schedules", left["schedules"])) if n
+            )
+            raise QueueNotEmpty(f"queue {queue[:100]!r} still holds {kinds} ({held}); delete them first", details=left)
         self._valid_queues.discard(queue)
 
     @_redis_errors
     async def pause_queue(self, queue: str = DEFAULT_QUEUE) -> None:
+        check_queue_name(queue)
         await self._require().pause(queue)
 
     @_redis_errors
     async def resume_queue(self, queue: str = DEFAULT_QUEUE) -> None:
+        check_queue_name(queue)
         await self._require().resume(queue)
 
     @_redis_errors
@@ -748,15 +783,41 @@ class Tickr(ScheduleMethods):
             self._pool.cancel_job(running.job_id, "shutdown")
 
 
+def _is_number(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _run_at_seconds(run_at: object) -> float:
+    """Epoch seconds of a ``run_at`` given as epoch seconds or an aware datetime. A naive
+    datetime is refused, as schedules' ``start``/``end`` and the API's ISO times are: reading
+    it as this machine's local time would make the due time depend on where it was submitted."""
+    if isinstance(run_at, datetime):
+        if run_at.tzinfo is None or run_at.utcoffset() is None:
+            raise InvalidRequest("run_at: a datetime needs a time zone (e.g. datetime(..., tzinfo=timezone.utc))")
+        try:
+            when = run_at.timestamp()
+        except (OverflowError, OSError, ValueError):
+            when = -1.0
+    elif _is_number(run_at):
+        when = float(run_at)  # type: ignore[arg-type]
+    else:
+        raise InvalidRequest(
+            f"run_at must be epoch seconds or a datetime with a time zone, not {type(run_at).__name__}"
+        )
+    if not (0 <= when <= MAX_RUN_AT_S):
+        raise InvalidRequest("run_at is out of range: epoch seconds from 0 to 9999-12-31T23:59:59Z")
+    return when
+
+
 def request_fingerprint(
-    job_type: str, payload_json: str, queue: str, max_attempts: int, delay: float | None, run_at: Any
+    job_type: str, payload_json: str, queue: str, max_attempts: int, delay_ms: int, run_at_ms: int
 ) -> str:
     """A digest of what a submit asked for, to tell a repeat (same digest) from a different
-    request reusing an idempotency key. Key order in the payload does not matter."""
-    if isinstance(run_at, datetime):
-        run_at = run_at.timestamp()
+    request reusing an idempotency key. Key order in the payload does not matter, and the times
+    are the normalised milliseconds (-1: not given), so ``delay=10`` from Python and ``10.0``
+    from JSON, or ``run_at`` as a datetime or as epoch seconds, are the same request."""
     canonical = orjson.dumps(
-        [job_type, orjson.loads(payload_json), queue, max_attempts, delay, run_at], option=orjson.OPT_SORT_KEYS
+        [job_type, orjson.loads(payload_json), queue, max_attempts, delay_ms, run_at_ms], option=orjson.OPT_SORT_KEYS
     )
     return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 

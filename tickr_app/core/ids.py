@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import uuid
 
 
 def new_job_id() -> str:
@@ -10,3 +11,11 @@ def new_job_id() -> str:
     h = os.urandom(16).hex()
     variant = "89ab"[int(h[16], 16) & 3]
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{variant}{h[17:20]}-{h[20:32]}"
+
+
+_SLOT_NAMESPACE = uuid.UUID("6f1c3b0e-5d0a-4d4e-9a57-2f8f0c7a1e13")
+
+
+def slot_job_id(queue: str, schedule_id: str, slot_ms: int) -> str:
+    """The id of the job a schedule's slot fires: the same for every process and every retry."""
+    return str(uuid.uuid5(_SLOT_NAMESPACE, f"{queue}\x00{schedule_id}\x00{slot_ms}"))

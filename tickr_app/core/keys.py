@@ -39,6 +39,15 @@ def check_queue_name(name: str) -> str:
     return name
 
 
+SCHEDULE_ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$"
+"""A schedule id: 1-200 characters, letters, digits and . _ : @ + - (first a letter or digit)."""
+_SCHEDULE_ID = re.compile(SCHEDULE_ID_PATTERN)
+
+
+def is_schedule_id(value: str) -> bool:
+    return bool(_SCHEDULE_ID.match(value))
+
+
 @dataclass(frozen=True, slots=True)
 class QueueKeys:
     """Names of one queue's keys under a prefix."""

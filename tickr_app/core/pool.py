@@ -55,9 +55,9 @@ class PoolSettings:
     fetch_block_s: float = 1.0
     registry_interval: float = 1.0
     """How often the process refreshes its record in the worker registry."""
-    lag_threshold: float = 0.1
+    lag_threshold: float = defaults.LAG_THRESHOLD_S
     """Event-loop stalls at least this long are logged, naming the job that held the loop."""
-    process_nice: int = 5
+    process_nice: int = defaults.PROCESS_NICE
     """CPU niceness of ``run_in="process"`` job processes (0: as this process)."""
 
 

@@ -6,10 +6,14 @@ and the API, the TUI and the notebook displays read them. ``Job`` lives in ``job
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import orjson
+
 from .job import Status
+from .slots import DEFAULT_MAX_CATCHUP, Timing, make_timing, upcoming
 
 ListableStatus = Status
 """Every status can be listed."""
@@ -200,3 +204,107 @@ def event_count(fields: dict[str, str]) -> int:
         return int(fields.get("n", 1))
     except ValueError:
         return 1
+
+
+@dataclass(slots=True)
+class Schedule:
+    """A snapshot of one schedule: definition, state and its last run. Times are epoch ms."""
+
+    id: str
+    queue: str
+    type: str
+    payload: Any
+    cron: str | None
+    every_ms: int | None
+    tz: str
+    start_ms: int | None
+    end_ms: int | None
+    paused: bool
+    misfire: str
+    grace_ms: int
+    max_catchup: int
+    overlap: str
+    next_run_at: int | None
+    last_slot: int | None = None
+    last_run_at: int | None = None
+    last_job_id: str | None = None
+    last_status: str | None = None
+    fired: int = 0
+    skipped: int = 0
+    triggered: int = 0
+    revision: int = 0
+    created_at: int | None = None
+    updated_at: int | None = None
+
+    @classmethod
+    def from_hash(cls, h: Mapping[str, str], last_status: str | None = None) -> Schedule:
+        nxt = _opt_int(h.get("next"))
+        return cls(
+            id=h["id"],
+            queue=h.get("queue", ""),
+            type=h.get("type", ""),
+            payload=orjson.loads(h["payload"]) if h.get("payload") else None,
+            cron=h.get("cron") or None,
+            every_ms=_opt_int(h.get("every_ms")),
+            tz=h.get("tz") or "UTC",
+            start_ms=_opt_int(h.get("start_ms")),
+            end_ms=_opt_int(h.get("end_ms")),
+            paused=h.get("paused") == "1",
+            misfire=h.get("misfire", "skip"),
+            grace_ms=_opt_int(h.get("grace_ms")) or 0,
+            max_catchup=_opt_int(h.get("max_catchup")) or DEFAULT_MAX_CATCHUP,
+            overlap=h.get("overlap", "allow"),
+            next_run_at=nxt if nxt is not None and nxt >= 0 else None,
+            last_slot=_opt_int(h.get("last_slot")),
+            last_run_at=_opt_int(h.get("last_fired_at")),
+            last_job_id=h.get("last_job") or None,
+            last_status=last_status,
+            fired=_opt_int(h.get("fired")) or 0,
+            skipped=_opt_int(h.get("skipped")) or 0,
+            triggered=_opt_int(h.get("triggered")) or 0,
+            revision=_opt_int(h.get("rev")) or 0,
+            created_at=_opt_int(h.get("created_at")),
+            updated_at=_opt_int(h.get("updated_at")),
+        )
+
+    @property
+    def timing(self) -> Timing:
+        return make_timing(
+            cron=self.cron, every_ms=self.every_ms, tz=self.tz, start_ms=self.start_ms, end_ms=self.end_ms
+        )
+
+    def upcoming(self, after_ms: int, n: int = 5) -> list[int]:
+        return upcoming(self.timing, after_ms, n)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "queue": self.queue,
+            "type": self.type,
+            "payload": self.payload,
+            "cron": self.cron,
+            "every": None if self.every_ms is None else self.every_ms / 1000,
+            "tz": self.tz,
+            "start_at": self.start_ms,
+            "end_at": self.end_ms,
+            "paused": self.paused,
+            "misfire": self.misfire,
+            "misfire_grace": self.grace_ms / 1000,
+            "max_catchup": self.max_catchup,
+            "overlap": self.overlap,
+            "next_run_at": self.next_run_at,
+            "last_slot": self.last_slot,
+            "last_run_at": self.last_run_at,
+            "last_job_id": self.last_job_id,
+            "last_status": self.last_status,
+            "fired": self.fired,
+            "skipped": self.skipped,
+            "triggered": self.triggered,
+            "revision": self.revision,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+        }
+
+
+def _opt_int(value: str | None) -> int | None:
+    return int(value) if value not in (None, "") else None

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from redis.exceptions import RedisError
-
-from .connection import mask_text
-from .errors import RedisUnavailable, TickrError
+from .errors import TickrError
 from .ids import new_job_id
 from .keys import check_queue_name
-from .schedules import Schedule, ScheduleStore, build_definition
+from .records import Schedule
+from .schedules import ScheduleStore, build_definition
 
 log = logging.getLogger("tickr.schedules")
+
+_R = TypeVar("_R")
 
 if TYPE_CHECKING:
     from .broker import Broker
@@ -30,6 +31,10 @@ class ScheduleMethods:
     if TYPE_CHECKING:
 
         def _require(self) -> Broker: ...
+
+        async def _redis(self, awaitable: Awaitable[_R]) -> _R:
+            """The engine's one mapping of a Redis failure to ``RedisUnavailable`` (masked URL)."""
+            ...
 
     def _schedule_store(self) -> ScheduleStore:
         broker = self._require()
@@ -82,29 +87,29 @@ class ScheduleMethods:
             queue=queue,
             check_queue=check_queue_name,
         )
-        _outcome, schedule = await _call(self._schedule_store().upsert(definition, paused))
+        _outcome, schedule = await self._redis(self._schedule_store().upsert(definition, paused))
         return schedule
 
     async def unschedule(self, id: str) -> None:
         """Remove a schedule (jobs it already fired are left alone); ScheduleNotFound if none."""
-        await _call(self._schedule_store().delete(id))
+        await self._redis(self._schedule_store().delete(id))
 
     async def get_schedule(self, id: str) -> Schedule:
-        return await _call(self._schedule_store().get(id))
+        return await self._redis(self._schedule_store().get(id))
 
     async def list_schedules(self) -> list[Schedule]:
-        return await _call(self._schedule_store().list())
+        return await self._redis(self._schedule_store().list())
 
     async def pause_schedule(self, id: str) -> Schedule:
-        return await _call(self._schedule_store().set_paused(id, True))
+        return await self._redis(self._schedule_store().set_paused(id, True))
 
     async def resume_schedule(self, id: str) -> Schedule:
         """Resume; a slot that passed while paused counts as missed (the misfire policy)."""
-        return await _call(self._schedule_store().set_paused(id, False))
+        return await self._redis(self._schedule_store().set_paused(id, False))
 
     async def trigger(self, id: str) -> str:
         """Run the schedule's job once now (its slots are unaffected); returns the job id."""
-        return await _call(self._schedule_store().trigger(id, new_job_id()))
+        return await self._redis(self._schedule_store().trigger(id, new_job_id()))
 
     async def _upsert_declared_schedules(self) -> None:
         """Schedules declared with ``@job(..., cron=|every=)``: upserted at every start; an
@@ -130,9 +135,3 @@ class ScheduleMethods:
             overlap=declared.overlap,
         )
 
-
-async def _call(awaitable: Any) -> Any:
-    try:
-        return await awaitable
-    except (RedisError, OSError) as exc:
-        raise RedisUnavailable(f"Redis is unavailable: {mask_text(str(exc))}") from None

@@ -13,22 +13,26 @@ slot the caller planned from (compare-and-set), so any number of schedulers can 
 from __future__ import annotations
 
 import hashlib
-import re
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-import orjson
 
 from .broker import Broker, LeasedJob
 from .errors import ScheduleNotFound, ScheduleQueueConflict
+from .ids import slot_job_id
+from .keys import SCHEDULE_ID_PATTERN, is_schedule_id
+from .records import Schedule
 from .registry import Registry
 from .scripts import DueSchedule, TickPlan
+# Schedule, SCHEDULE_ID_PATTERN, is_schedule_id, slot_job_id and MAX_CATCHUP_LIMIT live in
+# records / keys / ids / slots (so the API and TUI need not import this engine part); they are
+# re-exported here for older imports.
 from .slots import (
     DEFAULT_GRACE_MS,
     DEFAULT_MAX_CATCHUP,
+    MAX_CATCHUP_LIMIT,
     MISFIRE_POLICIES,
     OVERLAP_POLICIES,
     Misfire,
@@ -40,23 +44,21 @@ from .slots import (
     make_timing,
     next_after,
     to_ms,
-    upcoming,
 )
 
-SCHEDULE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:@+-]{0,199}$"
-_SCHEDULE_ID = re.compile(SCHEDULE_ID_PATTERN)
-_SLOT_NAMESPACE = uuid.UUID("6f1c3b0e-5d0a-4d4e-9a57-2f8f0c7a1e13")
-MAX_CATCHUP_LIMIT = 10_000
-
-
-def is_schedule_id(value: str) -> bool:
-    return bool(_SCHEDULE_ID.match(value))
-
-
-def slot_job_id(queue: str, schedule_id: str, slot_ms: int) -> str:
-    """The id of the job a slot fires: the same for every process and every retry of a call."""
-    return str(uuid.uuid5(_SLOT_NAMESPACE, f"{queue}\x00{schedule_id}\x00{slot_ms}"))
-
+__all__ = [
+    "MAX_CATCHUP_LIMIT",
+    "SCHEDULE_ID_PATTERN",
+    "DueEntry",
+    "PlanCall",
+    "Schedule",
+    "ScheduleDef",
+    "ScheduleStore",
+    "TickResult",
+    "build_definition",
+    "is_schedule_id",
+    "slot_job_id",
+]
 
 @dataclass(frozen=True, slots=True)
 class ScheduleDef:
@@ -135,7 +137,7 @@ def build_definition(
         raise field_error("misfire", f"must be one of {', '.join(MISFIRE_POLICIES)}")
     if overlap not in OVERLAP_POLICIES:
         raise field_error("overlap", f"must be one of {', '.join(OVERLAP_POLICIES)}")
-    grace = DEFAULT_GRACE_MS if misfire_grace is None else interval_ms(misfire_grace)
+    grace = DEFAULT_GRACE_MS if misfire_grace is None else interval_ms(misfire_grace, "misfire_grace")
     if grace is None or not (1000 <= grace <= 7 * 86_400_000):
         raise field_error("misfire_grace", "must be between 1 s and 7 days (a slot a few ms late is not missed)")
     if isinstance(max_catchup, bool) or not isinstance(max_catchup, int) or not (1 <= max_catchup <= MAX_CATCHUP_LIMIT):
@@ -161,106 +163,6 @@ def build_definition(
         backoff_base_ms=int(job_type.backoff_base * 1000),
         backoff_cap_ms=int(job_type.backoff_cap * 1000),
     )
-
-
-@dataclass(slots=True)
-class Schedule:
-    """A snapshot of one schedule: definition, state and its last run. Times are epoch ms."""
-
-    id: str
-    queue: str
-    type: str
-    payload: Any
-    cron: str | None
-    every_ms: int | None
-    tz: str
-    start_ms: int | None
-    end_ms: int | None
-    paused: bool
-    misfire: str
-    grace_ms: int
-    max_catchup: int
-    overlap: str
-    next_run_at: int | None
-    last_slot: int | None = None
-    last_run_at: int | None = None
-    last_job_id: str | None = None
-    last_status: str | None = None
-    fired: int = 0
-    skipped: int = 0
-    triggered: int = 0
-    revision: int = 0
-    created_at: int | None = None
-    updated_at: int | None = None
-
-    @classmethod
-    def from_hash(cls, h: Mapping[str, str], last_status: str | None = None) -> Schedule:
-        nxt = _int(h.get("next"))
-        return cls(
-            id=h["id"],
-            queue=h.get("queue", ""),
-            type=h.get("type", ""),
-            payload=orjson.loads(h["payload"]) if h.get("payload") else None,
-            cron=h.get("cron") or None,
-            every_ms=_int(h.get("every_ms")),
-            tz=h.get("tz") or "UTC",
-            start_ms=_int(h.get("start_ms")),
-            end_ms=_int(h.get("end_ms")),
-            paused=h.get("paused") == "1",
-            misfire=h.get("misfire", "skip"),
-            grace_ms=_int(h.get("grace_ms")) or 0,
-            max_catchup=_int(h.get("max_catchup")) or DEFAULT_MAX_CATCHUP,
-            overlap=h.get("overlap", "allow"),
-            next_run_at=nxt if nxt is not None and nxt >= 0 else None,
-            last_slot=_int(h.get("last_slot")),
-            last_run_at=_int(h.get("last_fired_at")),
-            last_job_id=h.get("last_job") or None,
-            last_status=last_status,
-            fired=_int(h.get("fired")) or 0,
-            skipped=_int(h.get("skipped")) or 0,
-            triggered=_int(h.get("triggered")) or 0,
-            revision=_int(h.get("rev")) or 0,
-            created_at=_int(h.get("created_at")),
-            updated_at=_int(h.get("updated_at")),
-        )
-
-    @property
-    def timing(self) -> Timing:
-        return make_timing(
-            cron=self.cron, every_ms=self.every_ms, tz=self.tz, start_ms=self.start_ms, end_ms=self.end_ms
-        )
-
-    def upcoming(self, after_ms: int, n: int = 5) -> list[int]:
-        return upcoming(self.timing, after_ms, n)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "queue": self.queue,
-            "type": self.type,
-            "payload": self.payload,
-            "cron": self.cron,
-            "every": None if self.every_ms is None else self.every_ms / 1000,
-            "tz": self.tz,
-            "start_at": self.start_ms,
-            "end_at": self.end_ms,
-            "paused": self.paused,
-            "misfire": self.misfire,
-            "misfire_grace": self.grace_ms / 1000,
-            "max_catchup": self.max_catchup,
-            "overlap": self.overlap,
-            "next_run_at": self.next_run_at,
-            "last_slot": self.last_slot,
-            "last_run_at": self.last_run_at,
-            "last_job_id": self.last_job_id,
-            "last_status": self.last_status,
-            "fired": self.fired,
-            "skipped": self.skipped,
-            "triggered": self.triggered,
-            "revision": self.revision,
-            "created_at": self.created_at,
-            "updated_at": self.updated_at,
-        }
 
 
 def _int(value: str | None) -> int | None:
@@ -393,10 +295,13 @@ class ScheduleStore:
         return out
 
     async def delete(self, schedule_id: str) -> None:
+        """The schedule first, its index entry after: a failure in between leaves at worst an
+        index entry naming no schedule (unscheduling the id again clears it), never a schedule
+        that fires on while no id lookup can find it to delete it."""
         queue = await self.queue_of(schedule_id)
         k = self.broker.keys(queue)
-        await self.broker.redis.hdel(self.broker.global_keys.schedule_queues, schedule_id)
         existed = await self.broker.scripts.schedule_delete(k, schedule_id)
+        await self.broker.redis.hdel(self.broker.global_keys.schedule_queues, schedule_id)
         if not existed:
             raise ScheduleNotFound(f"no schedule with id {schedule_id!r}")
 

@@ -110,12 +110,13 @@ _CREATED: dict[int, bool | None] = {1: True, 0: False, 2: None}
 
 
 class QueueHeld(NamedTuple):
-    """Jobs that keep a queue from being forgotten."""
+    """Jobs and schedules that keep a queue from being forgotten."""
 
     ready: int
     waiting: int
     active: int
     dead: int
+    schedules: int
 
 
 class Promoted(NamedTuple, Generic[LeaseT]):
@@ -385,14 +386,14 @@ class Scripts(Generic[LeaseT]):
         return int(await self._delete_dead([k.dead, k.events, k.job_prefix], [self._events_maxlen]))
 
     async def forget_queue(self, k: QueueKeys) -> QueueHeld | None:
-        """Drop an empty queue's finished records, counters, events and pause flag; None when
-        done, else what it still holds (nothing changed)."""
+        """Drop the finished records, counters, events and pause flag of a queue with no jobs
+        and no schedules; None when done, else what it still holds (nothing changed)."""
         keys = [k.ready, k.waiting, k.active, k.dead, k.succeeded, k.cancelled, k.events, k.stats, k.paused]
-        reply = await self._forget_queue([*keys, k.job_prefix], [])
+        reply = await self._forget_queue([*keys, k.job_prefix, k.schedules], [])
         if int(reply[0]) == 1:
             return None
-        ready, waiting, active, dead = (int(x) for x in reply[1:5])
-        return QueueHeld(ready, waiting, active, dead)
+        ready, waiting, active, dead, schedules = (int(x) for x in reply[1:6])
+        return QueueHeld(ready, waiting, active, dead, schedules)
 
     # -- worker registry ---------------------------------------------------------------------
 

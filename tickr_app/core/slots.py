@@ -38,6 +38,7 @@ DEFAULT_GRACE_MS = 60_000
 """A slot fired within this long after its time is late, not missed: it always fires. Later
 than that it is a *misfire* (nobody ran a scheduler) and the schedule's policy decides."""
 DEFAULT_MAX_CATCHUP = 100
+MAX_CATCHUP_LIMIT = 10_000
 MAX_FIRE_PER_TICK = 500
 """Slots fired per schedule per script call; the rest follow in the next call at once."""
 _COUNT_LIMIT = 100_000
@@ -173,13 +174,14 @@ def to_ms(value: datetime | float | int | None, field_name: str) -> int | None:
     return round(value * 1000)
 
 
-def interval_ms(value: timedelta | float | int | None) -> int | None:
+def interval_ms(value: timedelta | float | int | None, field: str = "every") -> int | None:
+    """A duration in milliseconds; ``field`` is what a refusal names (``every``, ``misfire_grace``)."""
     if value is None:
         return None
     if isinstance(value, timedelta):
         return round(value.total_seconds() * 1000)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not (-1e12 <= value <= 1e12):
-        raise field_error("every", "must be a timedelta or a number of seconds up to 10 years")
+        raise field_error(field, "must be a timedelta or a number of seconds up to 10 years")
     return round(value * 1000)
 
 

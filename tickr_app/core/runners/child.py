@@ -15,10 +15,10 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
-DEFAULT_NICE = 5
-"""Job processes run at a lower CPU priority than the process whose event loop serves the API,
-the scheduler and the lease heartbeats: on a busy machine the loop gets the CPU first. Higher
-values favour the loop more, at the cost of the jobs' share on a host that is busy anyway."""
+from .. import defaults
+
+DEFAULT_NICE = defaults.PROCESS_NICE
+"""Job processes run at a lower CPU priority than the loop's process (core/defaults.py)."""
 
 # Messages, parent -> child: ("run", module, qualname, payload, fields, takes_context) | ("stop",)
 # child -> parent: ("progress", percent, message) | ("ok", result)

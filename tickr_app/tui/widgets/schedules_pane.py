@@ -26,7 +26,7 @@ from textual.widgets import DataTable, Static
 
 from ...core.engine import Tickr
 from ...core.errors import TickrError
-from ...core.schedules import Schedule
+from ...core.records import Schedule
 from ..format import clock, countdown, now_ms
 from ..messages import ConfirmRequested, ScheduleFormRequested
 from .job_table import theme_colors
