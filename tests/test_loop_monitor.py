@@ -9,6 +9,7 @@ import time
 import aiohttp
 import pytest
 from helpers import eventually
+from timing import deadline
 
 from tickr_app import JobContext, Registry
 from tickr_app.api import start_api
@@ -25,7 +26,7 @@ async def test_a_blocking_async_def_job_is_named_in_one_warning(make_tickr, regi
     caplog.set_level(logging.WARNING, logger="tickr.loop")
     tickr = await make_tickr(workers=1)
     j = await tickr.submit("careless", {})
-    assert (await tickr.wait(j.id, timeout=10)).status == "succeeded"
+    assert (await tickr.wait(j.id, timeout=deadline(10))).status == "succeeded"
     stalls = await eventually(lambda: [r for r in caplog.records if "event loop blocked" in r.getMessage()])
     assert len(stalls) == 1
     text = stalls[0].getMessage()
@@ -57,7 +58,7 @@ async def test_a_stall_long_enough_to_risk_leases_says_so(make_tickr, registry: 
     caplog.set_level(logging.WARNING, logger="tickr.loop")
     tickr = await make_tickr(workers=1, lease=0.9)  # heartbeats every 0.3 s
     j = await tickr.submit("very_careless", {})
-    await tickr.wait(j.id, timeout=10)
+    await tickr.wait(j.id, timeout=deadline(10))
     stalls = await eventually(lambda: [r for r in caplog.records if "event loop blocked" in r.getMessage()])
     assert "leases of 0.9 s are at risk" in stalls[0].getMessage()
     assert tickr._pool.loop_monitor.lease_risks == 1
@@ -72,7 +73,7 @@ async def test_lag_is_in_the_worker_record_the_api_and_metrics(make_tickr, regis
     server = await start_api(tickr, port=0)
     try:
         j = await tickr.submit("careless", {})
-        await tickr.wait(j.id, timeout=10)
+        await tickr.wait(j.id, timeout=deadline(10))
 
         async def recorded():
             workers = await tickr.worker_processes()
@@ -106,7 +107,7 @@ async def test_the_threshold_is_configurable(make_tickr, registry: Registry, cap
     caplog.set_level(logging.WARNING, logger="tickr.loop")
     tickr = await make_tickr(workers=1, loop_lag_threshold=1.0)
     j = await tickr.submit("slightly_careless", {})
-    await tickr.wait(j.id, timeout=10)
+    await tickr.wait(j.id, timeout=deadline(10))
     await asyncio.sleep(0.3)  # let the monitor's next tick measure the stall
     assert tickr._pool.loop_monitor.snapshot().max_ms >= 150
     assert not [r for r in caplog.records if "event loop blocked" in r.getMessage()]
@@ -119,7 +120,7 @@ async def test_notebook_displays_show_the_loop_lag_and_escape_the_offender(make_
 
     tickr = await make_tickr(workers=1)
     j = await tickr.submit("<b>careless</b>", {})
-    await tickr.wait(j.id, timeout=10)
+    await tickr.wait(j.id, timeout=deadline(10))
 
     async def recorded():
         workers = await tickr.worker_processes()

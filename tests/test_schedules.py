@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from helpers import Gate, eventually
+from timing import deadline
 
 from tickr_app import JobContext, Registry, Tickr
 from tickr_app.core.errors import InvalidPayload, InvalidRequest, ScheduleNotFound, UnknownJobType
@@ -159,7 +160,7 @@ async def test_pause_resume_trigger_and_unschedule(make_tickr, registry: Registr
     assert not (await tickr.resume_schedule("later")).paused
     assert await jobs_of(tickr).zscore(k.schedule_due, "later") == s.next_run_at
     job_id = await tickr.trigger("later")
-    assert (await tickr.wait(job_id, timeout=5)).status == "succeeded"
+    assert (await tickr.wait(job_id, timeout=deadline(5))).status == "succeeded"
     after = await tickr.get_schedule("later")
     assert after.last_job_id == job_id and after.last_status == "succeeded" and after.triggered == 1
     assert after.next_run_at == s.next_run_at  # a manual run leaves the slots alone
