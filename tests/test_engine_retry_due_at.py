@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+
 from timing import deadline
 
 from tickr_app import JobContext, PermanentError, Registry

@@ -151,18 +151,21 @@ async def test_a_long_process_job_keeps_its_lease(
     make_tickr, registry: Registry, redis_url: str, prefix: str, tmp_path: Path
 ) -> None:
     _register(registry, "flagged", kindjobs.flagged)
+    # 0.6 s on a quiet machine, scaled: heartbeats come every lease/3 from a loop that a slow
+    # host also slows down; what is under test is that they come while a process runs the job.
+    lease = deadline(0.6)
     # A sweeper on a loop of its own takes back any lease that runs out (this process's loop
     # would not notice while it is blocked, which is exactly the failure this test looks for).
     sweeper = ThreadedApi(
         redis_url, prefix=prefix, registry=registry, workers=0, scheduler=True, builtin_jobs=False,
-        home=tmp_path / "sweeper", lease=0.6,
+        home=tmp_path / "sweeper", lease=lease,
     )  # fmt: skip
     with sweeper:
-        tickr = await make_tickr(workers=1, lease=0.6)
-        j = await tickr.submit("flagged", {"seconds": 2.5})  # no release file: returns after 2.5 s
+        tickr = await make_tickr(workers=1, lease=lease)
+        j = await tickr.submit("flagged", {"seconds": 4 * lease})  # no release file: returns after four leases
         done = await tickr.wait(j.id, timeout=deadline(60))
         assert done.status == "succeeded" and done.attempts == 1, done.error
-        assert done.finished_at - done.started_at > 1800, "the job must outlast three leases to prove anything"
+        assert done.finished_at - done.started_at > 3 * lease * 1000, "the job must outlast three leases to prove anything"
         assert tickr._pool.counters.rejected_acks == 0
         assert sweeper.tickr._scheduler.recovered == 0
 

@@ -136,7 +136,7 @@ async def test_never_more_threads_than_the_concurrency(make_tickr, registry: Reg
         with lock:
             inside[0] += 1
             inside[1] = max(inside[1], inside[0])
-        time.sleep(0.05)
+        time.sleep(deadline(0.05))  # long enough next to dispatching three jobs, on a slow host too
         with lock:
             inside[0] -= 1
 
@@ -205,15 +205,18 @@ def test_run_in_is_checked_against_the_handler(registry: Registry) -> None:
 async def test_a_long_thread_job_keeps_its_lease(make_tickr, registry: Registry, redis_url: str, prefix: str, tmp_path) -> None:
     @registry.job("long_io")
     def long_io(payload: dict) -> str:
-        time.sleep(2.5)  # blocking I/O longer than four leases
+        time.sleep(4 * lease)  # blocking I/O longer than four leases
         return "done"
 
+    # 0.6 s on a quiet machine, scaled: heartbeats come every lease/3 from a loop that a slow
+    # host also slows down; what is under test is that they come while a thread blocks.
+    lease = deadline(0.6)
     sweeper = ThreadedApi(
         redis_url, prefix=prefix, registry=registry, workers=0, scheduler=True, builtin_jobs=False,
-        home=tmp_path / "sweeper", lease=0.6,
+        home=tmp_path / "sweeper", lease=lease,
     )  # fmt: skip
     with sweeper:  # takes back any lease that runs out, from a loop of its own
-        tickr = await make_tickr(workers=1, lease=0.6)
+        tickr = await make_tickr(workers=1, lease=lease)
         j = await tickr.submit("long_io", {})
         done = await tickr.wait(j.id, timeout=deadline(30))
         assert done.status == "succeeded" and done.attempts == 1, done.error

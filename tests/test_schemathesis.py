@@ -65,7 +65,7 @@ async def test_schemathesis_finds_nothing(redis_url: str, prefix: str, tmp_path:
             "--phases", "examples,coverage,fuzzing,stateful",
             "--max-examples", os.environ.get("TICKR_ST_EXAMPLES", "25"),
             "--seed", os.environ.get("TICKR_ST_SEED", "17"),
-            "--request-timeout", "15",
+            "--request-timeout", f"{deadline(15):g}",
             "--generation-database", "none",
             "--no-color",
             cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
