@@ -10,11 +10,13 @@ import threading
 import time
 from pathlib import Path
 
+from timing import deadline
+
 TESTS_DIR = Path(__file__).parent
 READY = "tickr running:"
 # Generous: a process test waits for a readiness signal, and this bound only turns a hang into a
-# failure. TICKR_TEST_TIMEOUT_FACTOR scales it on slow machines.
-READY_TIMEOUT_S = 60.0 * float(os.environ.get("TICKR_TEST_TIMEOUT_FACTOR", "1") or 1)
+# failure. Scaled like every deadline in the suite (tests/timing.py).
+READY_TIMEOUT_S = deadline(60.0)
 
 
 class TickrProcess:
@@ -58,7 +60,7 @@ class TickrProcess:
 
     def wait_for_line(self, needle: str, timeout: float = READY_TIMEOUT_S) -> str:
         """The first output line containing ``needle``; fails if the process exits first."""
-        deadline = time.monotonic() + timeout
+        until = time.monotonic() + timeout
         with self._changed:
             while True:
                 for line in self.lines:
@@ -67,7 +69,7 @@ class TickrProcess:
                 if not self._reader.is_alive():
                     code = self.proc.poll()
                     raise AssertionError(f"process exited ({code}) before {needle!r}:\n{self.output_unlocked()}")
-                left = deadline - time.monotonic()
+                left = until - time.monotonic()
                 if left <= 0:
                     raise AssertionError(f"no {needle!r} line within {timeout:g} s:\n{self.output_unlocked()}")
                 self._changed.wait(min(left, 0.5))
@@ -86,7 +88,7 @@ class TickrProcess:
             self.proc.kill()
             self.proc.wait()
             raise AssertionError(f"process did not exit within {timeout:g} s:\n{self.output}") from None
-        self._reader.join(timeout=10)
+        self._reader.join(timeout=deadline(10))
         return code
 
     def terminate(self) -> int:
@@ -98,4 +100,4 @@ class TickrProcess:
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
-        self._reader.join(timeout=10)
+        self._reader.join(timeout=deadline(10))

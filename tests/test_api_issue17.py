@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import pytest
 from helpers import enqueued_total, register_api_test_jobs, status_is
+from timing import deadline
 from test_api import Api, _serve, error_of
 
 from tickr_app import Registry
@@ -42,7 +43,7 @@ async def _raw(api: Api, request: bytes) -> tuple[int, dict[str, Any], str]:
     reader, writer = await asyncio.open_connection(api.server.host, api.server.port)
     writer.write(request)
     await writer.drain()
-    raw = (await asyncio.wait_for(reader.read(), 10)).decode("latin-1")
+    raw = (await asyncio.wait_for(reader.read(), deadline(10))).decode("latin-1")
     writer.close()
     head, _, body = raw.partition("\r\n\r\n")
     status = int(head.split(" ", 2)[1])
@@ -249,7 +250,7 @@ async def _tickr(*args: str) -> tuple[int, str, str]:
         sys.executable, "-m", "tickr_app", *args,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE, env=env,
     )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    out, err = await asyncio.wait_for(proc.communicate(), deadline(60))
     return proc.returncode or 0, out.decode(), err.decode()
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 from helpers import ThreadedApi, eventually, register_api_test_jobs
+from timing import deadline
 
 from tickr_app import Client, Registry, Tickr
 from tickr_app.api import start_api
@@ -23,7 +24,7 @@ async def http(make_tickr: Any, registry: Registry) -> AsyncIterator[tuple[Tickr
     tickr = await make_tickr(workers=1)
     server = await start_api(tickr, port=0)
     try:
-        async with httpx.AsyncClient(base_url=server.url + "/api/v1", timeout=10) as client:
+        async with httpx.AsyncClient(base_url=server.url + "/api/v1", timeout=deadline(10)) as client:
             yield tickr, client
     finally:
         await server.stop()
@@ -54,7 +55,7 @@ async def test_schedule_round_trip(http: tuple[Tickr, httpx.AsyncClient]) -> Non
     r = await api.post("/schedules/digest/trigger")
     assert r.status_code == 202
     job_id = TriggerOut.model_validate(r.json()).job_id
-    assert (await tickr.wait(job_id, timeout=5)).result == {"echo": "ho"}
+    assert (await tickr.wait(job_id, timeout=deadline(5))).result == {"echo": "ho"}
 
     assert (await api.delete("/schedules/digest")).json() == {"id": "digest", "deleted": True}
     for method, path in (("GET", ""), ("DELETE", ""), ("POST", "/trigger"), ("POST", "/pause"), ("POST", "/resume")):
@@ -193,7 +194,7 @@ def test_sync_client_schedule_methods(redis_url: str, prefix: str, home: Any) ->
             assert api.pause_schedule("c1")["paused"] is True
             assert api.resume_schedule("c1")["paused"] is False
             job_id = api.trigger_schedule("c1")["job_id"]
-            assert api.wait(job_id, timeout=5)["status"] == "succeeded"
+            assert api.wait(job_id, timeout=deadline(5))["status"] == "succeeded"
             with pytest.raises(ValidationFailed) as info:
                 api.put_schedule("c1", "echo", {"text": "a"}, cron="nope")
             assert info.value.details[0]["field"] == "cron"

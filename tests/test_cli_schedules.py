@@ -7,6 +7,7 @@ from typing import Any
 import orjson
 import pytest
 from helpers import ThreadedApi, register_api_test_jobs
+from timing import deadline
 
 from tickr_app import Registry
 from tickr_app.cli import main
@@ -40,7 +41,7 @@ def test_schedules_cli_round_trip(redis_url: str, prefix: str, home: Any, capsys
         assert run("resume", "digest")[1].strip() == "digest: resumed"
         code, out, _ = run("trigger", "digest")
         job_id = out.strip()
-        assert code == 0 and server.run(server.tickr.wait(job_id, timeout=5)).status == "succeeded"
+        assert code == 0 and server.run(server.tickr.wait(job_id, timeout=deadline(5))).status == "succeeded"
         assert run("remove", "digest")[0] == 0
 
         code, out, err = run("remove", "digest")

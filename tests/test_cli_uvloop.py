@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from cliproc import TickrProcess
+from timing import deadline
 
 from tickr_app import Tickr
 
@@ -31,7 +32,7 @@ async def test_a_failed_jobs_traceback_does_not_chain_to_the_uvloop_probe(
     try:
         worker.wait_ready()
         job = await producer.submit("explode", {})
-        done = await producer.wait(job.id, timeout=60)
+        done = await producer.wait(job.id, timeout=deadline(60))
         assert done.status == "dead"
         assert "kaboom from a job" in (done.traceback or "")
         assert "uvloop" not in (done.traceback or "")

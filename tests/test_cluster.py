@@ -431,7 +431,7 @@ async def test_schedules_on_two_queues_on_different_nodes(cluster: RedisClusterS
         assert len(fired_slots) == s.fired and s.fired + s.skipped == len(slots)
         assert all(j.queue == queue and j.created_at >= j.due_at for j in fired_slots)
     job_id = await other.trigger("beat-a")
-    assert (await tickr.wait(job_id, timeout=10)).status == "succeeded"
+    assert (await tickr.wait(job_id, timeout=deadline(10))).status == "succeeded"
     await tickr.unschedule("beat-a")
     await tickr.unschedule("beat-b")
     assert await other.list_schedules() == []

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from timing import deadline
 
 from tickr_app import JobContext, PermanentError, Registry
 from tickr_app.core.errors import QueueNotEmpty, QueueNotFound
@@ -20,7 +21,7 @@ async def test_delete_dead_removes_every_dead_job_and_nothing_else(make_tickr, r
     tickr = await make_tickr(workers=2)
     dead = [await tickr.submit("boom", {}) for _ in range(3)]
     for j in dead:
-        assert (await tickr.wait(j.id, timeout=5)).status == "dead"
+        assert (await tickr.wait(j.id, timeout=deadline(5))).status == "dead"
     keep = await tickr.submit("later", {}, delay=600)
 
     assert await tickr.delete_dead("default") == 3
@@ -40,7 +41,7 @@ async def test_delete_dead_keeps_a_dead_job_retried_meanwhile(make_tickr, regist
 
     tickr = await make_tickr(workers=1)
     j = await tickr.submit("boom", {})
-    assert (await tickr.wait(j.id, timeout=5)).status == "dead"
+    assert (await tickr.wait(j.id, timeout=deadline(5))).status == "dead"
     await tickr.pause_queue("default")
     # Put the record back to ready while its id is still in the dead index (as a racing retry would).
     broker = tickr._broker
@@ -57,7 +58,7 @@ async def test_forget_queue_with_no_jobs(make_tickr, registry: Registry) -> None
     producer = await make_tickr(workers=0)
     worker = await make_tickr(workers=1, queues=["typo"])
     j = await producer.submit("work", {}, queue="typo")
-    assert (await producer.wait(j.id, timeout=5)).status == "succeeded"
+    assert (await producer.wait(j.id, timeout=deadline(5))).status == "succeeded"
     with pytest.raises(QueueNotEmpty, match="served by 1 live worker"):
         await producer.forget_queue("typo")
     await worker.stop()

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+from timing import deadline
+
 from tickr_app import JobContext, PermanentError, Registry
 
 
@@ -30,7 +32,7 @@ async def test_retry_dead_makes_jobs_due_now(make_tickr, registry: Registry) -> 
 
     tickr = await make_tickr(workers=1)
     j = await tickr.submit("boom", {})
-    assert (await tickr.wait(j.id, timeout=5)).status == "dead"
+    assert (await tickr.wait(j.id, timeout=deadline(5))).status == "dead"
     await tickr.pause_queue("default")
     # Pretend it was first due long ago: after the bulk retry its due time is now.
     await tickr._broker.redis.hset(tickr._broker.keys("default").job(j.id), "due_at", 1000)

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from redis_servers import RedisServer, find_redis_server
+from timing import deadline
 
 from tickr_app import JobRequest, Registry, Tickr
 from tickr_app.core.errors import RedisUnavailable
@@ -26,7 +27,7 @@ def _calls(job_id: str) -> dict[str, Callable[[Tickr], Awaitable[Any]]]:
         "submit_many": lambda t: t.submit_many([JobRequest("noop", {}), JobRequest("noop", {}, queue="other")]),
         "get": lambda t: t.get(job_id),
         "get_many": lambda t: t.get_many("default", [job_id]),
-        "wait": lambda t: t.wait(job_id, timeout=5),
+        "wait": lambda t: t.wait(job_id, timeout=deadline(5)),
         "stats": lambda t: t.stats(),
         "queue_stats": lambda t: t.queue_stats("default"),
         "known_queues": lambda t: t.known_queues(),

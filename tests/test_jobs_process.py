@@ -9,6 +9,7 @@ from pathlib import Path
 import kindjobs
 import pytest
 from helpers import ThreadedApi, eventually
+from timing import deadline
 
 from tickr_app import Registry
 
@@ -48,14 +49,14 @@ async def test_process_job_succeeds_reports_progress_and_reuses_its_process(
     )
     assert running.progress_message == "waiting for the flag" and running.status == "active"
     release.touch()
-    done = await tickr.wait(j.id, timeout=10)
+    done = await tickr.wait(j.id, timeout=deadline(10))
     assert done.status == "succeeded"
     assert done.result["released"] is True and done.result["attempt"] == 1 and done.result["last"] is False
     child = done.result["pid"]
     assert child != os.getpid()
 
     s = await tickr.submit("spin", {"n": 20_000})
-    spun = await tickr.wait(s.id, timeout=10)
+    spun = await tickr.wait(s.id, timeout=deadline(10))
     assert spun.status == "succeeded" and spun.result["total"] == sum(i * i for i in range(20_000)) % 1_000_003
     assert spun.result["pid"] == child, "the same long-lived process runs the next job"
     assert tickr._pool.runners.processes.started == 1
@@ -73,13 +74,13 @@ async def test_exception_in_a_process_job_is_a_failed_attempt_with_the_childs_tr
     _register(registry, "permanent", kindjobs.permanent)
     tickr = await make_tickr(workers=1)
     j = await tickr.submit("raises", {"value": 7})
-    dead = await tickr.wait(j.id, timeout=30)
+    dead = await tickr.wait(j.id, timeout=deadline(30))
     assert dead.status == "dead" and dead.attempts == 2
     assert dead.error == "ValueError: bad value 7"
     assert "in worker process" in dead.traceback and "kindjobs.py" in dead.traceback
 
     p = await tickr.submit("permanent", {})
-    done = await tickr.wait(p.id, timeout=10)
+    done = await tickr.wait(p.id, timeout=deadline(10))
     assert done.status == "dead" and done.attempts == 1
     assert done.error == "PermanentError: no point retrying"
 
@@ -94,13 +95,13 @@ async def test_timeout_kills_the_process_and_the_next_job_gets_a_fresh_one(
     first = (await tickr.wait((await tickr.submit("pid", {})).id, timeout=30)).result
     pid_file = tmp_path / "pid"
     j = await tickr.submit("flagged", {"pid_file": str(pid_file)})
-    done = await tickr.wait(j.id, timeout=30)
+    done = await tickr.wait(j.id, timeout=deadline(30))
     assert done.status == "dead" and done.error == "timed out after 0.5 s"
     child = int(pid_file.read_text())
     assert child == first
     await eventually(lambda: not _alive(child), 5, message=f"the timed-out process {child} is gone")
     n = await tickr.submit("pid", {})
-    fresh = await tickr.wait(n.id, timeout=30)
+    fresh = await tickr.wait(n.id, timeout=deadline(30))
     assert fresh.status == "succeeded" and fresh.result not in (child, os.getpid())
 
 
@@ -111,7 +112,7 @@ async def test_cancel_kills_the_process(make_tickr, registry: Registry, tmp_path
     j = await tickr.submit("flagged", {"pid_file": str(pid_file)})
     child = await _child_pid(pid_file)
     assert await tickr.cancel(j.id) == "requested"
-    done = await tickr.wait(j.id, timeout=5)
+    done = await tickr.wait(j.id, timeout=deadline(5))
     assert done.status == "cancelled"
     await eventually(lambda: not _alive(child), 5, message=f"the cancelled job's process {child} is gone")
 
@@ -120,7 +121,7 @@ async def test_os_exit_in_a_job_fails_the_attempt_not_the_pool(make_tickr, regis
     _register(registry, "exits", kindjobs.exits, max_attempts=3, backoff_base=0.01, backoff_cap=0.02)
     tickr = await make_tickr(workers=1)
     j = await tickr.submit("exits", {})
-    done = await tickr.wait(j.id, timeout=30)
+    done = await tickr.wait(j.id, timeout=deadline(30))
     assert done.status == "succeeded" and done.attempts == 2
     events = await tickr._broker.read_events("default", "0", block_ms=None)
     print(events)
@@ -132,7 +133,7 @@ async def test_a_dead_process_is_reported_clearly(make_tickr, registry: Registry
     _register(registry, "exits", kindjobs.exits, max_attempts=1)
     tickr = await make_tickr(workers=1)
     j = await tickr.submit("exits", {})
-    dead = await tickr.wait(j.id, timeout=30)
+    dead = await tickr.wait(j.id, timeout=deadline(30))
     assert dead.status == "dead"
     assert "worker process" in dead.error and "died: exited with code 3" in dead.error
 
@@ -141,7 +142,7 @@ async def test_unpicklable_result_sends_the_job_to_the_dead_letter_queue(make_ti
     _register(registry, "unpicklable", kindjobs.unpicklable)
     tickr = await make_tickr(workers=1)
     j = await tickr.submit("unpicklable", {})
-    dead = await tickr.wait(j.id, timeout=30)
+    dead = await tickr.wait(j.id, timeout=deadline(30))
     assert dead.status == "dead" and dead.attempts == 1
     assert "cannot be pickled" in dead.error and "lock" in dead.error
 
@@ -150,18 +151,21 @@ async def test_a_long_process_job_keeps_its_lease(
     make_tickr, registry: Registry, redis_url: str, prefix: str, tmp_path: Path
 ) -> None:
     _register(registry, "flagged", kindjobs.flagged)
+    # 0.6 s on a quiet machine, scaled: heartbeats come every lease/3 from a loop that a slow
+    # host also slows down; what is under test is that they come while a process runs the job.
+    lease = deadline(0.6)
     # A sweeper on a loop of its own takes back any lease that runs out (this process's loop
     # would not notice while it is blocked, which is exactly the failure this test looks for).
     sweeper = ThreadedApi(
         redis_url, prefix=prefix, registry=registry, workers=0, scheduler=True, builtin_jobs=False,
-        home=tmp_path / "sweeper", lease=0.6,
+        home=tmp_path / "sweeper", lease=lease,
     )  # fmt: skip
     with sweeper:
-        tickr = await make_tickr(workers=1, lease=0.6)
-        j = await tickr.submit("flagged", {"seconds": 2.5})  # no release file: returns after 2.5 s
-        done = await tickr.wait(j.id, timeout=60)
+        tickr = await make_tickr(workers=1, lease=lease)
+        j = await tickr.submit("flagged", {"seconds": 4 * lease})  # no release file: returns after four leases
+        done = await tickr.wait(j.id, timeout=deadline(60))
         assert done.status == "succeeded" and done.attempts == 1, done.error
-        assert done.finished_at - done.started_at > 1800, "the job must outlast three leases to prove anything"
+        assert done.finished_at - done.started_at > 3 * lease * 1000, "the job must outlast three leases to prove anything"
         assert tickr._pool.counters.rejected_acks == 0
         assert sweeper.tickr._scheduler.recovered == 0
 
@@ -187,7 +191,7 @@ async def test_graceful_stop_kills_running_children_and_requeues_without_countin
     pid_file = tmp_path / "pid"
     j = await tickr.submit("flagged", {"pid_file": str(pid_file)})
     child = await _child_pid(pid_file)
-    await asyncio.wait_for(tickr.stop(grace_period=0.3), 10)
+    await asyncio.wait_for(tickr.stop(grace_period=0.3), deadline(10))
     assert not _alive(child), "the job's process is gone once stop returns"
     released = await reader.get(j.id)
     assert released.status == "ready" and released.attempts == 0
@@ -206,7 +210,7 @@ async def test_graceful_stop_waits_for_a_process_job_within_the_grace(
     await eventually(lambda: tickr._pool._stopping)
     assert not stopping.done()
     release.touch()
-    await asyncio.wait_for(stopping, 10)
+    await asyncio.wait_for(stopping, deadline(10))
     reader = await make_tickr(workers=0)
     done = await reader.get(j.id)
     assert done.status == "succeeded" and done.attempts == 1

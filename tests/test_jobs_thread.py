@@ -8,6 +8,7 @@ import time
 
 import pytest
 from helpers import ThreadedApi, eventually, never, status_is
+from timing import deadline
 
 from tickr_app import JobContext, PermanentError, Registry
 
@@ -37,7 +38,7 @@ async def test_def_handler_runs_on_a_thread_and_reports_progress(make_tickr, reg
     # The loop is free while the handler blocks: this await would hang otherwise.
     await asyncio.sleep(0.01)
     release.set()
-    done = await tickr.wait(j.id, timeout=5)
+    done = await tickr.wait(j.id, timeout=deadline(5))
     assert done.status == "succeeded" and done.result == {"n": 42, "last": False}
     assert seen["thread"] != threading.get_ident()
     assert seen["cancelled"] is False
@@ -59,11 +60,11 @@ async def test_def_handler_failure_is_retried_then_permanent_error_is_dead(make_
 
     tickr = await make_tickr(workers=1)
     j = await tickr.submit("flaky", {})
-    done = await tickr.wait(j.id, timeout=10)
+    done = await tickr.wait(j.id, timeout=deadline(10))
     assert done.status == "succeeded" and done.attempts == 2 and done.result == "ok"
     assert attempts == [1, 2]
     h = await tickr.submit("hopeless", {})
-    dead = await tickr.wait(h.id, timeout=10)
+    dead = await tickr.wait(h.id, timeout=deadline(10))
     assert dead.status == "dead" and dead.attempts == 1 and dead.error == "PermanentError: never"
     assert "in hopeless" in dead.traceback
 
@@ -87,7 +88,7 @@ async def test_timeout_fails_the_attempt_at_once_and_the_thread_keeps_its_seat(m
     tickr = await make_tickr(workers=1)
     threads = tickr._pool.runners.threads
     j = await tickr.submit("stuck", {})
-    dead = await tickr.wait(j.id, timeout=5)
+    dead = await tickr.wait(j.id, timeout=deadline(5))
     assert dead.status == "dead" and dead.error == "timed out after 0.3 s"
     # The attempt is over but a Python thread cannot be killed: it still holds its seat...
     assert (threads.seats_taken, threads.abandoned) == (1, 1)
@@ -97,7 +98,7 @@ async def test_timeout_fails_the_attempt_at_once_and_the_thread_keeps_its_seat(m
     await status_is(tickr, q.id, "active")
     await never(lambda: len(started) > 1, 0.2, message="a second thread started while the seat was held")
     release.set()
-    done = await tickr.wait(q.id, timeout=5)
+    done = await tickr.wait(q.id, timeout=deadline(5))
     assert done.status == "succeeded" and started == [j.id, q.id]
     assert saw_cancel == [True], "the timed-out handler sees ctx.cancelled"
     assert (threads.seats_taken, threads.abandoned) == (0, 0)
@@ -120,7 +121,7 @@ async def test_cancel_marks_the_job_cancelled_at_once(make_tickr, registry: Regi
     j = await tickr.submit("cooperative", {})
     await eventually(inside.is_set)
     assert await tickr.cancel(j.id) == "requested"
-    done = await tickr.wait(j.id, timeout=5)
+    done = await tickr.wait(j.id, timeout=deadline(5))
     assert done.status == "cancelled" and done.result is None
     await eventually(lambda: saw_cancel == [True], message="the handler saw the cancel flag and returned")
     await eventually(lambda: tickr._pool.runners.threads.seats_taken == 0)
@@ -135,14 +136,14 @@ async def test_never_more_threads_than_the_concurrency(make_tickr, registry: Reg
         with lock:
             inside[0] += 1
             inside[1] = max(inside[1], inside[0])
-        time.sleep(0.05)
+        time.sleep(deadline(0.05))  # long enough next to dispatching three jobs, on a slow host too
         with lock:
             inside[0] -= 1
 
     tickr = await make_tickr(workers=3)
     jobs = await tickr.submit_many([{"type": "hold", "payload": {"i": i}} for i in range(12)])
     for j in jobs:
-        assert (await tickr.wait(j.id, timeout=10)).status == "succeeded"
+        assert (await tickr.wait(j.id, timeout=deadline(10))).status == "succeeded"
     assert inside[1] == 3
     assert tickr._pool.runners.threads.threads <= 3
 
@@ -164,7 +165,7 @@ async def test_graceful_stop_waits_for_thread_jobs_then_requeues_without_countin
     j = await tickr.submit("slow", {})
     await eventually(inside.is_set)
     began = time.monotonic()
-    await asyncio.wait_for(tickr.stop(grace_period=0.3), 10)
+    await asyncio.wait_for(tickr.stop(grace_period=0.3), deadline(10))
     assert time.monotonic() - began >= 0.3, "stop waits for the thread job within the grace"
     released = await reader.get(j.id)
     assert released.status == "ready" and released.attempts == 0
@@ -179,7 +180,7 @@ async def test_graceful_stop_waits_for_thread_jobs_then_requeues_without_countin
     await eventually(lambda: second._pool._stopping)
     assert not stopping.done()
     release.set()
-    await asyncio.wait_for(stopping, 10)
+    await asyncio.wait_for(stopping, deadline(10))
     done = await reader.get(j.id)
     assert done.status == "succeeded" and done.attempts == 1
 
@@ -204,16 +205,19 @@ def test_run_in_is_checked_against_the_handler(registry: Registry) -> None:
 async def test_a_long_thread_job_keeps_its_lease(make_tickr, registry: Registry, redis_url: str, prefix: str, tmp_path) -> None:
     @registry.job("long_io")
     def long_io(payload: dict) -> str:
-        time.sleep(2.5)  # blocking I/O longer than four leases
+        time.sleep(4 * lease)  # blocking I/O longer than four leases
         return "done"
 
+    # 0.6 s on a quiet machine, scaled: heartbeats come every lease/3 from a loop that a slow
+    # host also slows down; what is under test is that they come while a thread blocks.
+    lease = deadline(0.6)
     sweeper = ThreadedApi(
         redis_url, prefix=prefix, registry=registry, workers=0, scheduler=True, builtin_jobs=False,
-        home=tmp_path / "sweeper", lease=0.6,
+        home=tmp_path / "sweeper", lease=lease,
     )  # fmt: skip
     with sweeper:  # takes back any lease that runs out, from a loop of its own
-        tickr = await make_tickr(workers=1, lease=0.6)
+        tickr = await make_tickr(workers=1, lease=lease)
         j = await tickr.submit("long_io", {})
-        done = await tickr.wait(j.id, timeout=30)
+        done = await tickr.wait(j.id, timeout=deadline(30))
         assert done.status == "succeeded" and done.attempts == 1, done.error
         assert sweeper.tickr._scheduler.recovered == 0

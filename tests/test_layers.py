@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from timing import deadline
 
 REPO = Path(__file__).resolve().parents[1]
 LINT_IMPORTS = shutil.which("lint-imports") or str(Path(sys.executable).with_name("lint-imports"))
@@ -20,7 +21,7 @@ pytestmark = pytest.mark.skipif(not Path(LINT_IMPORTS).exists(), reason="import-
 
 def _lint(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [LINT_IMPORTS, "--no-cache", *args], cwd=REPO, capture_output=True, text=True, timeout=120, check=False
+        [LINT_IMPORTS, "--no-cache", *args], cwd=REPO, capture_output=True, text=True, timeout=deadline(120), check=False
     )
 
 

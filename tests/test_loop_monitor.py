@@ -9,38 +9,44 @@ import time
 import aiohttp
 import pytest
 from helpers import eventually
+from timing import deadline
 
 from tickr_app import JobContext, Registry
 from tickr_app.api import start_api
 from tickr_app.core.reprs import worker_text
+
+# The default 0.1 s stall threshold and the stalls the tests cause, both scaled: on a slow host
+# ordinary callbacks take longer too, and must stay under the threshold while the deliberate
+# stalls stay well above it.
+THRESHOLD = deadline(0.1)
 
 
 async def test_a_blocking_async_def_job_is_named_in_one_warning(make_tickr, registry: Registry, caplog) -> None:
     @registry.job("careless")
     async def careless(payload: dict, ctx: JobContext) -> str:
         await asyncio.sleep(0)
-        time.sleep(0.3)  # noqa: ASYNC251 - blocks the event loop: the mistake the monitor exists for
+        time.sleep(deadline(0.3))  # noqa: ASYNC251 - blocks the event loop: the mistake the monitor exists for
         return "done"
 
     caplog.set_level(logging.WARNING, logger="tickr.loop")
-    tickr = await make_tickr(workers=1)
+    tickr = await make_tickr(workers=1, loop_lag_threshold=THRESHOLD)
     j = await tickr.submit("careless", {})
-    assert (await tickr.wait(j.id, timeout=10)).status == "succeeded"
+    assert (await tickr.wait(j.id, timeout=deadline(10))).status == "succeeded"
     stalls = await eventually(lambda: [r for r in caplog.records if "event loop blocked" in r.getMessage()])
     assert len(stalls) == 1
     text = stalls[0].getMessage()
     assert f"job careless {j.id}" in text and "def handler" in text
     snapshot = tickr.loop_lag()
     assert snapshot is not None and snapshot.stalls == 1 and snapshot.offender == f"job careless {j.id}"
-    assert snapshot.max_ms >= 200
+    assert snapshot.max_ms >= deadline(0.2) * 1000
 
 
 async def test_a_stall_outside_jobs_names_the_callback(make_tickr, caplog) -> None:
     caplog.set_level(logging.WARNING, logger="tickr.loop")
-    await make_tickr(workers=1)
+    await make_tickr(workers=1, loop_lag_threshold=THRESHOLD)
 
     def hog_the_loop() -> None:
-        time.sleep(0.4)
+        time.sleep(deadline(0.4))
 
     asyncio.get_running_loop().call_soon(hog_the_loop)
     stalls = await eventually(lambda: [r for r in caplog.records if "event loop blocked" in r.getMessage()])
@@ -52,34 +58,35 @@ async def test_a_stall_outside_jobs_names_the_callback(make_tickr, caplog) -> No
 async def test_a_stall_long_enough_to_risk_leases_says_so(make_tickr, registry: Registry, caplog) -> None:
     @registry.job("very_careless")
     async def very_careless(payload: dict) -> None:
-        time.sleep(0.5)  # noqa: ASYNC251 - on purpose
+        time.sleep(deadline(0.5))  # noqa: ASYNC251 - on purpose
 
     caplog.set_level(logging.WARNING, logger="tickr.loop")
-    tickr = await make_tickr(workers=1, lease=0.9)  # heartbeats every 0.3 s
+    lease = deadline(0.9)
+    tickr = await make_tickr(workers=1, lease=lease)  # heartbeats every lease/3
     j = await tickr.submit("very_careless", {})
-    await tickr.wait(j.id, timeout=10)
+    await tickr.wait(j.id, timeout=deadline(10))
     stalls = await eventually(lambda: [r for r in caplog.records if "event loop blocked" in r.getMessage()])
-    assert "leases of 0.9 s are at risk" in stalls[0].getMessage()
+    assert f"leases of {tickr._pool.settings.lease_ms / 1000:g} s are at risk" in stalls[0].getMessage()
     assert tickr._pool.loop_monitor.lease_risks == 1
 
 
 async def test_lag_is_in_the_worker_record_the_api_and_metrics(make_tickr, registry: Registry) -> None:
     @registry.job("careless")
     async def careless(payload: dict) -> None:
-        time.sleep(0.25)  # noqa: ASYNC251 - on purpose
+        time.sleep(deadline(0.25))  # noqa: ASYNC251 - on purpose
 
-    tickr = await make_tickr(workers=1)
+    tickr = await make_tickr(workers=1, loop_lag_threshold=THRESHOLD)
     server = await start_api(tickr, port=0)
     try:
         j = await tickr.submit("careless", {})
-        await tickr.wait(j.id, timeout=10)
+        await tickr.wait(j.id, timeout=deadline(10))
 
         async def recorded():
             workers = await tickr.worker_processes()
             return workers[0] if workers and workers[0].loop and workers[0].loop.stalls else None
 
         me = await eventually(recorded, message="the stall reaches the worker registry")
-        assert me.loop.offender == f"job careless {j.id}" and me.loop.max_ms >= 150
+        assert me.loop.offender == f"job careless {j.id}" and me.loop.max_ms >= deadline(0.15) * 1000
         async with aiohttp.ClientSession() as http:
             async with http.get(f"{server.url}/api/v1/workers") as resp:
                 body = await resp.json()
@@ -101,25 +108,27 @@ async def test_lag_is_in_the_worker_record_the_api_and_metrics(make_tickr, regis
 async def test_the_threshold_is_configurable(make_tickr, registry: Registry, caplog) -> None:
     @registry.job("slightly_careless")
     async def slightly_careless(payload: dict) -> None:
-        time.sleep(0.25)  # noqa: ASYNC251 - on purpose
+        time.sleep(deadline(0.25))  # noqa: ASYNC251 - on purpose
 
     caplog.set_level(logging.WARNING, logger="tickr.loop")
-    tickr = await make_tickr(workers=1, loop_lag_threshold=1.0)
+    tickr = await make_tickr(workers=1, loop_lag_threshold=deadline(1.0))
     j = await tickr.submit("slightly_careless", {})
-    await tickr.wait(j.id, timeout=10)
-    await asyncio.sleep(0.3)  # let the monitor's next tick measure the stall
-    assert tickr._pool.loop_monitor.snapshot().max_ms >= 150
+    await tickr.wait(j.id, timeout=deadline(10))
+    # the monitor's next tick measures the stall (and must not call it one)
+    await eventually(
+        lambda: tickr._pool.loop_monitor.snapshot().max_ms >= deadline(0.15) * 1000, message="the stall measured"
+    )
     assert not [r for r in caplog.records if "event loop blocked" in r.getMessage()]
 
 
 async def test_notebook_displays_show_the_loop_lag_and_escape_the_offender(make_tickr, registry: Registry) -> None:
     @registry.job("<b>careless</b>")
     async def careless(payload: dict) -> None:
-        time.sleep(0.25)  # noqa: ASYNC251 - on purpose
+        time.sleep(deadline(0.25))  # noqa: ASYNC251 - on purpose
 
-    tickr = await make_tickr(workers=1)
+    tickr = await make_tickr(workers=1, loop_lag_threshold=THRESHOLD)
     j = await tickr.submit("<b>careless</b>", {})
-    await tickr.wait(j.id, timeout=10)
+    await tickr.wait(j.id, timeout=deadline(10))
 
     async def recorded():
         workers = await tickr.worker_processes()

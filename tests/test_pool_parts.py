@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from helpers import eventually
+from timing import deadline
 
 from tickr_app.core.acks import AckBatcher
 from tickr_app.core.broker import Broker, BrokerSettings, EnqueueSpec, LeasedJob
@@ -152,7 +153,7 @@ async def test_presence_publishes_the_pool_and_hears_remote_commands(broker: Bro
         (info,) = await broker.workers()
         assert (info.id, info.concurrency, info.busy, info.paused, info.jobs) == ("w1", 2, 1, False, ["job-1"])
         assert info.loop is not None and info.loop.lag_ms == 1.5  # the loop lag travels with the record
-        await asyncio.wait_for(listener.connected.wait(), 5)
+        await asyncio.wait_for(listener.connected.wait(), deadline(5))
 
         await broker.command_worker("w1", concurrency=5)
         await eventually(lambda: ("scale", 5) in pool.calls, message="the control channel delivered the command")

@@ -9,6 +9,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 from helpers import register_api_test_jobs
+from timing import deadline
 
 from tickr_app import Registry, Tickr
 from tickr_app.api import start_api
@@ -96,7 +97,7 @@ async def test_api_accepts_and_addresses_what_python_creates(make_tickr: Any, re
     tickr = await make_tickr(workers=0)
     server = await start_api(tickr, port=0)
     try:
-        async with httpx.AsyncClient(base_url=server.url + "/api/v1", timeout=10) as http:
+        async with httpx.AsyncClient(base_url=server.url + "/api/v1", timeout=deadline(10)) as http:
             for name in GOOD:
                 await tickr.submit("echo", {"text": "x"}, queue=name)  # created from Python ...
                 r = await http.post(f"/queues/{name}/pause")  # ... and found by the API

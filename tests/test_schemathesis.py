@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from proc import spawn_tickr, stop, wait_until_async
+from timing import deadline
 
 pytestmark = pytest.mark.slow
 
@@ -69,12 +70,12 @@ async def test_schemathesis_finds_nothing(redis_url: str, prefix: str, tmp_path:
             "--phases", "examples,coverage,fuzzing,stateful",
             "--max-examples", os.environ.get("TICKR_ST_EXAMPLES", "25"),
             "--seed", os.environ.get("TICKR_ST_SEED", "17"),
-            "--request-timeout", "15",
+            "--request-timeout", f"{deadline(15):g}",
             "--generation-database", "none",
             "--no-color",
             cwd=tmp_path, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
         )  # fmt: skip
-        out, _ = await asyncio.wait_for(proc.communicate(), 280)
+        out, _ = await asyncio.wait_for(proc.communicate(), deadline(280))
         report = out.decode(errors="replace")
         assert proc.returncode == 0, report[-6000:]
         assert "Stateful" in report and "Scenarios:" in report, report[-3000:]  # the stateful phase ran

@@ -3,11 +3,9 @@ keys (pause/resume, run now, delete with confirmation) and the add form with its
 
 from __future__ import annotations
 
-import inspect
-import time
-from collections.abc import Callable
 from typing import Any
 
+from helpers import pilot_wait_for as wait_for
 from pydantic import BaseModel, Field
 from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
@@ -32,19 +30,6 @@ def register(registry: Registry) -> None:
     @registry.job("greet")
     async def greet(payload: Greeting) -> dict[str, str]:
         return {"hello": payload.name}
-
-
-async def wait_for(pilot: Pilot[Any], predicate: Callable[[], Any], what: str, timeout: float = 8.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if inspect.isawaitable(result):
-            result = await result
-        if result:
-            return result
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        await pilot.pause(0.05)
 
 
 def test_preview_reads_cron_or_interval() -> None:

@@ -17,6 +17,7 @@ import redis.asyncio as aioredis
 from proc import spawn_tickr, stop
 from test_tui import SIZE, Jobs, choose_type, dead_jobs, show_table, wait_for
 from test_tui_tables import shows
+from timing import deadline
 from textual.app import App, ComposeResult
 from textual.widgets import Input, OptionList, Static
 
@@ -216,7 +217,7 @@ def test_a_jobs_module_that_registers_nothing_is_warned_about_in_one_line(tmp_pa
         env=env,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=deadline(60),
         check=False,
     )
     warnings = [line for line in done.stderr.splitlines() if "nojobs_here" in line]

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from proc import read_lines, spawn_tickr, stop, wait_until
+from timing import deadline
 
 from tickr_app import Tickr
 
@@ -41,12 +42,12 @@ async def test_worker_runs_thread_and_process_jobs_and_its_children_end_with_it(
     try:
         crunches = [await producer.submit("crunch", {"name": str(i)}) for i in range(3)]
         threaded = await producer.submit("threaded", {"name": "t"})
-        results = [(await producer.wait(j.id, timeout=60)) for j in crunches]
+        results = [(await producer.wait(j.id, timeout=deadline(60))) for j in crunches]
         assert all(r.status == "succeeded" for r in results), [r.error for r in results]
         assert {r.result["parent"] for r in results} == {worker.pid}, "children of the worker process"
         assert all(r.result["pid"] != worker.pid for r in results)
         assert len({r.result["pid"] for r in results}) <= 2, "never more processes than the concurrency"
-        done = await producer.wait(threaded.id, timeout=30)
+        done = await producer.wait(threaded.id, timeout=deadline(30))
         assert done.status == "succeeded" and done.result["thread"].startswith("tickr-job-thread")
 
         hold = await producer.submit("crunch_hold", {"name": "60"})
