@@ -198,8 +198,17 @@ def test_job_html_escapes_type_queue_and_result() -> None:
     assert html.count("&lt;script&gt;") >= 4
 
 
-def test_text_reprs_are_readable() -> None:
+def test_text_reprs_are_readable(monkeypatch: pytest.MonkeyPatch) -> None:
+    from types import SimpleNamespace
+
     from IPython.lib.pretty import pretty
+
+    from tickr_app.core import reprs
+
+    # One instant for every repr below: "heartbeat N ms ago" read twice must say the same N,
+    # however slowly this host gets from one repr to the next.
+    now_s = time.time()
+    monkeypatch.setattr(reprs, "time", SimpleNamespace(time=lambda: now_s))
 
     text = pretty(make_job(status="succeeded", result={"ok": True}, error=None, traceback=None))
     assert text.splitlines()[0].startswith("Job 0b6f3c2e-1111-4222-8333-444455556666 resize [succeeded]")
@@ -209,7 +218,7 @@ def test_text_reprs_are_readable() -> None:
     assert table.splitlines()[0].split()[:3] == ["queue", "ready", "waiting"]
     assert "mail (paused)" in table
     assert pretty(stats["default"]).splitlines()[1].split()[:4] == ["default", "3", "2", "0"]
-    now = int(time.time() * 1000)
+    now = int(now_s * 1000)
     worker = WorkerInfo("h:1:a", "h", 1, ["default"], 5, 2, False, now - 60_000, now, [])
     assert pretty(worker).startswith("worker h:1:a on h pid 1: 2/5 busy")
     assert pretty(WorkerList([worker])) == pretty(worker)
