@@ -7,7 +7,6 @@ from typing import Any
 
 from helpers import pilot_wait_for as wait_for
 from pydantic import BaseModel, Field
-from textual.pilot import Pilot
 from textual.widgets import Input, Select, Static
 
 from tickr_app import Registry
