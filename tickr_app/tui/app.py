@@ -389,53 +389,53 @@ class TickrApp(App[None]):
             if sure:
                 message.on_sure()
 
-        self.push_screen(ConfirmScreen(message.title, message.text, confirm=message.confirm), answered)
+        self.push_screen(
+            ConfirmScreen(message.title, message.text, confirm=message.confirm, danger=message.danger), answered
+        )
 
     def on_schedule_form_requested(self, message: ScheduleFormRequested) -> None:
         from .screens.schedule_form import ScheduleFormScreen
 
         self.push_screen(ScheduleFormScreen(self.tickr), message.on_saved)
 
-    def action_retry_all_dead(self) -> None:
+    def _dead_jobs_of_queue(self) -> tuple[str, str] | None:
+        """The selected queue and how to name its dead jobs in a question; None (and a word to
+        the user) when it has none."""
         queue = self.queues_pane.queue or DEFAULT_QUEUE
         stats = self.queues_pane.stats.get(queue)
         dead = stats.dead if stats is not None else None
         if dead == 0:
             self.notify(f"Queue {queue} has no dead jobs.")
+            return None
+        return queue, f"all {dead:,} dead jobs" if dead is not None else "every dead job"
+
+    def action_retry_all_dead(self) -> None:
+        found = self._dead_jobs_of_queue()
+        if found is None:
             return
-        what = f"all {dead:,} dead jobs" if dead is not None else "every dead job"
-
-        def answered(sure: bool | None) -> None:
-            if sure:
-                self._run_command("Retry all dead", lambda: self.controller.retry_dead(queue))
-
-        self.push_screen(
-            ConfirmScreen(
-                "Retry all dead jobs?", f"Put {what} of queue {queue} back to ready?", confirm="Retry all", danger=False
-            ),
-            answered,
+        queue, what = found
+        self.post_message(
+            ConfirmRequested(
+                "Retry all dead jobs?",
+                f"Put {what} of queue {queue} back to ready?",
+                "Retry all",
+                lambda: self._run_command("Retry all dead", lambda: self.controller.retry_dead(queue)),
+                danger=False,
+            )
         )
 
     def action_delete_all_dead(self) -> None:
-        queue = self.queues_pane.queue or DEFAULT_QUEUE
-        stats = self.queues_pane.stats.get(queue)
-        dead = stats.dead if stats is not None else None
-        if dead == 0:
-            self.notify(f"Queue {queue} has no dead jobs.")
+        found = self._dead_jobs_of_queue()
+        if found is None:
             return
-        what = f"all {dead:,} dead jobs" if dead is not None else "every dead job"
-
-        def answered(sure: bool | None) -> None:
-            if sure:
-                self._run_command("Delete all dead", lambda: self.controller.delete_dead(queue))
-
-        self.push_screen(
-            ConfirmScreen(
+        queue, what = found
+        self.post_message(
+            ConfirmRequested(
                 "Delete all dead jobs?",
                 f"Delete {what} of queue {queue} and their records? This cannot be undone.",
-                confirm="Delete all",
-            ),
-            answered,
+                "Delete all",
+                lambda: self._run_command("Delete all dead", lambda: self.controller.delete_dead(queue)),
+            )
         )
 
     def action_find_job(self) -> None:

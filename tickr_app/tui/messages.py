@@ -42,6 +42,8 @@ class ConfirmRequested(Message):
     text: str
     confirm: str
     on_sure: Callable[[], None]
+    danger: bool = True
+    """Destructive (the confirm button is red); False for e.g. "retry all"."""
 
 
 @dataclass
