@@ -174,7 +174,11 @@ class LoopMonitor:
             if late >= self.threshold / 2 and (seen is None or not seen[1].startswith("job ")):
                 # Keep sampling through the stall: a job's frame, once seen, is the answer (a slow
                 # callback may have made the loop late before the job's step blocked it for long).
-                sample = self._describe_loop_thread()
+                try:
+                    sample = self._describe_loop_thread()
+                except Exception as exc:  # the watchdog must outlive any one bad sample
+                    log.debug("loop watchdog could not read the loop's stack", exc_info=exc)
+                    sample = f"not a job: unknown ({type(exc).__name__})"
                 if seen is None or sample.startswith("job "):
                     self._seen = (beat, sample)
 
