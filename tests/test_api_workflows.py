@@ -32,7 +32,9 @@ async def served(make_tickr: Any, registry: Registry) -> AsyncIterator[tuple[Tic
 async def test_round_trip(served: tuple[Tickr, str]) -> None:
     _, url = served
     async with AsyncClient(url, timeout=deadline(5)) as c:
-        tree = chain(group(sig("echo", {"text": "a"}), sig("echo", {"text": "b", "times": 2})), sig("echo", {"text": "c"}))
+        tree = chain(
+            group(sig("echo", {"text": "a"}), sig("echo", {"text": "b", "times": 2})), sig("echo", {"text": "c"})
+        )
         wf = await c.submit_workflow(tree)
         WorkflowOut.model_validate(wf)
         assert wf["total"] == 3 and len(wf["nodes"]) == 3 and wf["policy"] == "fail_fast"
@@ -66,17 +68,19 @@ async def test_round_trip(served: tuple[Tickr, str]) -> None:
 
 def test_sync_client(redis_url: str, prefix: str, registry: Registry, home: Path) -> None:
     register_api_test_jobs(registry)
-    with ThreadedApi(redis_url, workers=1, prefix=prefix, registry=registry, home=home, builtin_jobs=False) as api:
-        with Client(api.url, timeout=deadline(5)) as c:
-            wf = c.submit_workflow(group(sig("echo", {"text": "s"})).then(sig("echo", {"text": "t"})), queue="default")
-            done = c.wait_workflow(wf["id"], timeout=deadline(10), interval=0.02)
-            assert done["status"] == "succeeded"
-            assert [w["id"] for w in c.list_workflows(queue="default")] == [wf["id"]]
-            assert c.get_workflow(wf["id"])["nodes"][1]["parents"] == [0]
-            with pytest.raises(Conflict):
-                c.retry_workflow(wf["id"])
-            with pytest.raises(ValidationFailed):
-                c.submit_workflow({"group": []})
+    with (
+        ThreadedApi(redis_url, workers=1, prefix=prefix, registry=registry, home=home, builtin_jobs=False) as api,
+        Client(api.url, timeout=deadline(5)) as c,
+    ):
+        wf = c.submit_workflow(group(sig("echo", {"text": "s"})).then(sig("echo", {"text": "t"})), queue="default")
+        done = c.wait_workflow(wf["id"], timeout=deadline(10), interval=0.02)
+        assert done["status"] == "succeeded"
+        assert [w["id"] for w in c.list_workflows(queue="default")] == [wf["id"]]
+        assert c.get_workflow(wf["id"])["nodes"][1]["parents"] == [0]
+        with pytest.raises(Conflict):
+            c.retry_workflow(wf["id"])
+        with pytest.raises(ValidationFailed):
+            c.submit_workflow({"group": []})
 
 
 @pytest.fixture
@@ -115,4 +119,6 @@ async def test_unknown_ids_and_bad_queries(raw: httpx.AsyncClient) -> None:
         assert (await raw.delete("/workflows/00000000-0000-4000-8000-000000000000")).status_code == 404
         assert (await raw.post("/workflows/00000000-0000-4000-8000-000000000000/retry")).status_code == 404
         assert (await raw.get("/workflows", params={"status": "nope"})).status_code == 422
-        assert (await raw.post("/workflows", content=b"{", headers={"Content-Type": "application/json"})).status_code == 400
+        assert (
+            await raw.post("/workflows", content=b"{", headers={"Content-Type": "application/json"})
+        ).status_code == 400

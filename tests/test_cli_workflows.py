@@ -27,7 +27,11 @@ def test_workflows_cli_round_trip(
             return code, out, err
 
         tree = tmp_path / "wf.json"
-        tree.write_bytes(orjson.dumps(group(sig("echo", {"text": "a"}), sig("echo", {"text": "b"})).then(sig("echo", {"text": "c"})).to_json()))
+        tree.write_bytes(
+            orjson.dumps(
+                group(sig("echo", {"text": "a"}), sig("echo", {"text": "b"})).then(sig("echo", {"text": "c"})).to_json()
+            )
+        )
         code, out, err = run("submit", str(tree), "--wait")
         assert code == 0, err
         lines = out.strip().splitlines()
@@ -39,7 +43,9 @@ def test_workflows_cli_round_trip(
         assert orjson.loads(out)["nodes"][2]["result"] == {"echo": "c"}
 
         body = tmp_path / "body.json"
-        body.write_bytes(orjson.dumps({"tree": chain(sig("block"), sig("echo", {"text": "x"})).to_json(), "policy": "continue"}))
+        body.write_bytes(
+            orjson.dumps({"tree": chain(sig("block"), sig("echo", {"text": "x"})).to_json(), "policy": "continue"})
+        )
         code, out, _ = run("submit", str(body))
         blocked = out.strip()
         assert code == 0 and len(blocked) == 36

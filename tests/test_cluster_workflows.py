@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from redis_servers import RedisClusterServers
 from test_cluster import (  # noqa: F401  (fixtures)
     _cluster_registry,
     _queues_on_distinct_nodes,
@@ -14,14 +15,13 @@ from test_cluster import (  # noqa: F401  (fixtures)
     engines,
     needs_server,
 )
-from redis_servers import RedisClusterServers
 from timing import deadline
 
 from tickr_app import chain, group, sig
 
 
 @needs_server
-async def test_workflows_in_two_queues_on_different_nodes(cluster: RedisClusterServers, cprefix: str, engines: Any) -> None:
+async def test_workflows_in_two_queues(cluster: RedisClusterServers, cprefix: str, engines: Any) -> None:  # noqa: F811
     qa, qb = _queues_on_distinct_nodes(cluster, cprefix, 2)
     registry, _seen = _cluster_registry([qa])
     tickr = await engines(registry, queues=[qa, qb], workers=4)

@@ -34,7 +34,9 @@ async def test_fan_in_fires_once_when_members_finish_together_on_two_processes(
 ) -> None:
     log = tmp_path / "runs.log"
     producer = await _producer(redis_url, prefix, home)
-    workers = [spawn_tickr(_worker_args(redis_url, prefix, "--workers", "10"), log_path=log, home=home) for _ in range(2)]
+    workers = [
+        spawn_tickr(_worker_args(redis_url, prefix, "--workers", "10"), log_path=log, home=home) for _ in range(2)
+    ]
     try:
 
         async def both_registered() -> bool:
@@ -76,12 +78,16 @@ async def test_kill_9_of_the_last_members_worker_still_fires_the_callback(
             info = await producer.get_workflow(wf.id)
             return [n.status for n in info.nodes[:2]] == ["succeeded", "succeeded"]
 
-        await wait_until(lambda: any(l.startswith("start 2 1") for l in read_lines(log)), 20, "the last member to start")
+        await wait_until(
+            lambda: any(l.startswith("start 2 1") for l in read_lines(log)), 20, "the last member to start"
+        )
         await wait_until_async(others_done, 20, "the other members to succeed")
         first.send_signal(signal.SIGKILL)
         first.wait(deadline(10))
 
-        second = spawn_tickr(_worker_args(redis_url, prefix, "--lease", LEASE, "--workers", "4"), log_path=log, home=home)
+        second = spawn_tickr(
+            _worker_args(redis_url, prefix, "--lease", LEASE, "--workers", "4"), log_path=log, home=home
+        )
         done = await producer.wait_workflow(wf.id, timeout=deadline(30))
         assert done.status == "succeeded", done
         assert done.result == [0, 1, 2]

@@ -7,14 +7,13 @@ import asyncio
 from typing import Any
 
 import pytest
+from conftest import TickrFactory
 from pydantic import BaseModel
 from timing import deadline
 
 from tickr_app import JobContext, PermanentError, Registry
 from tickr_app.core.errors import InvalidPayload, InvalidRequest, UnknownJobType, WorkflowNotFound, WrongState
 from tickr_app.core.workflows import MAX_NODES, chain, group, sig
-
-from conftest import TickrFactory
 
 
 class Num(BaseModel):
@@ -97,15 +96,14 @@ async def test_nested_tree(make_tickr: TickrFactory, wf_registry: Registry) -> N
 
 async def test_fail_fast_fails_the_rest(make_tickr: TickrFactory, wf_registry: Registry) -> None:
     tickr = await make_tickr(workers=3)
-    wf = await tickr.submit_workflow(
-        chain(group(sig("boom", {"n": 0}), sig("gate", {"n": 1})), sig("collect"))
-    )
+    wf = await tickr.submit_workflow(chain(group(sig("boom", {"n": 0}), sig("gate", {"n": 1})), sig("collect")))
     done = await tickr.wait_workflow(wf.id, timeout=deadline(10))
     assert done.status == "failed"
     assert done.failed_node == 0 and done.error and "boom 0" in done.error
     statuses = [n.status for n in done.nodes]
     assert statuses[0] == "dead"
     assert statuses[2] == "skipped"
+
     # The running gate was asked to stop and ends cancelled.
     async def gate_cancelled() -> bool:
         return (await tickr.get_workflow(wf.id)).nodes[1].status == "cancelled"

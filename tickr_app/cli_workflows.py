@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +14,10 @@ import orjson
 from .settings import DEFAULT_HOST, DEFAULT_PORT, env
 
 MAX_FILE_BYTES = 1024**2
+
+
+class BadFile(Exception):
+    """The workflow file cannot be read or is not a JSON object."""
 
 
 def add_parser(sub: Any) -> None:
@@ -27,7 +31,7 @@ def add_parser(sub: Any) -> None:
 
     submit = actions.add_parser(
         "submit",
-        help="submit a workflow from a JSON file ('-': stdin): a tree, or {\"tree\", \"queue\"?, \"policy\"?}",
+        help='submit a workflow from a JSON file (\'-\': stdin): a tree, or {"tree", "queue"?, "policy"?}',
     )
     submit.add_argument("file")
     submit.add_argument("--queue", help="the queue every node runs in")
@@ -52,7 +56,7 @@ def add_parser(sub: Any) -> None:
 def _when(ms: int | None) -> str:
     if ms is None:
         return "-"
-    return datetime.fromtimestamp(ms / 1000, timezone.utc).astimezone().strftime("%Y-%m-%d %H:%M:%S")
+    return datetime.fromtimestamp(ms / 1000, UTC).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _line(w: dict[str, Any]) -> str:
@@ -74,15 +78,15 @@ def _read_body(path: str) -> dict[str, Any]:
     try:
         raw = sys.stdin.buffer.read(MAX_FILE_BYTES + 1) if path == "-" else Path(path).read_bytes()
     except OSError as exc:
-        raise ValueError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise BadFile(f"cannot read {path}: {exc.strerror or exc}") from None
     if len(raw) > MAX_FILE_BYTES:
-        raise ValueError(f"{path} is larger than 1 MiB")
+        raise BadFile(f"{path} is larger than 1 MiB")
     try:
         data = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise ValueError(f"{path} is not valid JSON: {exc}") from None
+        raise BadFile(f"{path} is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
-        raise ValueError(f"{path} must hold a JSON object: a tree, or {{\"tree\", \"queue\"?, \"policy\"?}}")
+        raise BadFile(f'{path} must hold a JSON object: a tree, or {{"tree", "queue"?, "policy"?}}')
     return data if "tree" in data else {"tree": data}
 
 
@@ -97,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
             if args.action == "submit":
                 try:
                     body = _read_body(args.file)
-                except ValueError as exc:
+                except BadFile as exc:
                     return _fail(prog, str(exc))
                 result: Any = client.submit_workflow(
                     body["tree"], queue=args.queue or body.get("queue"), policy=args.policy or body.get("policy")

@@ -113,8 +113,16 @@ def workflow_paths(b: _Builder, responses: Responses, registry: Registry) -> dic
                 "summary": "Workflows, newest first, with their progress (done of total)",
                 "parameters": [
                     {"name": "queue", "in": "query", "schema": {"type": "string", "pattern": QUEUE_NAME_PATTERN}},
-                    {"name": "status", "in": "query", "schema": {"type": "string", "enum": ["running", "succeeded", "failed", "cancelled"]}},
-                    {"name": "limit", "in": "query", "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50}},
+                    {
+                        "name": "status",
+                        "in": "query",
+                        "schema": {"type": "string", "enum": ["running", "succeeded", "failed", "cancelled"]},
+                    },
+                    {
+                        "name": "limit",
+                        "in": "query",
+                        "schema": {"type": "integer", "minimum": 1, "maximum": 1000, "default": 50},
+                    },
                 ],
                 "responses": responses(200, b.model(WorkflowList), [422]),
             },

@@ -80,4 +80,3 @@ class WorkflowSummary(WorkflowOut):
 
 class WorkflowList(_Response):
     workflows: list[WorkflowSummary]
-

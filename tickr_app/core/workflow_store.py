@@ -223,7 +223,9 @@ class WorkflowStore:
                 f"workflow {workflow_id} has nothing to retry (it is {info.status})", details={"status": info.status}
             )
         if started == 0 and not any(n.status in ("dead", "cancelled") for n in info.nodes):
-            raise WrongState(f"workflow {workflow_id} has no dead or cancelled node to retry", details={"status": info.status})
+            raise WrongState(
+                f"workflow {workflow_id} has no dead or cancelled node to retry", details={"status": info.status}
+            )
         return info
 
 
@@ -238,7 +240,19 @@ async def node_inputs(broker: Broker, job: LeasedJob) -> tuple[str, int, list[An
     return str(wf_id), int(node), orjson.loads(inputs) if inputs else []
 
 
-_SUMMARY_FIELDS = ("id", "queue", "status", "policy", "total", "done", "created_at", "finished_at", "failed_node", "error", "shape")
+_SUMMARY_FIELDS = (
+    "id",
+    "queue",
+    "status",
+    "policy",
+    "total",
+    "done",
+    "created_at",
+    "finished_at",
+    "failed_node",
+    "error",
+    "shape",
+)
 
 
 def _summary(h: dict[str, str]) -> WorkflowInfo:

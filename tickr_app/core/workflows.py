@@ -29,9 +29,7 @@ FAILURE_POLICIES: tuple[str, ...] = get_args(FailurePolicy)
 WorkflowStatus = Literal["running", "succeeded", "failed", "cancelled"]
 WORKFLOW_STATUSES: tuple[str, ...] = get_args(WorkflowStatus)
 
-NodeStatus = Literal[
-    "pending", "waiting", "ready", "active", "succeeded", "dead", "cancelled", "skipped"
-]
+NodeStatus = Literal["pending", "waiting", "ready", "active", "succeeded", "dead", "cancelled", "skipped"]
 """``pending``: waits for its dependencies (no job exists yet). ``waiting``/``ready``/``active``:
 its job's status. ``skipped``: it never ran because a dependency failed (``continue``) or the
 workflow stopped; it runs if the workflow is retried."""
@@ -154,7 +152,9 @@ def flatten(tree: Node) -> FlatWorkflow:
             if edges > MAX_EDGES:
                 raise InvalidRequest(f"workflow has more than {MAX_EDGES} dependencies")
             index = len(nodes)
-            nodes.append(FlatNode(index, node.type, node.payload, node.max_attempts, node.name or node.type, list(after)))
+            nodes.append(
+                FlatNode(index, node.type, node.payload, node.max_attempts, node.name or node.type, list(after))
+            )
             for parent in after:
                 nodes[parent].children.append(index)
             return [index], index
