@@ -259,3 +259,21 @@ async def test_a_long_chain_reads_fast(make_tickr: TickrFactory, wf_registry: Re
     done = await tickr.wait_workflow(wf.id, timeout=deadline(10))
     assert done.status == "failed" and done.total == 3000
     assert {n.status for n in done.nodes[1:]} == {"skipped"}
+
+
+async def test_thread_and_process_handlers_get_the_results(make_tickr: TickrFactory, wf_registry: Registry) -> None:
+    import os
+
+    import wfjobs
+
+    wf_registry.job("in_thread", run_in="thread")(wfjobs.wf_in_thread)
+    wf_registry.job("in_process", run_in="process")(wfjobs.wf_in_process)
+    tickr = await make_tickr(workers=2)
+    wf = await tickr.submit_workflow(
+        chain(sig("add", {"n": 7}), sig("in_thread", {"n": 0}), sig("in_process", {"n": 0}))
+    )
+    done = await tickr.wait_workflow(wf.id, timeout=deadline(30))
+    assert done.status == "succeeded", done
+    assert done.nodes[1].result == [7]
+    out = done.result
+    assert out["pid"] != os.getpid() and out["workflow"] == wf.id and out["node"] == 2 and out["previous"] == [7]
