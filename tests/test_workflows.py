@@ -277,3 +277,24 @@ async def test_thread_and_process_handlers_get_the_results(make_tickr: TickrFact
     assert done.nodes[1].result == [7]
     out = done.result
     assert out["pid"] != os.getpid() and out["workflow"] == wf.id and out["node"] == 2 and out["previous"] == [7]
+
+
+async def test_a_node_lost_on_its_last_attempt_fails_the_workflow(
+    make_tickr: TickrFactory, wf_registry: Registry
+) -> None:
+    """Lease recovery sends a node whose worker died on its last attempt to dead: under
+    fail_fast the workflow is failed, never left waiting for a callback that cannot come."""
+    lease = deadline(1.0)
+    first = await make_tickr(workers=1, lease=lease)
+    wf = await first.submit_workflow(chain(sig("gate", {"n": 1}), sig("add")))
+
+    async def running() -> bool:
+        return (await first.get_workflow(wf.id)).nodes[0].status == "active"
+
+    await eventually(running, message="the first node runs")
+    await first._pool.kill()  # type: ignore[union-attr]  # dies without releasing: the lease stays
+    second = await make_tickr(workers=0, scheduler=True, lease=lease)
+    done = await second.wait_workflow(wf.id, timeout=deadline(15))
+    assert done.status == "failed" and done.failed_node == 0
+    assert "lease expired" in (done.error or "")
+    assert [n.status for n in done.nodes] == ["dead", "skipped"]
