@@ -182,8 +182,10 @@ async def test_bad_trees(make_tickr: TickrFactory, wf_registry: Registry) -> Non
         await tickr.submit_workflow(chain(sig("add", {"n": "x"})))
     with pytest.raises(InvalidRequest, match="at least one"):
         await tickr.submit_workflow(group())
-    with pytest.raises(InvalidRequest, match="more than"):
-        await tickr.submit_workflow(group(*[sig("add")] * (MAX_NODES + 1)))
+    with pytest.raises(InvalidRequest, match=f"more than {MAX_NODES} nodes"):
+        await tickr.submit_workflow(group(*[group(*[sig("add")] * 1000)] * 5, sig("add")))
+    with pytest.raises(InvalidRequest, match="more than 1000 members"):
+        await tickr.submit_workflow(group(*[sig("add")] * 1001))
     with pytest.raises(InvalidRequest, match="policy"):
         await tickr.submit_workflow(sig("add"), policy="maybe")
     with pytest.raises(InvalidRequest):
@@ -253,11 +255,13 @@ async def test_retry_all_dead_resumes_workflows(make_tickr: TickrFactory, wf_reg
 
 
 async def test_a_long_chain_reads_fast(make_tickr: TickrFactory, wf_registry: Registry) -> None:
-    """A 3000-node chain whose first node died: every node's status in one read (skipped)."""
+    """A 3001-node chain whose first node died: every node's status in one read (skipped)."""
     tickr = await make_tickr(workers=1)
-    wf = await tickr.submit_workflow(chain(sig("boom", {"n": 0}), *[sig("add")] * 2999), policy="continue")
+    wf = await tickr.submit_workflow(
+        chain(sig("boom", {"n": 0}), *[chain(*[sig("add")] * 1000)] * 3), policy="continue"
+    )
     done = await tickr.wait_workflow(wf.id, timeout=deadline(10))
-    assert done.status == "failed" and done.total == 3000
+    assert done.status == "failed" and done.total == 3001
     assert {n.status for n in done.nodes[1:]} == {"skipped"}
 
 

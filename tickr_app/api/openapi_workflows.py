@@ -12,7 +12,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from tickr_app.core.registry import Registry
-from tickr_app.core.workflows import MAX_DEPTH, MAX_EDGES, MAX_NODES, NAME_MAX
+from tickr_app.core.workflows import MAX_DEPTH, MAX_EDGES, MAX_ITEMS, MAX_NODES, NAME_MAX
 
 from .schemas import QUEUE_NAME_PATTERN, UUID_PATTERN
 from .state import API_PREFIX
@@ -58,7 +58,7 @@ def _tree_schemas(b: _Builder, registry: Registry) -> dict[str, str]:
             "additionalProperties": False,
         }
         variants.append({"$ref": REF + name})
-    items = {"type": "array", "items": tree, "minItems": 1, "maxItems": MAX_NODES}
+    items = {"type": "array", "items": tree, "minItems": 1, "maxItems": MAX_ITEMS}
     b.schemas["WorkflowChain"] = {
         "type": "object",
         "description": "steps run one after the other; each gets the previous step's result(s)",

@@ -36,6 +36,8 @@ workflow stopped; it runs if the workflow is retried."""
 
 MAX_NODES = 5000
 """Nodes per workflow: one atomic submit script writes them all."""
+MAX_ITEMS = 1000
+"""Steps of one chain, members of one group (nest groups for a wider fan-in)."""
 MAX_EDGES = 50_000
 """Dependencies per workflow (``group(1000).then(group(1000))`` would be a million)."""
 MAX_DEPTH = 50
@@ -136,7 +138,8 @@ class FlatWorkflow:
 
 def flatten(tree: Node) -> FlatWorkflow:
     """Number the nodes depth first and wire their dependencies; ``InvalidRequest`` for an empty
-    chain or group, a tree over ``MAX_NODES``/``MAX_EDGES``/``MAX_DEPTH``, or a non-node."""
+    chain or group, one over ``MAX_ITEMS``, a tree over ``MAX_NODES``/``MAX_EDGES``/``MAX_DEPTH``, or a
+    non-node."""
     nodes: list[FlatNode] = []
     edges = 0
 
@@ -161,6 +164,8 @@ def flatten(tree: Node) -> FlatWorkflow:
         if isinstance(node, Chain):
             if not node.steps:
                 raise InvalidRequest("a chain needs at least one step")
+            if len(node.steps) > MAX_ITEMS:
+                raise InvalidRequest(f"a chain has more than {MAX_ITEMS} steps (nest chains for a longer one)")
             shapes: list[Any] = []
             last = after
             for step in node.steps:
@@ -170,6 +175,8 @@ def flatten(tree: Node) -> FlatWorkflow:
         if isinstance(node, Group):
             if not node.members:
                 raise InvalidRequest("a group needs at least one member")
+            if len(node.members) > MAX_ITEMS:
+                raise InvalidRequest(f"a group has more than {MAX_ITEMS} members (nest groups for a wider fan-in)")
             ends: list[int] = []
             shapes = []
             for member in node.members:
