@@ -17,12 +17,16 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Submit pane", ("submit",)),
     ("Queues pane (r c D also in job details)", ("job", "queues", "queue")),
     ("Workers pane", ("pool", "queue")),
+    ("Schedules pane", ()),
+    ("Workflows pane", ()),
 )
 OTHER_AREA = {
     "Anywhere": "Anywhere",
     "Submit": "Submit pane",
     "Queues": "Queues pane (r c D also in job details)",
     "Workers": "Workers pane",
+    "Schedules": "Schedules pane",
+    "Workflows": "Workflows pane",
 }
 
 
