@@ -70,7 +70,7 @@ COMMANDS: tuple[TuiCommand, ...] = (
     ),
     TuiCommand(
         "pane-workflows", "5", "switch_pane('workflows')", "Go to Workflows",
-        "Show the Workflows pane: workflows with their progress, and the selected one's tree of nodes", show=False,
+        "Show the Workflows pane: progress, and the selected one's tree of nodes", show=False,
     ),
     TuiCommand(
         "submit", "ctrl+s", "submit_job", "Submit job", "Submit the job in the form", scope="submit", short="Submit"
