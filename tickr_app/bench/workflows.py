@@ -61,7 +61,7 @@ async def workload_workflows(
         baseline = await adapter.completed()
         t0 = time.perf_counter()
         await adapter.submit_bulk("noop", [{} for _ in range(fan_in)])
-        done, plain_ok = await _wait_completed(adapter, fan_in, baseline, TIMEOUT_S, bar)
+        _done, plain_ok = await _wait_completed(adapter, fan_in, baseline, TIMEOUT_S, bar)
         await producer.wait((await producer.submit("noop", {})).id, timeout=TIMEOUT_S)
         plain_fan = time.perf_counter() - t0
         bar.finish(f"{(fan_in + 1) / plain_fan:,.0f} jobs/s")
