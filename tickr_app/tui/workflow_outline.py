@@ -51,11 +51,8 @@ class OutlineItem:
     children: list[OutlineItem] = field(default_factory=list)
     size: int = 0
     """Direct children of a chain or group (all of them, shown or not)."""
-
-    @property
-    def rank(self) -> int:
-        """The most telling status under this line."""
-        return min((RANK.get(s, 9) for s in self.counts), default=9)
+    rank: int = 9
+    """The most telling status under this line (``RANK``)."""
 
     def walk(self) -> list[OutlineItem]:
         out = [self]
@@ -81,15 +78,14 @@ def outline(info: WorkflowInfo, *, cap: int = CAP, max_lines: int = MAX_LINES) -
         if isinstance(part, int):
             node = nodes.get(part)
             status = node.status if node is not None else "pending"
-            return OutlineItem(f"n{part}", "node", node, Counter({status: 1}))
+            return OutlineItem(f"n{part}", "node", node, Counter((status,)), rank=RANK.get(status, 9))
         assert isinstance(part, dict)
         kind: Kind = "group" if "group" in part else "chain"
         members = part.get(kind) or []
         children = [full(m, f"{path}.{i}") for i, m in enumerate(members)]
-        total: Counter[str] = Counter()
-        for child in children:
-            total.update(child.counts)
-        return OutlineItem(f"c{path}", kind, None, total, children, len(children))
+        total = _counts(children)
+        rank = min((c.rank for c in children), default=9)
+        return OutlineItem(f"c{path}", kind, None, total, children, len(children), rank)
 
     def cut(item: OutlineItem) -> None:
         """Keep at most ``cap`` children, the most telling first while the line budget lasts;
@@ -108,17 +104,27 @@ def outline(info: WorkflowInfo, *, cap: int = CAP, max_lines: int = MAX_LINES) -
         if len(kept) == len(children):
             return
         kept_set = set(kept)
-        hidden: Counter[str] = Counter()
-        for i, child in enumerate(children):
-            if i not in kept_set:
-                hidden.update(child.counts)
-        more = OutlineItem(f"m{item.key[1:]}", "more", None, hidden, [], len(children) - len(kept))
+        hidden = _counts([c for i, c in enumerate(children) if i not in kept_set])
+        more = OutlineItem(f"m{item.key[1:]}", "more", None, hidden, [], len(children) - len(kept), 9)
         item.children = [*(children[i] for i in sorted(kept)), more]
         budget[0] -= 1
 
     root = full(shape, "0")
     cut(root)
     return root
+
+
+def _status(item: OutlineItem) -> str:
+    return item.node.status if item.node is not None else "pending"
+
+
+def _counts(items: list[OutlineItem]) -> Counter[str]:
+    """Statuses under ``items``: leaves counted in one C loop, nested containers merged."""
+    total = Counter(_status(c) for c in items if c.kind == "node")
+    for c in items:
+        if c.kind != "node":
+            total.update(c.counts)
+    return total
 
 
 def shape_of(root: OutlineItem) -> tuple[tuple[str, ...], ...]:

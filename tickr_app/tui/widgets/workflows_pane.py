@@ -45,7 +45,7 @@ LIST_LIMIT = 100
 """Workflows listed (newest first)."""
 DETAIL_COST_FACTOR = 20
 """Reading the selected workflow's nodes again waits at least this many times what the last
-read took (at most ~5 % of the loop goes to it, however large the workflow)."""
+read and its drawing took (at most ~5 % of the time goes to it, however large the workflow)."""
 COLUMNS = ("Workflow", "Queue", "Status", "Progress", "Done", "Policy", "Age", "Took")
 STATUS_STYLE = {
     "succeeded": "success",
@@ -71,7 +71,7 @@ class WorkflowTree(Tree[OutlineItem]):
     """The selected workflow's nodes (see ``workflow_outline`` for what is shown)."""
 
     DEFAULT_CSS = """
-    WorkflowTree { height: 2fr; border-top: solid $primary 30%; }
+    WorkflowTree { height: 1fr; border-top: solid $primary 30%; }
     """
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -84,7 +84,7 @@ class WorkflowTree(Tree[OutlineItem]):
 class WorkflowsPane(Vertical):
     DEFAULT_CSS = """
     WorkflowsPane { height: 1fr; }
-    WorkflowsPane > #workflow-table { height: 1fr; min-height: 5; }
+    WorkflowsPane > #workflow-table { height: auto; min-height: 3; max-height: 40%; }
     WorkflowsPane > #workflow-detail { height: auto; max-height: 4; padding: 0 1; color: $text-muted; }
     """
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -208,18 +208,17 @@ class WorkflowsPane(Vertical):
         finally:
             if self._loading == workflow_id:
                 self._loading = None
-        cost = time.perf_counter() - started
         self.detail_reads += 1
-        self._detail_next = time.monotonic() + max(POLL_EVERY_S, DETAIL_COST_FACTOR * cost)
         selected = self.selected
-        if selected is not None and selected.id != workflow_id:
-            return  # the cursor moved on meanwhile
-        self.detail = info
-        try:
-            self._draw_tree()
-            self._draw_detail()
-        except NoMatches:
-            return  # closing
+        if selected is None or selected.id == workflow_id:  # else the cursor moved on meanwhile
+            self.detail = info
+            try:
+                self._draw_tree()
+                self._draw_detail()
+            except NoMatches:
+                return  # closing
+        cost = time.perf_counter() - started  # the read and the drawing
+        self._detail_next = time.monotonic() + max(POLL_EVERY_S, DETAIL_COST_FACTOR * cost)
 
     # -- drawing ---------------------------------------------------------------------------
 
@@ -254,7 +253,7 @@ class WorkflowsPane(Vertical):
         else:
             for w in self.workflows:
                 for col, cell in zip(table.columns, self._cells(w, now, colors)):
-                    table.update_cell(w.id, col, cell)
+                    table.update_cell(w.id, col, cell, update_width=True)
         self._draw_detail()
 
     def _cells(self, w: WorkflowInfo, now: int, colors: dict[str, str]) -> list[Any]:
@@ -328,7 +327,7 @@ class WorkflowsPane(Vertical):
             text.append(f"  running {duration((now - node.started_at) / 1000)}")
         if node.attempts > 1:
             text.append(f"  attempt {node.attempts}", style="dim")
-        if node.error and node.status in ("dead", "cancelled", "waiting"):
+        if node.error and node.status in ("dead", "cancelled", "waiting") and node.error != node.status:
             text.append(f"  {one_line(node.error, 120)}", style=colors.get("error", ""))
         return text
 
