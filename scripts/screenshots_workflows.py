@@ -22,12 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "scripts"))
 
-from screenshots import OUT, SIZE, until  # noqa: E402
-
-from tickr_app import JobContext, PermanentError, Registry, Tickr  # noqa: E402
-from tickr_app.core.workflows import chain, group, sig  # noqa: E402
-from tickr_app.tui import TickrApp  # noqa: E402
-from tickr_app.tui.widgets.workflows_pane import WorkflowsPane  # noqa: E402
+from screenshots import OUT, SIZE, until
+from tickr_app import JobContext, PermanentError, Registry, Tickr
+from tickr_app.core.workflows import chain, group, sig
+from tickr_app.tui import TickrApp
+from tickr_app.tui.widgets.workflows_pane import WorkflowsPane
 
 
 class Album(BaseModel):
