@@ -122,3 +122,25 @@ async def test_unknown_ids_and_bad_queries(raw: httpx.AsyncClient) -> None:
         assert (
             await raw.post("/workflows", content=b"{", headers={"Content-Type": "application/json"})
         ).status_code == 400
+
+
+async def test_json_schema_edges(raw: httpx.AsyncClient) -> None:
+    """What JSON Schema says: 3.0 is an integer; a null where a string is expected is not."""
+    async with raw:
+        ok = {"tree": {"type": "block", "max_attempts": 2.0}}
+        assert (await raw.post("/workflows", json=ok)).status_code == 202
+        for bad in (
+            {"type": "block", "name": None},
+            {"type": "block", "max_attempts": None},
+            {"type": "block", "max_attempts": 1.5},
+        ):
+            r = await raw.post("/workflows", json={"tree": bad})
+            assert r.status_code == 422, r.text
+
+
+async def test_payloads_are_checked_strictly_as_post_jobs_does(raw: httpx.AsyncClient) -> None:
+    async with raw:
+        r = await raw.post(
+            "/workflows", json={"tree": {"chain": [{"type": "echo", "payload": {"text": "a", "times": "2"}}]}}
+        )
+        assert r.status_code == 422 and "node 0" in r.json()["error"]["message"], r.text

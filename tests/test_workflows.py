@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from conftest import TickrFactory
+from helpers import eventually
 from pydantic import BaseModel
 from timing import deadline
 
@@ -49,6 +50,11 @@ def wf_registry(registry: Registry) -> Registry:
     async def gate(p: Num, ctx: JobContext) -> int:
         await gates.setdefault("open", asyncio.Event()).wait()
         return p.n
+
+    @registry.job("gate_prev", max_attempts=1)
+    async def gate_prev(p: Num, ctx: JobContext) -> Any:
+        await gates.setdefault("open", asyncio.Event()).wait()
+        return ctx.previous
 
     registry.gates = gates  # type: ignore[attr-defined]
     return registry
@@ -185,3 +191,110 @@ async def test_bad_trees(make_tickr: TickrFactory, wf_registry: Registry) -> Non
     with pytest.raises(WorkflowNotFound):
         await tickr.get_workflow("00000000-0000-4000-8000-000000000000")
     assert await tickr.list_workflows() == []
+
+
+async def test_results_outlive_the_jobs_retention(make_tickr: TickrFactory, wf_registry: Registry) -> None:
+    """The first node's job record expires (retention 0.2 s) before the second runs: the second
+    still gets its result."""
+    tickr = await make_tickr(workers=2, retention=0.2)
+    wf = await tickr.submit_workflow(chain(sig("add", {"n": 41}), sig("gate_prev")))
+    first = (await tickr.get_workflow(wf.id)).nodes[0]
+
+    async def expired() -> bool:
+        return await tickr.get(first.job_id) is None
+
+    await eventually(expired, message="the first node's job record expired")
+    wf_registry.gates.setdefault("open", asyncio.Event()).set()  # type: ignore[attr-defined]
+    done = await tickr.wait_workflow(wf.id, timeout=deadline(10))
+    assert done.status == "succeeded" and done.result == 41
+    assert done.nodes[0].result == 41 and done.nodes[0].has_result
+
+
+async def test_deleting_or_cancelling_a_node_job_never_leaves_the_workflow_hanging(
+    make_tickr: TickrFactory, wf_registry: Registry
+) -> None:
+    tickr = await make_tickr(workers=0)
+    a = await tickr.submit_workflow(chain(sig("add"), sig("add")))
+    await tickr.delete(a.nodes[0].job_id)
+    after = await tickr.get_workflow(a.id)
+    assert after.status == "failed" and after.nodes[0].status == "cancelled" and after.nodes[1].status == "skipped"
+    b = await tickr.submit_workflow(group(sig("add"), chain(sig("add"), sig("add"))), policy="continue")
+    await tickr.cancel(b.nodes[1].job_id)
+    mid = await tickr.get_workflow(b.id)
+    assert mid.status == "running" and [n.status for n in mid.nodes] == ["ready", "cancelled", "skipped"]
+    worker = await make_tickr(workers=2)
+    done = await worker.wait_workflow(b.id, timeout=deadline(10))
+    assert done.status == "failed" and done.failed_node == 1 and done.error == "cancelled"
+    assert [n.status for n in done.nodes] == ["succeeded", "cancelled", "skipped"]
+    resumed = await worker.retry_workflow(b.id)
+    assert resumed.status == "running"
+    assert (await worker.wait_workflow(b.id, timeout=deadline(10))).status == "succeeded"
+
+
+async def test_retry_all_dead_resumes_workflows(make_tickr: TickrFactory, wf_registry: Registry) -> None:
+    tickr = await make_tickr(workers=2)
+    wf = await tickr.submit_workflow(group(sig("boom", {"n": 1}), sig("boom", {"n": 2})).then(sig("collect")))
+    failed = await tickr.wait_workflow(wf.id, timeout=deadline(10))
+    assert failed.status == "failed"
+    wf_registry.gates.setdefault("fixed", asyncio.Event()).set()  # type: ignore[attr-defined]
+
+    async def all_dead() -> bool:
+        nodes = (await tickr.get_workflow(wf.id)).nodes
+        return [n.status for n in nodes[:2]] == ["dead", "dead"] or (
+            sorted(n.status for n in nodes[:2]) == ["cancelled", "dead"]
+        )
+
+    await eventually(all_dead, message="both members ended")
+    await tickr.retry_dead()
+    if (await tickr.get_workflow(wf.id)).nodes[1].status == "cancelled":
+        await tickr.retry_workflow(wf.id)
+    done = await tickr.wait_workflow(wf.id, timeout=deadline(10))
+    assert done.status == "succeeded" and done.result == [None, None]
+
+
+async def test_a_long_chain_reads_fast(make_tickr: TickrFactory, wf_registry: Registry) -> None:
+    """A 3000-node chain whose first node died: every node's status in one read (skipped)."""
+    tickr = await make_tickr(workers=1)
+    wf = await tickr.submit_workflow(chain(sig("boom", {"n": 0}), *[sig("add")] * 2999), policy="continue")
+    done = await tickr.wait_workflow(wf.id, timeout=deadline(10))
+    assert done.status == "failed" and done.total == 3000
+    assert {n.status for n in done.nodes[1:]} == {"skipped"}
+
+
+async def test_thread_and_process_handlers_get_the_results(make_tickr: TickrFactory, wf_registry: Registry) -> None:
+    import os
+
+    import wfjobs
+
+    wf_registry.job("in_thread", run_in="thread")(wfjobs.wf_in_thread)
+    wf_registry.job("in_process", run_in="process")(wfjobs.wf_in_process)
+    tickr = await make_tickr(workers=2)
+    wf = await tickr.submit_workflow(
+        chain(sig("add", {"n": 7}), sig("in_thread", {"n": 0}), sig("in_process", {"n": 0}))
+    )
+    done = await tickr.wait_workflow(wf.id, timeout=deadline(30))
+    assert done.status == "succeeded", done
+    assert done.nodes[1].result == [7]
+    out = done.result
+    assert out["pid"] != os.getpid() and out["workflow"] == wf.id and out["node"] == 2 and out["previous"] == [7]
+
+
+async def test_a_node_lost_on_its_last_attempt_fails_the_workflow(
+    make_tickr: TickrFactory, wf_registry: Registry
+) -> None:
+    """Lease recovery sends a node whose worker died on its last attempt to dead: under
+    fail_fast the workflow is failed, never left waiting for a callback that cannot come."""
+    lease = deadline(1.0)
+    first = await make_tickr(workers=1, lease=lease)
+    wf = await first.submit_workflow(chain(sig("gate", {"n": 1}), sig("add")))
+
+    async def running() -> bool:
+        return (await first.get_workflow(wf.id)).nodes[0].status == "active"
+
+    await eventually(running, message="the first node runs")
+    await first._pool.kill()  # type: ignore[union-attr]  # dies without releasing: the lease stays
+    second = await make_tickr(workers=0, scheduler=True, lease=lease)
+    done = await second.wait_workflow(wf.id, timeout=deadline(15))
+    assert done.status == "failed" and done.failed_node == 0
+    assert "lease expired" in (done.error or "")
+    assert [n.status for n in done.nodes] == ["dead", "skipped"]

@@ -48,3 +48,13 @@ async def wf_collect(payload: dict[str, int], ctx: JobContext) -> list[int]:
     """The fan-in callback: logs each run, returns its inputs."""
     _log(f"collect {ctx.workflow_id} {os.getpid()} {len(ctx.parent_results)}")
     return list(ctx.parent_results)
+
+
+def wf_in_process(payload: Member, ctx: JobContext) -> dict[str, object]:
+    """Registered with run_in="process" by tests: what a node's context holds in a child process."""
+    return {"pid": os.getpid(), "workflow": ctx.workflow_id, "node": ctx.node, "previous": ctx.previous}
+
+
+def wf_in_thread(payload: Member, ctx: JobContext) -> object:
+    """Registered with run_in="thread" by tests."""
+    return ctx.parent_results

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from tickr_app.core.errors import WorkflowNotFound
+from tickr_app.core.errors import InvalidPayload, WorkflowNotFound
 from tickr_app.core.keys import check_queue_name
+from tickr_app.core.registry import Registry
+from tickr_app.core.workflows import Node, flatten, from_json
 
 from .body import read_model, validate
 from .errors import json_response
+from .routes_jobs import _check_payload_strictly
 from .schemas import is_job_id
 from .state import API_PREFIX, tickr_of
 from .workflow_schemas import ListWorkflowsQuery, SubmitWorkflow
@@ -25,8 +28,22 @@ async def submit_workflow(request: web.Request) -> web.Response:
     body = await read_model(request, SubmitWorkflow)
     if body.queue is not None:
         check_queue_name(body.queue)
-    wf = await tickr_of(request).submit_workflow(body.tree, queue=body.queue, policy=body.policy)
+    tickr = tickr_of(request)
+    tree = from_json(body.tree)
+    _check_payloads_strictly(tickr.registry, tree)
+    wf = await tickr.submit_workflow(tree, queue=body.queue, policy=body.policy)
     return json_response(wf.to_dict(), 202, {"Location": f"{API_PREFIX}/workflows/{wf.id}"})
+
+
+def _check_payloads_strictly(registry: Registry, tree: Node) -> None:
+    """Hold each node's JSON payload to its published schema, as POST /jobs does (unknown types
+    are left to the engine, which names the node)."""
+    for node in flatten(tree).nodes:
+        if node.type in registry:
+            try:
+                _check_payload_strictly(registry.get(node.type), {} if node.payload is None else node.payload)
+            except InvalidPayload as exc:
+                raise InvalidPayload(f"node {node.index} ({node.name}): {exc.message}", exc.details) from None
 
 
 async def list_workflows(request: web.Request) -> web.Response:

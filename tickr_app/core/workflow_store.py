@@ -151,11 +151,12 @@ class WorkflowStore:
         jobs = dict(zip(with_job, await pipe.execute())) if with_job else {}
         out: list[WorkflowNode] = []
         stopped = info.status != "running"
+        blocked = _blocked(specs, states)
         for i, (spec, state) in enumerate(zip(specs, states)):
             job = jobs.get(i) or [None] * 5
             status: NodeStatus
             if state in ("pending", "held"):
-                status = "skipped" if stopped or _blocked(i, specs, states) else "pending"
+                status = "skipped" if stopped or blocked[i] else "pending"
             elif state == "queued":
                 status = job[0] if job[0] in ("waiting", "ready", "active") else "ready"  # type: ignore[assignment]
             else:
@@ -271,19 +272,13 @@ def _summary(h: dict[str, str]) -> WorkflowInfo:
     )
 
 
-def _blocked(i: int, specs: list[dict[str, Any]], states: list[str]) -> bool:
-    """A pending node one of whose ancestors is dead or cancelled (it cannot run for now)."""
-    seen: set[int] = set()
-    todo = list(specs[i]["parents"])
-    while todo:
-        p = todo.pop()
-        if p in seen:
-            continue
-        seen.add(p)
-        if states[p] in ("dead", "cancelled"):
-            return True
-        todo.extend(specs[p]["parents"])
-    return False
+def _blocked(specs: list[dict[str, Any]], states: list[str]) -> list[bool]:
+    """Per node: one of its ancestors is dead or cancelled (a pending node that cannot run for
+    now). One pass: a node's parents always come before it."""
+    out = [False] * len(specs)
+    for i, spec in enumerate(specs):
+        out[i] = any(states[p] in ("dead", "cancelled") or out[p] for p in spec["parents"])
+    return out
 
 
 def _int(value: Any) -> int | None:

@@ -199,9 +199,11 @@ def from_json(data: object, path: str = "tree", depth: int = 0) -> Node:
         jtype, name, most = data["type"], data.get("name"), data.get("max_attempts")
         if not isinstance(jtype, str) or not jtype:
             raise InvalidRequest(f"{path}.type: must be a job type name")
-        if name is not None and (not isinstance(name, str) or not 0 < len(name) <= NAME_MAX):
-            raise InvalidRequest(f"{path}.name: must be 1-{NAME_MAX} characters")
-        if most is not None and (isinstance(most, bool) or not isinstance(most, int)):
+        if "name" in data and (not isinstance(name, str) or not 0 < len(name) <= NAME_MAX):
+            raise InvalidRequest(f"{path}.name: must be a string of 1-{NAME_MAX} characters")
+        if isinstance(most, float) and most.is_integer():
+            most = int(most)  # JSON Schema's integer includes 3.0
+        if "max_attempts" in data and (isinstance(most, bool) or not isinstance(most, int)):
             raise InvalidRequest(f"{path}.max_attempts: must be an integer")
         return Sig(jtype, data.get("payload"), most, name)
     items = data[kind]

@@ -85,7 +85,9 @@ local function wf_stop(base, wk, status, now, maxlen)
         if f[1] == 'waiting' then
           redis.call('ZREM', base .. ':waiting', spec.id)
         elseif f[1] == 'ready' then
-          redis.call('LREM', base .. ':ready', 0, spec.id)
+          -- Count 1 scans from the head, where recent pushes are; a stale id would be skipped
+          -- by the fetch anyway (it leases only jobs still 'ready').
+          redis.call('LREM', base .. ':ready', 1, spec.id)
         end
         if f[1] then
           redis.call('HSET', key, 'status', 'cancelled', 'finished_at', now)
