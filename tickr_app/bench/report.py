@@ -131,6 +131,10 @@ def _workflow_lines(r: dict[str, Any]) -> list[tuple[str, str, str]]:
             f"{_fmt_rate(w['jobs_per_s'])} ({w['seconds']:.2f} s) vs {_fmt_rate(w['plain_jobs_per_s'])}"
             f" ({w['plain_seconds']:.2f} s): {w['overhead_per_edge_ms']:+.2f} ms/edge"
         )
+        if "submit_seconds" in w:
+            text += f"; submit {w['submit_seconds'] * 1000:.0f} ms"
+            if "plain_submit_seconds" in w:
+                text += f" vs {w['plain_submit_seconds'] * 1000:.0f} ms"
         if w.get("failed"):
             text += "  FAILED"
         rows.append((label.format(**w), text, TARGETS["workflows"]))
