@@ -9,6 +9,7 @@ from collections import Counter
 
 from conftest import TickrFactory
 from helpers import pilot_wait_for as wait_for
+from helpers import run_palette_command
 from pydantic import BaseModel
 from textual.widgets import Static
 from timing import deadline
@@ -18,6 +19,7 @@ from tickr_app.core.workflow_records import WorkflowInfo, WorkflowNode
 from tickr_app.core.workflows import chain, group, sig
 from tickr_app.tui import TickrApp
 from tickr_app.tui.screens.confirm import ConfirmScreen
+from tickr_app.tui.screens.job_detail import JobDetailScreen
 from tickr_app.tui.widgets.workflows_pane import WorkflowsPane
 from tickr_app.tui.workflow_outline import CAP, MAX_LINES, counts_text, outline
 
@@ -62,6 +64,11 @@ def tree_text(pane: WorkflowsPane) -> str:
 
     walk(pane.tree.root)
     return "\n".join(lines)
+
+
+def node_job_ids(pane: WorkflowsPane) -> list[str]:
+    assert pane.detail is not None
+    return [n.job_id for n in pane.detail.nodes]
 
 
 def row_of(pane: WorkflowsPane, workflow_id: str) -> list[str]:
@@ -109,6 +116,16 @@ async def test_pane_shows_progress_tree_error_and_retries_dead_nodes(
             detail = str(pane.query_one("#workflow-detail", Static).content)
             assert "node 1: " in detail and "boom 7" in detail
 
+            pane.tree.focus()  # Enter on a node opens its job
+            dead = next(n for n in pane._tree_nodes.values() if n.data and n.data.key == "n1")
+            pane.tree.move_cursor(dead)
+            await pilot.press("enter")
+            screen = await wait_for(
+                pilot, lambda: app.screen if isinstance(app.screen, JobDetailScreen) else None, "the job"
+            )
+            assert screen.job_id == node_job_ids(pane)[1]
+            await pilot.press("escape")
+
             fixed.set()
             pane.table.focus()
             await pilot.press("r")  # retry the dead nodes: the workflow resumes and ends well
@@ -136,7 +153,7 @@ async def test_cancel_asks_first_then_cancels(make_tickr: TickrFactory, registry
             await pilot.press("n")  # changed my mind
             assert not isinstance(app.screen, ConfirmScreen)
             assert (await tickr.get_workflow(wf.id)).status == "running"
-            await pilot.press("c")
+            await run_palette_command(pilot, "cancel workflow", expect="cancel workflow")  # the palette asks too
             await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the question again")
             await pilot.press("y")
             done = await tickr.wait_workflow(wf.id, timeout=deadline(10))
