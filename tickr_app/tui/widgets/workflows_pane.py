@@ -41,8 +41,8 @@ log = logging.getLogger("tickr.tui")
 
 TICK_S = 0.25
 POLL_EVERY_S = 0.5
-LIST_LIMIT = 100
-"""Workflows listed (newest first)."""
+LIST_LIMIT = 50
+"""Workflows listed, newest first (the store reads 4× as many summaries to filter: keep it small)."""
 DETAIL_COST_FACTOR = 20
 """Reading the selected workflow's nodes again waits at least this many times what the last
 read and its drawing took (at most ~5 % of the time goes to it, however large the workflow)."""
