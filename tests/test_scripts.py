@@ -112,6 +112,8 @@ async def test_each_call_passes_the_declared_number_of_keys(broker: Broker) -> N
     submitted = await workflows.submit(build_submission(registry, chain(sig("t"), sig("t")), queue=Q, policy="fail_fast"))
     assert (await workflows.cancel(submitted.id)).status == "cancelled"
     assert (await workflows.retry(submitted.id)).status == "running"
+    await workflows.cancel(submitted.id)
+    await workflows.delete(submitted.id)
 
     declared = declared_numkeys()
     assert set(calls) == set(declared), "every script was exercised"

@@ -5,6 +5,7 @@ dead nodes; and the outline that keeps a 1,000-wide fan-in to a few dozen tree l
 from __future__ import annotations
 
 import asyncio
+import html
 from collections import Counter
 
 from conftest import TickrFactory
@@ -124,6 +125,11 @@ async def test_pane_shows_progress_tree_error_and_retries_dead_nodes(
                 pilot, lambda: app.screen if isinstance(app.screen, JobDetailScreen) else None, "the job"
             )
             assert screen.job_id == node_job_ids(pane)[1]
+            await wait_for(  # the job says which workflow and node it is
+                pilot,
+                lambda: f"{failed.id}  node 1" in html.unescape(app.export_screenshot()).replace("\xa0", " "),
+                "the job's workflow shown",
+            )
             await pilot.press("escape")
 
             fixed.set()

@@ -356,10 +356,14 @@ class Client:
 
     # -- workflows -------------------------------------------------------------------------
 
-    def submit_workflow(self, tree: Any, *, queue: str | None = None, policy: str | None = None) -> dict[str, Any]:
+    def submit_workflow(
+        self, tree: Any, *, queue: str | None = None, policy: str | None = None, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         """Submit a workflow (``chain``/``group``/``sig`` or its JSON form); returns it with
-        every node. ``policy``: "fail_fast" (default) or "continue"."""
-        return self._request("POST", f"{API}/workflows", json=_workflow_body(tree, queue, policy))
+        every node. ``policy``: "fail_fast" (default) or "continue". A retry with the same
+        ``idempotency_key`` gets the first workflow back instead of a second one."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else None
+        return self._request("POST", f"{API}/workflows", json=_workflow_body(tree, queue, policy), headers=headers)
 
     def get_workflow(self, workflow_id: str) -> dict[str, Any]:
         return self._request("GET", f"{API}/workflows/{_segment(workflow_id)}")
@@ -372,6 +376,10 @@ class Client:
 
     def cancel_workflow(self, workflow_id: str) -> dict[str, Any]:
         return self._request("DELETE", f"{API}/workflows/{_segment(workflow_id)}")
+
+    def delete_workflow(self, workflow_id: str) -> None:
+        """Delete an ended workflow's record and its node jobs' records."""
+        self._request("DELETE", f"{API}/workflows/{_segment(workflow_id)}/record")
 
     def retry_workflow(self, workflow_id: str) -> dict[str, Any]:
         """Run a workflow's dead and cancelled nodes again; returns it."""
@@ -546,9 +554,13 @@ class AsyncClient:
 
     # -- workflows -------------------------------------------------------------------------
 
-    async def submit_workflow(self, tree: Any, *, queue: str | None = None, policy: str | None = None) -> dict[str, Any]:
+    async def submit_workflow(
+        self, tree: Any, *, queue: str | None = None, policy: str | None = None, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         """Submit a workflow; as ``Client.submit_workflow``."""
-        return await self._request("POST", f"{API}/workflows", json=_workflow_body(tree, queue, policy))
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else None
+        body = _workflow_body(tree, queue, policy)
+        return await self._request("POST", f"{API}/workflows", json=body, headers=headers)
 
     async def get_workflow(self, workflow_id: str) -> dict[str, Any]:
         return await self._request("GET", f"{API}/workflows/{_segment(workflow_id)}")
@@ -560,6 +572,9 @@ class AsyncClient:
 
     async def cancel_workflow(self, workflow_id: str) -> dict[str, Any]:
         return await self._request("DELETE", f"{API}/workflows/{_segment(workflow_id)}")
+
+    async def delete_workflow(self, workflow_id: str) -> None:
+        await self._request("DELETE", f"{API}/workflows/{_segment(workflow_id)}/record")
 
     async def retry_workflow(self, workflow_id: str) -> dict[str, Any]:
         return await self._request("POST", f"{API}/workflows/{_segment(workflow_id)}/retry")

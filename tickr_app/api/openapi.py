@@ -234,7 +234,7 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
                 "tags": ["queues"],
                 "summary": "Forget a queue that holds no jobs and that no live worker serves",
                 "description": "Its finished records, counters and events go too. 409 while it holds "
-                "ready, waiting, active or dead jobs or schedules, or a live worker process serves it.",
+                "ready, waiting, active or dead jobs, schedules or workflow records, or a live worker process serves it.",
                 "responses": _responses(200, b.model(QueueForgotten), [404, 409]),
             },
         },

@@ -261,6 +261,8 @@ class JobOut(_Response):
     timeout_ms: int | None = None
     idempotency_key: str | None = None
     cancel_requested: bool = False
+    workflow_id: str | None = Field(default=None, description="the workflow this job is a node of (null: a plain job)")
+    node: int | None = Field(default=None, description="the node's index in that workflow")
 
 
 class SubmittedJob(JobOut):

@@ -686,7 +686,8 @@ class Tickr(ScheduleMethods, WorkflowMethods):
         """Forget a queue that holds no jobs and that no live worker serves (a typo, a fuzzer's
         queue): it leaves ``stats()``, the API and the TUI. Raises ``QueueNotFound`` for a name
         nobody knows and ``QueueNotEmpty`` (409 over HTTP) when it still holds ready, waiting,
-        active or dead jobs or schedules (they would go on firing into it), or a live worker
+        active or dead jobs, schedules (they would go on firing into it) or workflow records
+        (``delete_workflow`` them first), or a live worker
         process serves it. A name that breaks the queue-name rule is refused with
         ``InvalidRequest`` unless it is in the queue set (left there by an older version), so
         such a name can still be cleaned up."""
@@ -703,8 +704,9 @@ class Tickr(ScheduleMethods, WorkflowMethods):
         left = await broker.forget_queue(queue)
         if left is not None:
             held = ", ".join(f"{n} {status}" for status, n in left.items() if n)
+            jobs = sum(left.values()) - left["schedules"] - left["workflows"]
             kinds = " and ".join(
-                kind for kind, n in (("jobs", sum(left.values()) - left["schedules"]), ("schedules", left["schedules"])) if n
+                kind for kind, n in (("jobs", jobs), ("schedules", left["schedules"]), ("workflows", left["workflows"])) if n
             )
             raise QueueNotEmpty(f"queue {queue[:100]!r} still holds {kinds} ({held}); delete them first", details=left)
         self._valid_queues.discard(queue)

@@ -134,6 +134,10 @@ class QueueKeys:
     def workflows(self) -> str:
         return f"{self.base}:workflows"
 
+    def workflow_idempotency(self, key: str) -> str:
+        """Apart from the jobs' keys: one key may name a job and a workflow, each its own."""
+        return f"{self.base}:wfidem:{key}"
+
     @property
     def schedule_wake_channel(self) -> str:
         """Wakes schedule runners when a schedule became the earliest due (upsert, resume)."""

@@ -113,13 +113,14 @@ _CREATED: dict[int, bool | None] = {1: True, 0: False, 2: None}
 
 
 class QueueHeld(NamedTuple):
-    """Jobs and schedules that keep a queue from being forgotten."""
+    """Jobs, schedules and workflow records that keep a queue from being forgotten."""
 
     ready: int
     waiting: int
     active: int
     dead: int
     schedules: int
+    workflows: int
 
 
 class Promoted(NamedTuple, Generic[LeaseT]):
@@ -238,7 +239,9 @@ class Scripts(Generic[LeaseT]):
         self._schedule_delete = handles.pop("schedule_delete")
         self._delete_dead = handles.pop("delete_dead")
         self._forget_queue = handles.pop("forget_queue")
-        self.workflow = WorkflowScripts(handles, events_maxlen=events_maxlen, retention_ms=retention_ms)
+        self.workflow = WorkflowScripts(
+            handles, events_maxlen=events_maxlen, retention_ms=retention_ms, idempotency_ttl_ms=idempotency_ttl_ms
+        )
         if handles:
             raise RuntimeError(f"Lua scripts without a Scripts method: {sorted(handles)}")
 
@@ -351,8 +354,8 @@ class Scripts(Generic[LeaseT]):
         """Take back jobs whose lease expired; how many. ``rnd`` in [0, 1) jitters their retry."""
         return int(
             await self._recover(
-                [k.active, k.waiting, k.dead, k.events, k.stats, k.job_prefix],
-                [batch, rnd, self._dead_cap, self._events_maxlen, k.wake_channel],
+                [k.active, k.waiting, k.dead, k.events, k.stats, k.job_prefix, k.cancelled],
+                [batch, rnd, self._dead_cap, self._events_maxlen, k.wake_channel, self._retention_ms],
             )
         )
 
@@ -390,14 +393,13 @@ class Scripts(Generic[LeaseT]):
         return int(await self._delete_dead([k.dead, k.events, k.job_prefix], [self._events_maxlen]))
 
     async def forget_queue(self, k: QueueKeys) -> QueueHeld | None:
-        """Drop the finished records, counters, events and pause flag of a queue with no jobs
-        and no schedules; None when done, else what it still holds (nothing changed)."""
+        """Drop the finished records, counters, events and pause flag of a queue with no jobs,
+        no schedules and no workflow records; None when done, else what it still holds (nothing changed)."""
         keys = [k.ready, k.waiting, k.active, k.dead, k.succeeded, k.cancelled, k.events, k.stats, k.paused]
-        reply = await self._forget_queue([*keys, k.job_prefix, k.schedules], [])
+        reply = await self._forget_queue([*keys, k.job_prefix, k.schedules, k.workflows], [])
         if int(reply[0]) == 1:
             return None
-        ready, waiting, active, dead, schedules = (int(x) for x in reply[1:6])
-        return QueueHeld(ready, waiting, active, dead, schedules)
+        return QueueHeld(*(int(x) for x in reply[1:7]))
 
     # -- worker registry ---------------------------------------------------------------------
 

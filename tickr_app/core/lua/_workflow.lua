@@ -42,14 +42,21 @@ local function wf_start_node(base, wk, wf_id, queue, i, now)
   return spec.id
 end
 
--- Start a node again from scratch (retry): its old job record and index entries go first.
+-- Start a node again from scratch (retry): its old job record and index entries go first. The
+-- fetch count goes on from at least the clock in ms (even if the old record is gone): lease
+-- tokens are <worker>/<fetches>, and a count from 0 would hand the same worker the token of an
+-- attempt it may still be finishing, whose late ack would then pass.
 local function wf_restart_node(base, wk, wf_id, queue, i, now)
   local spec = cjson.decode(redis.call('HGET', wk, 'n:' .. i))
+  local key = base .. ':job:' .. spec.id
+  local fetches = redis.call('HGET', key, 'fetches')
   redis.call('ZREM', base .. ':dead', spec.id)
   redis.call('ZREM', base .. ':cancelled', spec.id)
-  redis.call('DEL', base .. ':job:' .. spec.id)
+  redis.call('DEL', key)
   redis.call('HDEL', wk, 'e:' .. i)
-  return wf_start_node(base, wk, wf_id, queue, i, now)
+  local id = wf_start_node(base, wk, wf_id, queue, i, now)
+  redis.call('HSET', key, 'fetches', math.max(tonumber(fetches) or 0, now))
+  return id
 end
 
 -- End a running workflow when nothing is left to do: succeeded when every node did, failed when
@@ -198,4 +205,21 @@ local function wf_on_retry(qkey, key, id, now, maxlen)
   elseif redis.call('HGET', wk, 'failed_node') == i then
     redis.call('HDEL', wk, 'failed_node', 'error')
   end
+end
+
+-- Drop index entries whose workflow hash has expired (a finished workflow's hash expires with the
+-- queue's retention; its entry would stay for ever). `sample` > 0 looks at that many random
+-- entries (each submit does: the index then holds at most a few times the live workflows);
+-- 0 looks at all. Returns the entries left.
+local function wf_prune_index(index, base, sample)
+  local ids
+  if sample > 0 then
+    ids = redis.call('ZRANDMEMBER', index, sample)
+  else
+    ids = redis.call('ZRANGE', index, 0, -1)
+  end
+  for _, id in ipairs(ids) do
+    if redis.call('EXISTS', base .. ':wf:' .. id) == 0 then redis.call('ZREM', index, id) end
+  end
+  return redis.call('ZCARD', index)
 end
