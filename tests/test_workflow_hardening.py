@@ -224,3 +224,45 @@ async def test_results_stay_when_the_job_record_of_a_parent_is_deleted(
     assert job is not None and job.workflow_id == wf.id and job.node == 2
     raw = await broker.redis.hget(broker.keys(wf.queue).job(fan_in.id), "inputs")
     assert raw == "[1,2]"
+
+
+async def test_a_workflow_resumed_while_a_stopped_node_still_runs_is_not_failed_by_it(
+    make_tickr: TickrFactory, wf_registry: Registry
+) -> None:
+    """fail_fast asks the running sibling to stop; the workflow is retried before that worker
+    has stopped. The stop that then lands was the old run's: the node runs again, instead of
+    failing the resumed workflow with 'cancelled'."""
+    tickr = await make_tickr(workers=0)
+    broker = broker_of(tickr)
+    wf = await tickr.submit_workflow(group(sig("add", {"n": 1}), sig("add", {"n": 2})).then(sig("add")))
+    by_id = {j.id: j for j in await broker.fetch(wf.queue, 2, "w1", 60_000)}
+    first, second = by_id[wf.nodes[0].job_id], by_id[wf.nodes[1].job_id]
+    assert await broker.fail(first, "boom", "", 0, retryable=False) == "dead"
+    assert (await tickr.get_workflow(wf.id)).status == "failed"
+    assert (await tickr.retry_workflow(wf.id)).status == "running"
+    assert await broker.finish_cancel(second)  # the worker stops as it was asked
+    info = await tickr.get_workflow(wf.id)
+    assert info.status == "running" and [n.status for n in info.nodes] == ["ready", "ready", "pending"]
+    leased = await broker.fetch(wf.queue, 2, "w1", 60_000)
+    assert await broker.ack(wf.queue, [(j, "1") for j in leased]) == [True, True]
+    (fan_in,) = await broker.fetch(wf.queue, 1, "w1", 60_000)
+    assert await broker.ack(wf.queue, [(fan_in, "2")]) == [True]
+    assert (await tickr.get_workflow(wf.id)).status == "succeeded"
+
+
+async def test_a_cancel_asked_of_a_node_itself_still_fails_a_resumed_workflow(
+    make_tickr: TickrFactory, wf_registry: Registry
+) -> None:
+    """The rerun above is for stops the workflow asked; a cancel asked of the node's job after
+    the resume is the user's and counts as usual (fail_fast fails the workflow)."""
+    tickr = await make_tickr(workers=0)
+    broker = broker_of(tickr)
+    wf = await tickr.submit_workflow(group(sig("add", {"n": 1}), sig("add", {"n": 2})).then(sig("add")))
+    by_id = {j.id: j for j in await broker.fetch(wf.queue, 2, "w1", 60_000)}
+    first, second = by_id[wf.nodes[0].job_id], by_id[wf.nodes[1].job_id]
+    assert await broker.fail(first, "boom", "", 0, retryable=False) == "dead"
+    await tickr.retry_workflow(wf.id)
+    assert await tickr.cancel(second.id) == "requested"
+    assert await broker.finish_cancel(second)
+    info = await tickr.get_workflow(wf.id)
+    assert info.status == "failed" and info.failed_node == 1 and info.error == "cancelled"

@@ -86,7 +86,9 @@ local function wf_stop(base, wk, status, now, maxlen)
       local key = base .. ':job:' .. spec.id
       local f = redis.call('HMGET', key, 'status', 'worker')
       if f[1] == 'active' then
-        redis.call('HSET', key, 'cancel_requested', 1)
+        -- wf_stop marks the request as the workflow's: if the workflow is resumed before the
+        -- worker stops, the node runs again instead of failing the resumed workflow (wf_on_end).
+        redis.call('HSET', key, 'cancel_requested', 1, 'wf_stop', 1)
         if f[2] then redis.call('PUBLISH', m[3] .. f[2], 'cancel ' .. spec.id) end
       else
         if f[1] == 'waiting' then
@@ -145,7 +147,7 @@ end
 -- delete): under fail_fast the workflow fails and stops; under continue the others go on.
 local function wf_on_end(qkey, key, id, status, now, maxlen)
   if not wf_is_node(id) then return end
-  local f = redis.call('HMGET', key, 'wf', 'node', 'error')
+  local f = redis.call('HMGET', key, 'wf', 'node', 'error', 'wf_stop')
   if not f[1] then return end
   local base = wf_base_of(qkey)
   local wk = base .. ':wf:' .. f[1]
@@ -155,8 +157,13 @@ local function wf_on_end(qkey, key, id, status, now, maxlen)
   if status == 'cancelled' then err = 'cancelled' end
   redis.call('HSET', wk, 's:' .. i, status, 'e:' .. i, err)
   redis.call('HINCRBY', wk, 'live', -1)
-  local m = redis.call('HMGET', wk, 'status', 'policy', 'failed_node')
+  local m = redis.call('HMGET', wk, 'status', 'policy', 'failed_node', 'queue')
   if m[1] ~= 'running' then return end
+  if status == 'cancelled' and f[4] == '1' then
+    -- Stopped by its workflow, which was resumed before the worker stopped: run it again.
+    emit_batch(base .. ':events', maxlen, 'ready', {wf_restart_node(base, wk, f[1], m[4], i, now)})
+    return
+  end
   if m[2] == 'fail_fast' then
     redis.call('HSET', wk, 'failed_node', i, 'error', err)
     wf_stop(base, wk, 'failed', now, maxlen)
