@@ -166,6 +166,17 @@ async def test_cancel_asks_first_then_cancels(make_tickr: TickrFactory, registry
             assert done.status == "cancelled"
             await wait_for(pilot, lambda: row_of(pane, wf.id)[2] == "cancelled", "cancelled shown")
             await wait_for(pilot, lambda: "#1 add  skipped" in tree_text(pane), "the next step skipped")
+
+            async def stopped() -> bool:  # the running gate node has stopped as asked
+                return (await tickr.get_workflow(wf.id)).nodes[0].status == "cancelled"
+
+            await wait_for(pilot, stopped, "the gate stopped")
+            pane.table.focus()
+            await pilot.press("D")  # delete asks first too
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the delete question")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: wf.id not in [str(k.value) for k in pane.table.rows], "the row gone")
+            assert [w.id for w in await tickr.list_workflows()] == []
     finally:
         opened.set()
 

@@ -155,6 +155,7 @@ OTHER_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Workflows", "↑ ↓ / tab", "Select a workflow; tab moves to its tree of nodes"),
     ("Workflows", "c", "Cancel the selected workflow (asks first): nodes not started are skipped"),
     ("Workflows", "r", "Retry the selected workflow: its dead and cancelled nodes run again"),
+    ("Workflows", "D", "Delete the selected ended workflow and its node jobs' records (asks first)"),
     ("Workflows", "enter / space", "In the tree: open a node's job / fold a chain or group"),
     ("Anywhere", "ctrl+p", "Command palette: every action by name"),
     ("Anywhere", "escape", "Close a dialog"),
