@@ -190,7 +190,8 @@ async def test_forget_queue_over_http(api: Api) -> None:
 
 
 async def test_forget_a_queue_holding_a_workflow_is_409(api: Api) -> None:
-    wf = (await api.http.post("/workflows", json={"tree": {"type": "echo", "payload": {"text": "a"}}, "queue": "flows"})).json()
+    tree = {"type": "echo", "payload": {"text": "a"}}
+    wf = (await api.http.post("/workflows", json={"tree": tree, "queue": "flows"})).json()
     assert (await api.http.delete(f"/workflows/{wf['id']}")).status_code == 200  # cancel it: no job is left
     err = error_of(await api.http.delete("/queues/flows"), 409, "queue_not_empty")
     assert "1 workflows" in err["message"] and err["details"]["workflows"] == 1

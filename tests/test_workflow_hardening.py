@@ -226,6 +226,18 @@ async def test_results_stay_when_the_job_record_of_a_parent_is_deleted(
     assert raw == "[1,2]"
 
 
+async def resumed_with_a_node_stopping(tickr: Tickr) -> tuple[Any, Any]:
+    """A fan-in whose first member died (fail_fast asked the running second to stop), then
+    retried at once: (the workflow, the second member's lease, still held)."""
+    broker = broker_of(tickr)
+    wf = await tickr.submit_workflow(group(sig("add", {"n": 1}), sig("add", {"n": 2})).then(sig("add")))
+    by_id = {j.id: j for j in await broker.fetch(wf.queue, 2, "w1", 60_000)}
+    assert await broker.fail(by_id[wf.nodes[0].job_id], "boom", "", 0, retryable=False) == "dead"
+    assert (await tickr.get_workflow(wf.id)).status == "failed"
+    assert (await tickr.retry_workflow(wf.id)).status == "running"
+    return wf, by_id[wf.nodes[1].job_id]
+
+
 async def test_a_workflow_resumed_while_a_stopped_node_still_runs_is_not_failed_by_it(
     make_tickr: TickrFactory, wf_registry: Registry
 ) -> None:
@@ -234,12 +246,7 @@ async def test_a_workflow_resumed_while_a_stopped_node_still_runs_is_not_failed_
     failing the resumed workflow with 'cancelled'."""
     tickr = await make_tickr(workers=0)
     broker = broker_of(tickr)
-    wf = await tickr.submit_workflow(group(sig("add", {"n": 1}), sig("add", {"n": 2})).then(sig("add")))
-    by_id = {j.id: j for j in await broker.fetch(wf.queue, 2, "w1", 60_000)}
-    first, second = by_id[wf.nodes[0].job_id], by_id[wf.nodes[1].job_id]
-    assert await broker.fail(first, "boom", "", 0, retryable=False) == "dead"
-    assert (await tickr.get_workflow(wf.id)).status == "failed"
-    assert (await tickr.retry_workflow(wf.id)).status == "running"
+    wf, second = await resumed_with_a_node_stopping(tickr)
     assert await broker.finish_cancel(second)  # the worker stops as it was asked
     info = await tickr.get_workflow(wf.id)
     assert info.status == "running" and [n.status for n in info.nodes] == ["ready", "ready", "pending"]
@@ -257,11 +264,7 @@ async def test_a_cancel_asked_of_a_node_itself_still_fails_a_resumed_workflow(
     the resume is the user's and counts as usual (fail_fast fails the workflow)."""
     tickr = await make_tickr(workers=0)
     broker = broker_of(tickr)
-    wf = await tickr.submit_workflow(group(sig("add", {"n": 1}), sig("add", {"n": 2})).then(sig("add")))
-    by_id = {j.id: j for j in await broker.fetch(wf.queue, 2, "w1", 60_000)}
-    first, second = by_id[wf.nodes[0].job_id], by_id[wf.nodes[1].job_id]
-    assert await broker.fail(first, "boom", "", 0, retryable=False) == "dead"
-    await tickr.retry_workflow(wf.id)
+    wf, second = await resumed_with_a_node_stopping(tickr)
     assert await tickr.cancel(second.id) == "requested"
     assert await broker.finish_cancel(second)
     info = await tickr.get_workflow(wf.id)

@@ -67,9 +67,7 @@ class WorkflowMethods:
             not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 200
         ):
             raise InvalidRequest("idempotency key must be a string of 1 to 200 characters")
-        submission = build_submission(
-            self.registry, node, queue=queue, policy=policy, idempotency_key=idempotency_key
-        )
+        submission = build_submission(self.registry, node, queue=queue, policy=policy, idempotency_key=idempotency_key)
         return await self._redis(self._workflow_store().submit(submission))
 
     async def get_workflow(self, workflow_id: str) -> WorkflowInfo:

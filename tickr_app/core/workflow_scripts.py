@@ -83,4 +83,5 @@ class WorkflowScripts:
 
     async def delete(self, k: QueueKeys, workflow_id: str) -> str:
         """'deleted', 'missing', 'running' (cancel it first) or 'stopping' (nodes still running)."""
-        return str(await self._delete([k.workflow(workflow_id), k.workflows, k.job_prefix], [workflow_id, self._events_maxlen]))
+        keys = [k.workflow(workflow_id), k.workflows, k.job_prefix]
+        return str(await self._delete(keys, [workflow_id, self._events_maxlen]))

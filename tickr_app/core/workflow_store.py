@@ -263,9 +263,7 @@ class WorkflowStore:
         if outcome == "missing":
             raise WorkflowNotFound(f"no workflow with id {workflow_id!r}")
         if outcome == "running":
-            raise WrongState(
-                f"workflow {workflow_id} is running; cancel it first", details={"status": "running"}
-            )
+            raise WrongState(f"workflow {workflow_id} is running; cancel it first", details={"status": "running"})
         if outcome == "stopping":
             raise WrongState(
                 f"workflow {workflow_id} still has nodes running that were asked to stop; try again when they have",
