@@ -54,9 +54,10 @@ local function trim_dead(dead, job_prefix, cap)
 end
 
 -- Lease the given ready jobs to one worker: mark them active and put them on the lease set.
--- Returns a flat list of 11 fields per job.
-local function lease_ids(ids, active, events, job_prefix, worker, lease_ms, maxlen)
-  local now = now_ms()
+-- `now` is optional (a rate limit passes the time it counted the starts at). Returns a flat
+-- list of 11 fields per job.
+local function lease_ids(ids, active, events, job_prefix, worker, lease_ms, maxlen, now)
+  now = now or now_ms()
   local deadline = now + lease_ms
   local out = {}
   local leased = {}
@@ -313,7 +314,7 @@ local function lease_limited(ready, active, events, job_prefix, n, worker, lease
   end
   local out = {}
   if #chosen > 0 then
-    out = lease_ids(chosen, active, events, job_prefix, worker, lease_ms, maxlen)
+    out = lease_ids(chosen, active, events, job_prefix, worker, lease_ms, maxlen, now)
     for i, id in ipairs(chosen) do
       limits_started(base, cfg, id, chosen_types[i], now, now + lease_ms)
     end
