@@ -525,6 +525,9 @@ async def test_openapi_document(api: Api) -> None:
         ("get", "/api/v1/schedules"), ("get", "/api/v1/schedules/{id}"), ("put", "/api/v1/schedules/{id}"),
         ("delete", "/api/v1/schedules/{id}"), ("post", "/api/v1/schedules/{id}/trigger"),
         ("post", "/api/v1/schedules/{id}/pause"), ("post", "/api/v1/schedules/{id}/resume"),
+        ("get", "/api/v1/queues/{name}/limits"), ("put", "/api/v1/queues/{name}/limits"),
+        ("delete", "/api/v1/queues/{name}/limits"), ("get", "/api/v1/queues/{name}/limits/{type}"),
+        ("put", "/api/v1/queues/{name}/limits/{type}"), ("delete", "/api/v1/queues/{name}/limits/{type}"),
     }  # fmt: skip
     documented = {(m, p) for p, item in doc["paths"].items() for m in item if m != "parameters"}
     assert documented == expected

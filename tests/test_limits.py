@@ -173,10 +173,11 @@ async def test_declared_defaults_and_live_precedence(make_tickr, registry: Regis
 @pytest.mark.parametrize(
     ("kwargs", "words"),
     [
-        ({"rate": "0/s"}, "count"),
+        ({"rate": "0/s"}, "invalid rate"),
         ({"rate": "abc"}, "rate"),
         ({"rate": "-5/s"}, "rate"),
-        ({"rate": "5/0s"}, "period"),
+        ({"rate": "5/0s"}, "invalid rate"),
+        ({"rate": 0}, "count"),
         ({"rate": 5, "per": -1}, "period"),
         ({"concurrency": 0}, "concurrency"),
         ({"concurrency": -3}, "concurrency"),

@@ -40,7 +40,7 @@ async def test_queues_pane_shows_limits_and_sets_them_live(make_tickr, registry:
         form.query_one("#limits-rate", Input).value = "0/s"  # a bad value: an error next to the field
         await pilot.press("ctrl+s")
         await wait_for(
-            pilot, lambda: "count" in str(form.query_one("#limits-error-rate", Static).content), "the rate error"
+            pilot, lambda: "invalid rate" in str(form.query_one("#limits-error-rate", Static).content), "the rate error"
         )
         form.query_one("#limits-rate", Input).value = "50/s"
         form.query_one("#limits-concurrency", Input).value = "2"

@@ -7,7 +7,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from tickr_app.core.errors import InvalidRequest
-from tickr_app.core.limits import MAX_CONCURRENCY, RATE_RULE, parse_rate
+from tickr_app.core.limits import MAX_CONCURRENCY, RATE_PATTERN, RATE_RULE, parse_rate
 
 RATE_EXAMPLES = ["100/s", "10/min", "5/30s"]
 
@@ -35,7 +35,7 @@ class SetLimits(_Request):
 
     rate: str | None = Field(
         default=None,
-        max_length=40,
+        pattern=RATE_PATTERN,
         description=f"at most N jobs started per period, across every process: {RATE_RULE}",
         examples=RATE_EXAMPLES,
     )

@@ -313,6 +313,8 @@ class JobTypeOut(_Response):
         description="where the handler runs: the event loop (async def), a thread (def) or a worker process"
     )
     backoff: Backoff
+    rate_limit: str | None = Field(description="declared default: at most N started per period in its queue")
+    concurrency: int | None = Field(description="declared default: at most N running at once in its queue")
     payload_schema: dict[str, Any]
 
 

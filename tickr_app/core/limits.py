@@ -19,7 +19,7 @@ from .errors import InvalidRequest
 MAX_RATE: Final = 100_000
 """Most starts per period: the sliding log keeps one entry per start in the window."""
 MIN_PER_MS: Final = 10
-MAX_PER_MS: Final = 7 * 86_400_000
+MAX_PER_MS: Final = 999_999 * 86_400_000
 MAX_CONCURRENCY: Final = 1_000_000
 MAX_RETRY_AFTER_S: Final = 86_400.0
 
@@ -27,17 +27,30 @@ _UNITS_MS: Final = {
     "ms": 1,
     "s": 1000,
     "sec": 1000,
+    "secs": 1000,
     "second": 1000,
+    "seconds": 1000,
     "m": 60_000,
     "min": 60_000,
+    "mins": 60_000,
     "minute": 60_000,
+    "minutes": 60_000,
     "h": 3_600_000,
     "hour": 3_600_000,
+    "hours": 3_600_000,
     "d": 86_400_000,
     "day": 86_400_000,
+    "days": 86_400_000,
 }
-_RATE = re.compile(r"^\s*(\d+)\s*/\s*(\d+(?:\.\d+)?)?\s*([a-z]+)\s*$")
-RATE_RULE: Final = "a rate is 'N/unit' or 'N/<k><unit>' (unit ms, s, min, h, d), e.g. '100/s', '10/min', '5/30s'"
+_LONG_UNITS = "|".join(sorted((u for u in _UNITS_MS if u != "ms"), key=len, reverse=True))
+RATE_PATTERN: Final = rf"^([1-9][0-9]{{0,4}}|100000)/(([1-9][0-9]{{1,5}})ms|([1-9][0-9]{{0,5}})?({_LONG_UNITS}))$"
+"""The one rate syntax (engine, HTTP schema, CLI): a count of 1-100,000, '/', then an optional
+whole number and a unit; in ms the period is at least 10 ms."""
+_RATE = re.compile(RATE_PATTERN)
+RATE_RULE: Final = (
+    "a rate is 'N/unit' or 'N/<k><unit>' (N 1-100000, unit ms, s, min, h or d; at least 10 ms), "
+    "e.g. '100/s', '10/min', '5/30s'"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,17 +84,20 @@ def parse_rate(value: object, per: float | None = None) -> Rate:
     elif isinstance(value, str):
         if per is not None:
             raise InvalidRequest("per goes with a numeric rate; a rate text like '100/s' names its own period")
-        m = _RATE.match(value.lower())
-        unit = m and (_UNITS_MS.get(m.group(3)) or _UNITS_MS.get(m.group(3).removesuffix("s")))
-        if m is None or unit is None:
+        m = _RATE.fullmatch(value)
+        if m is None:
             raise InvalidRequest(f"invalid rate {value[:40]!r}: {RATE_RULE}")
-        count, per_ms = int(m.group(1)), round(float(m.group(2) or 1) * unit)
+        if m.group(3):
+            per_ms = int(m.group(3))
+        else:
+            per_ms = int(m.group(4) or 1) * _UNITS_MS[m.group(5)]
+        count = int(m.group(1))
     else:
         raise InvalidRequest(f"invalid rate {str(value)[:40]!r}: {RATE_RULE}")
     if not 1 <= count <= MAX_RATE:
         raise InvalidRequest(f"invalid rate {str(value)[:40]!r}: the count must be 1 to {MAX_RATE:,}")
     if not MIN_PER_MS <= per_ms <= MAX_PER_MS:
-        raise InvalidRequest(f"invalid rate {str(value)[:40]!r}: the period must be 10 ms to 7 days")
+        raise InvalidRequest(f"invalid rate {str(value)[:40]!r}: the period must be at least 10 ms")
     return Rate(count, per_ms)
 
 
