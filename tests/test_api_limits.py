@@ -65,6 +65,10 @@ async def test_limits_round_trip(http: tuple[Tickr, httpx.AsyncClient]) -> None:
     [default] = [q for q in queues if q.name == "default"]
     assert default.limits is not None and default.limits.rate == "100/s"
 
+    metrics = (await api.get(str(api.base_url).removesuffix("/api/v1/") + "/metrics")).text
+    assert 'tickr_limit_throttled{queue="default",type=""}' in metrics
+    assert 'tickr_queue_throttled_seconds_total{queue="default"}' in metrics
+
     r = await api.delete("/queues/default/limits/echo")
     assert r.status_code == 200 and (r.json()["rate"], r.json()["concurrency"]) == (None, None)
     r = await api.delete("/queues/default/limits")

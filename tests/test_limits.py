@@ -231,3 +231,27 @@ async def test_queue_limit_throttles_fetch_without_spinning(make_tickr, registry
     assert fetches < 40, f"{fetches} fetches for 3 throttled jobs: the loop spins"
     assert tickr._pool is not None and tickr._pool._fetcher.throttled_s["default"] > 0.3
     await asyncio.sleep(0)
+
+
+async def test_a_held_job_can_be_cancelled_and_never_runs(make_tickr, registry: Registry) -> None:
+    gate = Gate()
+
+    @registry.job("slow")
+    async def slow(payload: dict, ctx: JobContext) -> None:
+        await gate.hold(ctx.id)
+
+    tickr = await make_tickr(workers=3)
+    await tickr.set_limits("default", "slow", concurrency=1)
+    first, held = await tickr.submit_many([JobRequest("slow", {}), JobRequest("slow", {})])
+    await eventually(lambda: gate.inside == 1)
+    await eventually(lambda: _held(tickr, "slow"), message="the second job is held")
+    assert await tickr.cancel(held.id) == "cancelled"
+    gate.open.set()
+    assert (await tickr.wait(first.id, 5)).status == "succeeded"
+    await never(lambda: held.id in gate.entered, 0.3, message="the cancelled held job ran")
+    assert (await tickr.get(held.id)).status == "cancelled"
+
+
+async def _held(tickr: Any, job_type: str) -> bool:
+    state = (await tickr.get_limits("default")).types.get(job_type)
+    return state is not None and state.held == 1
