@@ -62,7 +62,7 @@ async def test_limits_round_trip(http: tuple[Tickr, httpx.AsyncClient]) -> None:
     assert (await api.get("/queues/default/limits/echo")).json()["concurrency"] == 2
 
     queues = QueueList.model_validate((await api.get("/queues")).json()).queues
-    [default] = [q for q in queues if q.name == "default"]
+    default = next(q for q in queues if q.name == "default")
     assert default.limits is not None and default.limits.rate == "100/s"
 
     metrics = (await api.get(str(api.base_url).removesuffix("/api/v1/") + "/metrics")).text

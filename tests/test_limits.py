@@ -111,15 +111,13 @@ async def test_rate_limited_pauses_the_type_and_spends_no_attempt(make_tickr, re
     tickr = await make_tickr(workers=4)
     first = await tickr.submit("api", {"n": 0})
     await eventually(lambda: calls, message="the first call ran")
-    limits = await eventually(
-        lambda: _paused(tickr, "api"), message="the type is paused after RateLimited"
-    )
+    limits = await eventually(lambda: _paused(tickr, "api"), message="the type is paused after RateLimited")
     assert limits.types["api"].paused_ms > 0
     later = await tickr.submit("api", {"n": 1})
     unrelated = await tickr.submit("other", {})
     assert (await tickr.wait(unrelated.id, 5)).status == "succeeded"  # other types run on
     assert len(calls) == 1, "no 'api' job starts during the pause"
-    done_first, done_later = await wait_all(tickr, [first.id, later.id], timeout=10)
+    done_first, _ = await wait_all(tickr, [first.id, later.id], timeout=10)
     assert done_first.status == "succeeded" and done_first.attempts == 1, "the rate-limited try was not counted"
     assert [c[0] for c in calls] == [first.id, first.id, later.id], "the given-back job runs first after the pause"
     assert calls[1][2] - calls[0][2] >= 0.5, "the type stayed paused for retry_after"

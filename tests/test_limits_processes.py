@@ -32,12 +32,16 @@ async def producer(redis_url: str, prefix: str, home: Path) -> AsyncIterator[Tic
 
 
 @pytest.fixture
-def workers(redis_url: str, prefix: str, home: Path, tmp_path: Path) -> AsyncIterator[Callable[..., subprocess.Popen[bytes]]]:
+def workers(
+    redis_url: str, prefix: str, home: Path, tmp_path: Path
+) -> AsyncIterator[Callable[..., subprocess.Popen[bytes]]]:
     started: list[subprocess.Popen[bytes]] = []
 
     def start(*extra: str) -> subprocess.Popen[bytes]:
         args = ["worker", "--redis", redis_url, "--prefix", prefix, "--jobs", "limitjobs", *extra]
-        proc = spawn_tickr(args, log_path=tmp_path / "unused.log", home=home, extra_env={"LIMITS_TEST_REDIS": redis_url})
+        proc = spawn_tickr(
+            args, log_path=tmp_path / "unused.log", home=home, extra_env={"LIMITS_TEST_REDIS": redis_url}
+        )
         started.append(proc)
         return proc
 

@@ -7,7 +7,7 @@ from typing import Any, Protocol
 from pydantic import BaseModel
 
 from tickr_app.core.keys import QUEUE_NAME_PATTERN
-from tickr_app.core.limit_methods import JOB_TYPE_PATTERN
+from tickr_app.core.limits import JOB_TYPE_PATTERN
 
 from .limit_schemas import QueueLimitsOut, SetLimits, TypeLimitsOut
 from .state import API_PREFIX
@@ -64,7 +64,10 @@ def limit_paths(b: _Builder, responses: Responses) -> dict[str, Any]:
                 "getLimits", "A queue's limits, each limited type's, and what they hold back now", queue_limits, [404]
             ),
             "put": op(
-                "setLimits", "Set or remove a queue's rate and concurrency limits, live", queue_limits, put_errors,
+                "setLimits",
+                "Set or remove a queue's rate and concurrency limits, live",
+                queue_limits,
+                put_errors,
                 requestBody=body,
             ),
             "delete": op("clearLimits", "Remove a queue's live rate and concurrency limits", queue_limits, [404]),
@@ -73,7 +76,10 @@ def limit_paths(b: _Builder, responses: Responses) -> dict[str, Any]:
             "parameters": [name, jtype],
             "get": op("getTypeLimits", "A job type's limits in a queue", type_limits, [404, 422]),
             "put": op(
-                "setTypeLimits", "Set or remove a job type's limits in a queue, live", type_limits, put_errors,
+                "setTypeLimits",
+                "Set or remove a job type's limits in a queue, live",
+                type_limits,
+                put_errors,
                 requestBody=body,
             ),
             "delete": op("clearTypeLimits", "Remove a job type's live limits in a queue", type_limits, [404, 422]),

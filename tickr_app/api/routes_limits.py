@@ -6,8 +6,7 @@ from typing import Any
 
 from aiohttp import web
 
-from tickr_app.core.limit_methods import check_job_type_name
-from tickr_app.core.limits import QueueLimits
+from tickr_app.core.limits import QueueLimits, check_job_type_name
 
 from .body import read_model
 from .errors import json_response

@@ -11,37 +11,20 @@ the declared default applies again.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable
 from typing import TYPE_CHECKING, TypeVar
 
 from .errors import InvalidRequest, TickrError
 from .keys import DEFAULT_QUEUE, check_queue_name
-from .limits import QueueLimits, Rate, check_concurrency, parse_rate
+from .limits import QueueLimits, Rate, check_concurrency, check_job_type_name, parse_rate
 
 log = logging.getLogger("tickr.limits")
 
 _R = TypeVar("_R")
 
-JOB_TYPE_MAX = 200
-
 if TYPE_CHECKING:
     from .broker import Broker
     from .registry import Registry
-
-
-JOB_TYPE_PATTERN = r"^[^\x00-\x1f\x7f]{1,200}$"
-"""A per-type scope: 1-200 characters, no control characters. The type need not be known to
-this process (a worker elsewhere may run it)."""
-_JOB_TYPE = re.compile(JOB_TYPE_PATTERN)
-
-
-def check_job_type_name(name: str | None) -> str | None:
-    if name is None:
-        return None
-    if not isinstance(name, str) or not _JOB_TYPE.fullmatch(name):
-        raise InvalidRequest(f"invalid job type name {str(name)[:80]!r}: 1-{JOB_TYPE_MAX} characters, no control characters")
-    return name
 
 
 class LimitMethods:

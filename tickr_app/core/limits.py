@@ -101,6 +101,23 @@ def parse_rate(value: object, per: float | None = None) -> Rate:
     return Rate(count, per_ms)
 
 
+JOB_TYPE_MAX: Final = 200
+JOB_TYPE_PATTERN: Final = r"^[^\x00-\x1f\x7f]{1,200}$"
+"""A per-type scope: 1-200 characters, no control characters. The type need not be known to
+the process that sets the limit (a worker elsewhere may run it)."""
+_JOB_TYPE = re.compile(JOB_TYPE_PATTERN)
+
+
+def check_job_type_name(name: str | None) -> str | None:
+    if name is None:
+        return None
+    if not isinstance(name, str) or not _JOB_TYPE.fullmatch(name):
+        raise InvalidRequest(
+            f"invalid job type name {str(name)[:80]!r}: 1-{JOB_TYPE_MAX} characters, no control characters"
+        )
+    return name
+
+
 def check_concurrency(value: object) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CONCURRENCY:
         raise InvalidRequest(f"invalid concurrency {str(value)[:40]!r}: an integer from 1 to {MAX_CONCURRENCY:,}")

@@ -7,11 +7,13 @@ process's next fetch obeys the new limits, without restarts.
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 from redis.exceptions import RedisError
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
@@ -31,7 +33,9 @@ def describe(limits: QueueLimits | None) -> str:
     if s.current_rate is not None:
         parts.append(f"now {s.current_rate:g}/s")
     if limits.types:
-        parts.append("types: " + ", ".join(f"{n} {t.rate or '-'}/{t.concurrency or '-'}" for n, t in limits.types.items()))
+        parts.append(
+            "types: " + ", ".join(f"{n} {t.rate or '-'}/{t.concurrency or '-'}" for n, t in limits.types.items())
+        )
     if limits.throttled:
         parts.append("THROTTLED")
     return "  ·  ".join(parts)
@@ -40,7 +44,7 @@ def describe(limits: QueueLimits | None) -> str:
 class LimitsFormScreen(ModalScreen["str | None"]):
     """Dismisses with a one-line summary of what changed (None when cancelled)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel"), Binding("ctrl+s", "save", "Save")]
     DEFAULT_CSS = """
     LimitsFormScreen { align: center middle; }
     #limits-dialog { width: 80%; max-width: 90; height: auto; border: thick $primary; background: $surface; padding: 0 1; }
