@@ -73,7 +73,7 @@ async def test_limits_round_trip(http: tuple[Tickr, httpx.AsyncClient]) -> None:
     assert r.status_code == 200 and (r.json()["rate"], r.json()["concurrency"]) == (None, None)
     r = await api.delete("/queues/default/limits")
     assert r.status_code == 200 and r.json()["rate"] is None
-    default = [q for q in (await api.get("/queues")).json()["queues"] if q["name"] == "default"][0]
+    default = next(q for q in (await api.get("/queues")).json()["queues"] if q["name"] == "default")
     assert default["limits"] is None or default["limits"]["rate"] is None
 
 
