@@ -253,3 +253,11 @@ async def test_a_held_job_can_be_cancelled_and_never_runs(make_tickr, registry: 
 async def _held(tickr: Any, job_type: str) -> bool:
     state = (await tickr.get_limits("default")).types.get(job_type)
     return state is not None and state.held == 1
+
+
+def test_rate_limited_survives_pickling() -> None:
+    """A process job's exception reaches the pool pickled: RateLimited keeps its retry_after."""
+    import pickle
+
+    exc = pickle.loads(pickle.dumps(RateLimited(retry_after=2.5, message="429")))
+    assert isinstance(exc, RateLimited) and exc.retry_after == 2.5 and "429" in str(exc)
