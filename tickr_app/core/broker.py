@@ -155,8 +155,10 @@ class Broker:
         clear_concurrency: bool = False,
         declared: bool = False,
     ) -> bool:
-        """Set or clear one scope's limits (``declared``: the @job defaults); True if changed."""
-        await self.register_queues([queue])
+        """Set or clear one scope's limits (``declared``: the @job defaults, which do not list the
+        type's queue in the queue set: a worker start must not conjure up queues); True if changed."""
+        if not declared:
+            await self.register_queues([queue])
         return await self.scripts.limits_set(
             self.keys(queue),
             job_type or "",
