@@ -261,3 +261,53 @@ def test_rate_limited_survives_pickling() -> None:
 
     exc = pickle.loads(pickle.dumps(RateLimited(retry_after=2.5, message="429")))
     assert isinstance(exc, RateLimited) and exc.retry_after == 2.5 and "429" in str(exc)
+
+
+async def test_held_jobs_keep_a_queue_from_being_forgotten(make_tickr, registry: Registry) -> None:
+    from tickr_app.core.errors import QueueNotEmpty
+
+    ran: list[str] = []
+
+    @registry.job("slow", queue="side")
+    async def slow(payload: dict, ctx: JobContext) -> None:
+        ran.append(ctx.id)
+
+    admin = await make_tickr(workers=0)
+    await admin.set_limits("side", "slow", rate="1/min")
+    worker = await make_tickr(workers=2, queues=["side"])
+    jobs = await admin.submit_many([JobRequest("slow", {}) for _ in range(3)])
+    await eventually(lambda: len(ran) == 1)
+    await eventually(lambda: _held_in(admin, "side", 2), message="two jobs held for a minute")
+    await worker.stop(grace_period=0)
+    stats = await admin.queue_stats("side")
+    assert (stats.ready, stats.waiting, stats.active) == (0, 0, 0), "only held jobs are left"
+    with pytest.raises(QueueNotEmpty):
+        await admin.forget_queue("side")
+    await admin.clear_limits("side", "slow")
+    again = await make_tickr(workers=2, queues=["side"])
+    await wait_all(again, [j.id for j in jobs], timeout=10)
+    await again.stop()
+    await admin.forget_queue("side")
+    assert (await admin.get_limits("side")).types == {}, "the forgotten queue's limits went with it"
+
+
+async def _held_in(tickr: Any, queue: str, n: int) -> bool:
+    state = (await tickr.get_limits(queue)).types.get("slow")
+    return state is not None and state.held == n
+
+
+async def test_clearing_a_types_limits_lifts_its_rate_limited_pause(make_tickr, registry: Registry) -> None:
+    calls: list[str] = []
+
+    @registry.job("api")
+    async def api(payload: dict, ctx: JobContext) -> None:
+        calls.append(ctx.id)
+        if len(calls) == 1:
+            raise RateLimited(retry_after=3600)
+
+    tickr = await make_tickr(workers=2)
+    job = await tickr.submit("api", {})
+    await eventually(lambda: _paused(tickr, "api"), message="paused for an hour")
+    await tickr.clear_limits("default", "api")
+    done = await tickr.wait(job.id, 5)
+    assert done.status == "succeeded" and calls == [job.id, job.id]

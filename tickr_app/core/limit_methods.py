@@ -65,7 +65,8 @@ class LimitMethods:
         self, queue: str = DEFAULT_QUEUE, job_type: str | None = None, *, rate: bool = True, concurrency: bool = True
     ) -> QueueLimits:
         """Remove the live rate and/or concurrency limit of a queue or job type (a default the
-        type declares on ``@job`` applies again)."""
+        type declares on ``@job`` applies again). Removing both of a type's also lifts a pause
+        its handler asked for with ``RateLimited``."""
         check_queue_name(queue)
         check_job_type_name(job_type)
         broker = self._require()

@@ -356,6 +356,31 @@ local function limits_extend(active, key, id, deadline)
   end
 end
 
+-- Jobs held back by a limit (they are ready jobs: forget_queue counts them as such).
+local function limits_held_jobs(active)
+  local base = limit_base(active)
+  local n = 0
+  for _, jtype in ipairs(redis.call('ZRANGE', base .. 'held', 0, -1)) do
+    n = n + redis.call('LLEN', base .. 'held:' .. jtype)
+  end
+  return n
+end
+
+-- A forgotten queue's limits go with it (like its pause flag).
+local function limits_forget(active)
+  local base = limit_base(active)
+  local cfg = limits_config(base)
+  local keys = {base .. 'limits', base .. 'rlog', base .. 'held'}
+  for name, _ in pairs(cfg) do
+    local what, jtype = string.match(name, '^(%a+)|(.*)$')
+    if what == 'rate' or what == 'drate' or what == 'conc' or what == 'dconc' then
+      keys[#keys + 1] = base .. 'rlog:' .. jtype
+      keys[#keys + 1] = base .. 'run:' .. jtype
+    end
+  end
+  redis.call('DEL', unpack(keys))
+end
+
 -- The fetch reply: {'limited', throttled 0|1, wait ms or -1, jobs...} when limits were looked at.
 local function limits_reply(out)
   if limits_reply_state then

@@ -1,6 +1,7 @@
 -- Set or remove a queue's or a job type's rate and concurrency limits (live, or the defaults a
 -- job type declares on @job, which apply while no live value is set), and let every process's
--- fetcher look at held jobs again under the new limits at once.
+-- fetcher look at held jobs again under the new limits at once. Removing both live limits of a
+-- type also lifts a pause a handler asked for (RateLimited).
 -- KEYS: active, limits, job-key prefix
 -- ARGV: job type ('' for the queue), declared ('1' or '0'), rate, per_ms, concurrency;
 --       each of rate and concurrency is '' (unchanged), '-' (removed) or a positive integer
@@ -32,6 +33,9 @@ elseif rate ~= '' then
   put(pre .. 'per' .. scope, per)
 end
 put(pre .. 'conc' .. scope, conc)
+if jtype ~= '' and pre == '' and rate == '-' and conc == '-' then
+  put('pause|' .. jtype, '-')  -- clearing a type's limits also lifts a RateLimited pause
+end
 if not changed then return 0 end
 if jtype ~= '' then
   -- Count the type's running jobs from the leases in force, so a new limit holds at once.
