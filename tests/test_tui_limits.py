@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from helpers import Gate
 from helpers import pilot_wait_for as wait_for
-from textual.widgets import Input, Static
+from textual.widgets import Input, Select, Static
 
 from tickr_app import JobContext, JobRequest, Registry
 from tickr_app.tui import TickrApp
@@ -64,3 +64,14 @@ async def test_queues_pane_shows_limits_and_sets_them_live(make_tickr, registry:
         gate.open.set()
         for job in jobs:
             await tickr.wait(job.id, 10)
+
+        await pilot.press("l")  # one job type's limits, from the same form
+        await wait_for(pilot, lambda: isinstance(app.screen, LimitsFormScreen), "the limits form for a type")
+        app.screen.query_one("#limits-scope", Select).value = "work"
+        await pilot.pause()
+        app.screen.query_one("#limits-concurrency", Input).value = "1"
+        await pilot.press("ctrl+s")
+        await wait_for(pilot, lambda: not isinstance(app.screen, LimitsFormScreen), "the form to close again")
+        state = (await tickr.get_limits("default")).types["work"]
+        assert (state.concurrency, state.rate) == (1, None)
+        assert (await tickr.get_limits("default")).limits.concurrency is None, "the queue itself is untouched"

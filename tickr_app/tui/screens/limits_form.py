@@ -1,4 +1,5 @@
-"""``LimitsFormScreen``: set or clear a queue's cluster-wide rate and concurrency limit, live.
+"""``LimitsFormScreen``: set or clear a queue's cluster-wide rate and concurrency limit, live, or
+those of one job type in it (the Scope select).
 
 An empty field means no limit (the live one is removed); saving goes through the facade's
 ``set_limits``/``clear_limits``, whose validation errors appear next to the fields. Every
@@ -16,12 +17,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
-from textual.widgets import Button, Input, Label, Static
+from textual.widgets import Button, Input, Label, Select, Static
 
 from ...core.engine import Tickr
 from ...core.errors import InvalidRequest, TickrError
-from ...core.limits import QueueLimits
+from ...core.limits import LimitState, QueueLimits
 from ..widgets.payload_form import field_label
+
+QUEUE_SCOPE = "*queue*"
+"""The Scope select's value for the queue itself (a job type is never named this)."""
 
 
 def describe(limits: QueueLimits | None) -> str:
@@ -56,12 +60,29 @@ class LimitsFormScreen(ModalScreen["str | None"]):
         self.tickr = tickr
         self.queue = queue
         self.current = current
+        known = {t.name for t in tickr.registry if t.queue == queue}
+        self.types = sorted(known | set(current.types if current is not None else ()))
+
+    def _state(self, scope: str) -> LimitState | None:
+        if self.current is None:
+            return None
+        return self.current.limits if scope == QUEUE_SCOPE else self.current.types.get(scope)
+
+    @property
+    def scope(self) -> str:
+        return str(self.query_one("#limits-scope", Select).value)
 
     def compose(self) -> ComposeResult:
-        live = self.current.limits if self.current is not None else None
+        live = self._state(QUEUE_SCOPE)
         with Vertical(id="limits-dialog", classes="dialog"):
             yield Static(Text(f"Limits of queue {self.queue} (every process)", style="bold"), classes="dialog-title")
             yield Static(Text(describe(self.current), style="dim"), id="limits-now")
+            options = [("the whole queue", QUEUE_SCOPE)] + [(f"job type {t}", t) for t in self.types]
+            scope = Select(options, value=QUEUE_SCOPE, allow_blank=False, id="limits-scope", compact=True)
+            with Horizontal(classes="field"):
+                yield Label(field_label("Scope", False), classes="field-label")
+                with Vertical(classes="field-body"):
+                    yield scope
             rate = Input(
                 value=(live.live_rate or "") if live else "",
                 placeholder="e.g. 100/s, 10/min, 5/30s — empty: no rate limit",
@@ -91,6 +112,15 @@ class LimitsFormScreen(ModalScreen["str | None"]):
 
     def on_mount(self) -> None:
         self.query_one("#limits-rate", Input).focus()
+
+    @on(Select.Changed, "#limits-scope")
+    def _scope_changed(self, event: Select.Changed) -> None:
+        """Show the live limits of the scope picked (a job type's are scoped to this queue)."""
+        event.stop()
+        live = self._state(self.scope)
+        self.query_one("#limits-rate", Input).value = (live.live_rate or "") if live else ""
+        conc = live.live_concurrency if live else None
+        self.query_one("#limits-concurrency", Input).value = str(conc) if conc else ""
 
     def action_cancel(self) -> None:
         self.dismiss(None)
@@ -140,11 +170,12 @@ class LimitsFormScreen(ModalScreen["str | None"]):
     @work(exclusive=True, group="save-limits", exit_on_error=False)
     async def _save(self, rate: str | None, concurrency: int | None) -> None:
         tickr, queue = self.tickr, self.queue
+        job_type = None if self.scope == QUEUE_SCOPE else self.scope
         try:
             if rate is None or concurrency is None:
-                await tickr.clear_limits(queue, rate=rate is None, concurrency=concurrency is None)
+                await tickr.clear_limits(queue, job_type, rate=rate is None, concurrency=concurrency is None)
             if rate is not None or concurrency is not None:
-                await tickr.set_limits(queue, rate=rate, concurrency=concurrency)
+                await tickr.set_limits(queue, job_type, rate=rate, concurrency=concurrency)
         except InvalidRequest as exc:
             key = "concurrency" if "concurrency" in exc.message else "rate"
             self._error(key, exc.message)
@@ -152,4 +183,5 @@ class LimitsFormScreen(ModalScreen["str | None"]):
         except (TickrError, RedisError, OSError) as exc:
             self.query_one("#limits-form-error", Static).update(Text(str(getattr(exc, "message", exc))))
             return
-        self.dismiss(f"rate {rate or 'none'}, concurrency {concurrency or 'none'}")
+        where = "" if job_type is None else f"type {job_type}: "
+        self.dismiss(f"{where}rate {rate or 'none'}, concurrency {concurrency or 'none'}")
