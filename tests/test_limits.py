@@ -311,3 +311,19 @@ async def test_clearing_a_types_limits_lifts_its_rate_limited_pause(make_tickr, 
     await tickr.clear_limits("default", "api")
     done = await tickr.wait(job.id, 5)
     assert done.status == "succeeded" and calls == [job.id, job.id]
+
+
+async def test_a_job_ending_wakes_a_fetcher_throttled_by_concurrency(make_tickr, registry: Registry) -> None:
+    """The throttled fetch loop sleeps until a running job ends anywhere (the limits channel),
+    not until a timer: with the fallback re-check an hour away, ten jobs still run one by one."""
+
+    @registry.job("work")
+    async def work(payload: dict) -> None: ...
+
+    tickr = await make_tickr(workers=4)
+    assert tickr._pool is not None
+    tickr._pool._fetcher._block_s = 3600.0  # no idle fallback: only the wake can resume it
+    await tickr.set_limits("default", concurrency=1)
+    jobs = await tickr.submit_many([JobRequest("work", {}) for _ in range(10)])
+    done = await wait_all(tickr, [j.id for j in jobs], timeout=10)
+    assert all(d.status == "succeeded" for d in done)

@@ -270,7 +270,7 @@ class Fetcher:
         """A message on the queue's wake channel ("resume": a paused queue may be fetched)."""
         if message == "resume":
             self._queue_resumed[queue].set()
-        elif message == "limits":  # a limit changed or a limited job ended, in any process
+        elif message == "limits":  # on the limits channel: a limit changed or a limited job ended
             self._limits_freed[queue].set()
 
     async def _wait_for_limits(self, queue: str, wait_ms: int) -> None:

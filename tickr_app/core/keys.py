@@ -118,6 +118,12 @@ class QueueKeys:
     def running(self, job_type: str) -> str:
         return f"{self.base}:run:{job_type}"
 
+    @property
+    def limits_channel(self) -> str:
+        """Pub/sub channel that wakes fetchers when a limit changed or a limited job ended (its
+        own channel: schedulers need not wake for it)."""
+        return f"{self.base}:limits_wake"
+
     def job(self, job_id: str) -> str:
         return f"{self.base}:job:{job_id}"
 

@@ -188,6 +188,7 @@ class WorkerPool:
         await self.broker.register_queues(self.queues)
         for queue in self.queues:
             self.listener.on(self.broker.keys(queue).wake_channel, partial(self._fetcher.on_wake, queue))
+            self.listener.on(self.broker.keys(queue).limits_channel, partial(self._fetcher.on_wake, queue))
         self._slots.resize(self._concurrency)
         self._fetcher.start()
         self._upkeep.append(asyncio.create_task(self._acks.run(), name="tickr-acks"))

@@ -345,7 +345,7 @@ local function limits_release(active, ids, types)
       wake = true
     end
   end
-  if wake then redis.call('PUBLISH', base .. 'wake', 'limits') end
+  if wake then redis.call('PUBLISH', base .. 'limits_wake', 'limits') end
 end
 
 -- A heartbeat extended a job's lease: its type's concurrency slot lasts as long.

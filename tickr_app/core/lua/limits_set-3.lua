@@ -54,5 +54,5 @@ local held = base .. 'held'
 for _, t in ipairs(redis.call('ZRANGE', held, 0, -1)) do
   if jtype == '' or t == jtype then redis.call('ZADD', held, 0, t) end
 end
-redis.call('PUBLISH', base .. 'wake', 'limits')
+redis.call('PUBLISH', base .. 'limits_wake', 'limits')
 return 1
