@@ -171,12 +171,11 @@ class Broker:
     async def limits(self, queue: str) -> QueueLimits:
         """The queue's limits and what they hold back now (read without a script: a snapshot)."""
         k = self.keys(queue)
+        now = await self.time_ms()  # not in the pipeline: a cluster pipeline refuses keyless TIME
         pipe = self.redis.pipeline(transaction=False)
         pipe.hgetall(k.limits)
         pipe.zrange(k.held, 0, -1)
-        pipe.time()
-        cfg, held, (sec, micros) = await pipe.execute()
-        now = int(sec) * 1000 + int(micros) // 1000
+        cfg, held = await pipe.execute()
         out = QueueLimits(queue, scope_config(cfg, ""))
         types = sorted(limited_types(cfg) | set(held))
         for jtype in types:
