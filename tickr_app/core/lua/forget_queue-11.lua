@@ -1,5 +1,5 @@
--- Forget a queue that holds no jobs and no schedules: drop its finished records, counters,
--- events and pause flag. (The caller removes the name from the global queue set, which is
+-- Forget a queue that holds no jobs (jobs held back by a limit count as ready) and no schedules:
+-- drop its finished records, counters, events, pause flag and limits. (The caller removes the name from the global queue set, which is
 -- outside this hash tag.) A schedule keeps it: it would go on firing into a forgotten queue.
 -- KEYS: ready, waiting, active, dead, succeeded, cancelled, events, stats, paused, job-key prefix,
 --       schedules
@@ -8,8 +8,8 @@
 -- else {1}
 local ready, waiting, active, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local counts = {
-  redis.call('LLEN', ready), redis.call('ZCARD', waiting), redis.call('ZCARD', active), redis.call('ZCARD', dead),
-  redis.call('SCARD', KEYS[11])
+  redis.call('LLEN', ready) + limits_held_jobs(active), redis.call('ZCARD', waiting), redis.call('ZCARD', active),
+  redis.call('ZCARD', dead), redis.call('SCARD', KEYS[11])
 }
 if counts[1] + counts[2] + counts[3] + counts[4] + counts[5] > 0 then
   return {0, counts[1], counts[2], counts[3], counts[4], counts[5]}
@@ -21,4 +21,5 @@ for _, finished in ipairs({KEYS[5], KEYS[6]}) do
   end
 end
 redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
+limits_forget(active)
 return {1}
