@@ -32,6 +32,7 @@ from .home import tickr_home
 from .job import Job
 from .ids import new_job_id
 from .keys import DEFAULT_PREFIX, DEFAULT_QUEUE, check_queue_name
+from .limit_methods import LimitMethods
 from .notify import Listener
 from .pool import PoolSettings, WorkerPool
 from .records import (
@@ -129,7 +130,7 @@ class JobRequest:
     idempotency_key: str | None = None
 
 
-class Tickr(ScheduleMethods, WorkflowMethods):
+class Tickr(ScheduleMethods, WorkflowMethods, LimitMethods):
     def __init__(
         self,
         redis_url: str | None = None,
@@ -247,6 +248,7 @@ class Tickr(ScheduleMethods, WorkflowMethods):
             if self._scheduler is not None and self._pool is not None:
                 self._scheduler.pool = self._pool
             if self._pool:
+                await self._apply_declared_limits()
                 await self._pool.start()  # registers its wake and control channels
                 for lag_observer in self._lag_observers:
                     self._add_to_monitor(lag_observer)

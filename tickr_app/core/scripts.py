@@ -135,6 +135,18 @@ class Promoted(NamedTuple, Generic[LeaseT]):
     """Jobs leased to the caller in the same call (only when it asked for some)."""
 
 
+class Fetched(NamedTuple, Generic[LeaseT]):
+    """Reply of the fetch script."""
+
+    jobs: list[LeaseT] | None
+    """None when the queue is paused for every process."""
+    throttled: bool = False
+    """The queue's own rate or concurrency limit let nothing start."""
+    wait_ms: int = -1
+    """When limits held work back: ms until the next limit frees (-1: none known; a job that
+    ends wakes the fetchers through the queue's wake channel)."""
+
+
 class WorkerCommands(NamedTuple):
     """Commands stored for a worker process since its last heartbeat (None: none sent)."""
 
@@ -242,6 +254,8 @@ class Scripts(Generic[LeaseT]):
         self.workflow = WorkflowScripts(
             handles, events_maxlen=events_maxlen, retention_ms=retention_ms, idempotency_ttl_ms=idempotency_ttl_ms
         )
+        self._limits_set = handles.pop("limits_set")
+        self._rate_limited = handles.pop("rate_limited")
         if handles:
             raise RuntimeError(f"Lua scripts without a Scripts method: {sorted(handles)}")
 
@@ -274,15 +288,17 @@ class Scripts(Generic[LeaseT]):
 
     # -- leasing -----------------------------------------------------------------------------
 
-    async def fetch(self, k: QueueKeys, n: int, worker_id: str, lease_ms: int) -> list[LeaseT] | None:
-        """Lease up to n ready jobs (at most ``MAX_FETCH``); None when the queue is paused."""
+    async def fetch(self, k: QueueKeys, n: int, worker_id: str, lease_ms: int) -> Fetched[LeaseT]:
+        """Lease up to n ready jobs (at most ``MAX_FETCH``) within the queue's limits."""
         flat = await self._fetch(
             [k.ready, k.active, k.events, k.paused, k.job_prefix],
             [min(n, MAX_FETCH), worker_id, lease_ms, self._events_maxlen],
         )
         if flat and flat[0] == "paused":
-            return None
-        return self._leased(k.queue, flat, 0)
+            return Fetched(None)
+        if flat and flat[0] == "limited":
+            return Fetched(self._leased(k.queue, flat, 3), int(flat[1]) == 1, int(flat[2]))
+        return Fetched(self._leased(k.queue, flat, 0))
 
     async def ack(self, k: QueueKeys, items: Sequence[tuple[LeaseT, str]]) -> list[bool]:
         """Mark jobs succeeded with their JSON results; per job, False if its lease was lost."""
@@ -334,6 +350,25 @@ class Scripts(Generic[LeaseT]):
             [job.id, job.token, self._retention_ms, self._events_maxlen],
         )
         return r == "cancelled"
+
+    async def rate_limited(self, k: QueueKeys, job: LeaseT, retry_after_ms: int) -> bool:
+        """Give a job back uncounted and pause its type for ``retry_after_ms`` in every process;
+        False if its lease was lost."""
+        r = await self._rate_limited(
+            [k.active, k.events, k.stats, k.job(job.id)],
+            [job.id, job.token, max(0, retry_after_ms), self._events_maxlen],
+        )
+        return r == "paused"
+
+    async def limits_set(
+        self, k: QueueKeys, job_type: str, *, declared: bool, rate: str, per_ms: int, concurrency: str
+    ) -> bool:
+        """Set (a number), remove ('-') or keep ('') the rate and concurrency limits of a queue
+        (``job_type`` '') or a job type; True when something changed."""
+        r = await self._limits_set(
+            [k.active, k.limits, k.job_prefix], [job_type, "1" if declared else "0", rate, per_ms, concurrency]
+        )
+        return int(r) == 1
 
     async def progress(self, k: QueueKeys, job_id: str, token: str, percent: float, message: str) -> bool:
         """Store a running job's progress; False if its lease was lost."""

@@ -147,6 +147,7 @@ OTHER_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Queues", "[ ]", "Previous / next job table (Ready, Waiting, Active, Dead, Finished)"),
     ("Queues", "enter", "Open the job under the cursor"),
     ("Queues", "↑ ↓ / click", "Move between queues and jobs"),
+    ("Queues", "l", "Set or clear the selected queue's rate and concurrency limit, live, for every process"),
     ("Workers", "↑ ↓", "Select the worker process that p, + and - command"),
     ("Schedules", "a", "Add or update a schedule (a form with a preview of the next five runs)"),
     ("Schedules", "p / space", "Pause or resume the selected schedule for every process"),

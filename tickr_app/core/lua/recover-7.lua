@@ -16,6 +16,7 @@ for i, id in ipairs(ids) do
   local f = redis.call('HMGET', key, 'status', 'attempts', 'max_attempts', 'backoff_base_ms',
     'backoff_cap_ms', 'worker', 'type', 'cancel_requested')
   if f[1] == 'active' then
+    limits_release(active, {id}, {f[7]})
     local attempts, max_attempts = tonumber(f[2]), tonumber(f[3])
     local err = 'lease expired: worker ' .. tostring(f[6]) .. ' stopped heartbeating'
     redis.call('HDEL', key, 'lease')
