@@ -384,6 +384,9 @@ def _schedules(args: argparse.Namespace) -> int:
 def _workflows(args: argparse.Namespace) -> int:
     from .cli_workflows import run
 
+    return run(args)
+
+
 def _limits(args: argparse.Namespace) -> int:
     from .cli_limits import run
 
