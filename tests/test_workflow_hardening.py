@@ -49,6 +49,25 @@ async def test_a_node_dying_into_a_full_dead_set_still_fails_its_workflow(
     done = await tickr.wait_workflow(wf.id, timeout=deadline(10))
     assert done.status == "failed" and done.failed_node == 0 and "boom 1" in (done.error or "")
     assert [n.status for n in done.nodes] == ["dead", "skipped"]
+    assert await tickr.get(done.nodes[0].job_id) is None  # the cap dropped its record
+    assert (await tickr.retry_workflow(wf.id)).status == "running"  # recreated from its spec
+    again = await tickr.wait_workflow(wf.id, timeout=deadline(10))
+    assert again.status == "failed" and (again.finished_at or 0) >= (done.finished_at or 0)  # it ran again
+    assert (await tickr.stats())[wf.queue].by_type["boom"]["dead"] == 2
+
+
+async def test_delete_all_dead_leaves_a_retryable_workflow(make_tickr: TickrFactory, wf_registry: Registry) -> None:
+    tickr = await make_tickr(workers=0)
+    broker = broker_of(tickr)
+    wf = await tickr.submit_workflow(chain(sig("add", {"n": 1}), sig("add", {"n": 2})))
+    (leased,) = await broker.fetch(wf.queue, 1, "w1", 60_000)
+    assert await broker.fail(leased, "boom", "", 0, retryable=False) == "dead"
+    assert await tickr.delete_dead(wf.queue) == 1
+    assert await tickr.get(leased.id) is None
+    info = await tickr.retry_workflow(wf.id)
+    assert info.status == "running" and info.nodes[0].status == "ready"
+    (again,) = await broker.fetch(wf.queue, 1, "w1", 60_000)
+    assert again.id == leased.id and again.token != leased.token
 
 
 async def test_a_restarted_node_never_hands_out_an_old_lease_token(
@@ -222,8 +241,11 @@ async def test_results_stay_when_the_job_record_of_a_parent_is_deleted(
     assert fan_in.id == wf.nodes[2].job_id
     job = await tickr.get(fan_in.id)
     assert job is not None and job.workflow_id == wf.id and job.node == 2
-    raw = await broker.redis.hget(broker.keys(wf.queue).job(fan_in.id), "inputs")
-    assert raw == "[1,2]"
+    key = broker.keys(wf.queue).job(fan_in.id)
+    assert await broker.redis.hget(key, "inputs") == "[1,2]"
+    assert await broker.ack(wf.queue, [(fan_in, "3")]) == [True]
+    assert not await broker.redis.hexists(key, "inputs")  # consumed: the workflow keeps the results once
+    assert [n.result for n in (await tickr.get_workflow(wf.id)).nodes] == [1, 2, 3]
 
 
 async def resumed_with_a_node_stopping(tickr: Tickr) -> tuple[Any, Any]:

@@ -116,10 +116,13 @@ end
 
 -- Ack hook: node `id` succeeded. Its result is kept in the workflow hash; each child whose last
 -- dependency this was becomes ready here, in the ack's own script (held if the workflow stopped).
+-- Its own copy of its parents' results goes: only a run needs it (a 1,000-wide fan-in's would
+-- otherwise be kept twice, here and in the workflow, for the whole retention).
 local function wf_on_success(qkey, key, id, result, now, maxlen)
   if not wf_is_node(id) then return end
   local f = redis.call('HMGET', key, 'wf', 'node')
   if not f[1] then return end
+  redis.call('HDEL', key, 'inputs')
   local base = wf_base_of(qkey)
   local wk = base .. ':wf:' .. f[1]
   local i = f[2]
