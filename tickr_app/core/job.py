@@ -49,6 +49,8 @@ class Job:
     timeout_ms: int | None = None
     idempotency_key: str | None = None
     cancel_requested: bool = False
+    priority: int = 0
+    """Higher runs first (see core/priority.py); 0 is the default."""
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> Job:
@@ -73,6 +75,7 @@ class Job:
             timeout_ms=_int(h.get("timeout_ms")),
             idempotency_key=h.get("idempotency_key") or None,
             cancel_requested=h.get("cancel_requested") == "1",
+            priority=int(h.get("priority") or 0),
         )
 
     @property

@@ -34,6 +34,8 @@ class EnqueueSpec:
     run_at_ms: int = -1
     idempotency_key: str = ""
     request_fingerprint: str = ""
+    priority: int = 0
+    """Higher runs first; 0 (the default) keeps the job on the ready list, the fast path."""
     """With an idempotency key: a digest of what was asked (type, payload, options), so a reuse
     of the key for a different request is told apart from a repeat."""
 
@@ -71,6 +73,10 @@ class QueueStats:
     retried: int = 0
     cancelled: int = 0
     by_type: dict[str, dict[str, int]] = field(default_factory=dict)
+    prioritised: int = 0
+    """Ready jobs with a priority other than 0 (counted in ``ready`` too)."""
+    top_priority: int | None = None
+    """The highest priority among them (None: none waits)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -87,6 +93,8 @@ class QueueStats:
             "retried": self.retried,
             "cancelled": self.cancelled,
             "by_type": self.by_type,
+            "prioritised": self.prioritised,
+            "top_priority": self.top_priority,
         }
 
     # Notebook displays (see reprs.py).
@@ -133,6 +141,10 @@ class WorkerInfo:
     jobs: list[str]
     loop: LagStats | None = None
     """The process's event-loop lag; None from a process that does not report it."""
+    weights: dict[str, int] = field(default_factory=dict)
+    """Queue -> weight, in the order given (from an older version: each queue weighs 1)."""
+    strict: bool = False
+    """Strict mode: the first non-empty queue in that order gets every free slot."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -147,6 +159,8 @@ class WorkerInfo:
             "heartbeat_at": self.heartbeat_at,
             "jobs": self.jobs,
             "loop": asdict(self.loop) if self.loop is not None else None,
+            "weights": self.weights,
+            "strict": self.strict,
         }
 
     # Notebook displays (see reprs.py).

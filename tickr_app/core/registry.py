@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 from . import defaults
 from .errors import InvalidPayload, UnknownJobType
 from .keys import DEFAULT_QUEUE, QUEUE_NAME_RULE, is_queue_name
+from .priority import PRIORITY_RULE, is_priority
 
 Handler = Callable[..., Awaitable[Any]] | Callable[..., Any]
 RunIn = Literal["loop", "thread", "process"]
@@ -68,6 +69,8 @@ class JobType:
     wants_dict: bool = False
     schedule: DeclaredSchedule | None = None
     run_in: RunIn = "loop"
+    priority: int = 0
+    """Default priority of this type's jobs (higher runs first; see core/priority.py)."""
 
     def validate(self, payload: Any) -> BaseModel:
         """Validate a payload (dict, or JSON text/bytes) or raise InvalidPayload with field errors."""
@@ -92,6 +95,7 @@ class JobType:
             "timeout": self.timeout,
             "max_attempts": self.max_attempts,
             "run_in": self.run_in,
+            "priority": self.priority,
             "backoff": {"base": self.backoff_base, "cap": self.backoff_cap},
             "payload_schema": self.json_schema(),
         }
@@ -151,6 +155,7 @@ class Registry:
         misfire: str = "skip",
         overlap: str = "allow",
         run_in: RunIn | None = None,
+        priority: int = 0,
     ) -> Callable[[Handler], Handler]:
         """Decorator registering a handler ``(payload: Model, ctx: JobContext)``; the model
         comes from the first parameter's annotation unless ``payload_model`` is given.
@@ -170,6 +175,8 @@ class Registry:
                 raise ValueError("max_attempts must be at least 1")
             if not is_queue_name(queue):
                 raise ValueError(f"invalid queue name {queue!r}: {QUEUE_NAME_RULE}")
+            if not is_priority(priority):
+                raise ValueError(f"priority must be {PRIORITY_RULE}, not {priority!r}")
             model, takes_context, wants_dict = _inspect_handler(handler, payload_model)
             self.add(
                 JobType(
@@ -186,6 +193,7 @@ class Registry:
                     wants_dict=wants_dict,
                     schedule=declared,
                     run_in=where,
+                    priority=priority,
                 )
             )
             return handler
@@ -278,6 +286,7 @@ def job(
     misfire: str = "skip",
     overlap: str = "allow",
     run_in: RunIn | None = None,
+    priority: int = 0,
 ) -> Callable[[Handler], Handler]:
     """Register a job type in the default registry (see ``Registry.job``)."""
     return default_registry.job(
@@ -295,5 +304,6 @@ def job(
         misfire=misfire,
         overlap=overlap,
         run_in=run_in,
+        priority=priority,
     )
 

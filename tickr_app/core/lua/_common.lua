@@ -53,11 +53,88 @@ local function trim_dead(dead, job_prefix, cap)
   end
 end
 
+-- Priorities. A job of priority 0 (the default) waits on the ready list: today's fast path.
+-- Any other priority waits on the queue's priority set, a zset named after the list
+-- (ready .. ':prio', same hash tag), scored so the lowest score is the highest priority and,
+-- within one priority, the earliest push: score = -priority * 2^44 + 2^43 + seq, where seq
+-- counts pushes (ready .. ':seq'); a push to the head of its priority (a released job) uses
+-- -seq. Positive priorities thus score below 0 and negative ones above: fetch takes positive
+-- priorities, then the list, then negative ones. Scores stay below 2^53 (exact doubles) for
+-- priorities -100..100 (core/priority.py). A push to the set wakes idle fetchers on the
+-- queue's wake channel (message 'ready'): they block on the list only.
+local PRIO_STEP = 17592186044416 -- 2^44
+local PRIO_MID = 8796093022208 -- 2^43
+
+local function prio_key(ready)
+  return ready .. ':prio'
+end
+
+-- Put jobs on the ready structures by priority: ids[i] has priority prios[i] (nil, '' or 0:
+-- the list). at_head: first in line within its priority (a released job), else last (FIFO).
+local function push_ready(ready, ids, prios, at_head)
+  local plain, zargs = {}, {}
+  for i, id in ipairs(ids) do
+    local p = tonumber(prios[i]) or 0
+    if p == 0 then
+      plain[#plain + 1] = id
+    else
+      local seq = redis.call('INCR', ready .. ':seq')
+      if at_head then seq = -seq end
+      zargs[#zargs + 1] = string.format('%.0f', -p * PRIO_STEP + PRIO_MID + seq)
+      zargs[#zargs + 1] = id
+    end
+  end
+  if #plain > 0 then
+    if at_head then
+      redis.call('RPUSH', ready, unpack(plain))
+    else
+      redis.call('LPUSH', ready, unpack(plain))
+    end
+  end
+  if #zargs > 0 then
+    redis.call('ZADD', prio_key(ready), unpack(zargs))
+    redis.call('PUBLISH', string.sub(ready, 1, -6) .. 'wake', 'ready')
+  end
+end
+
+-- Take up to n ready job ids in fetch order; with no prioritised job waiting, one RPOP as before.
+local function pop_ready(ready, n)
+  local prio = prio_key(ready)
+  if redis.call('EXISTS', prio) == 0 then
+    return redis.call('RPOP', ready, n) or {}
+  end
+  local ids = redis.call('ZRANGEBYSCORE', prio, '-inf', '(0', 'LIMIT', 0, n)
+  if #ids > 0 then
+    redis.call('ZREM', prio, unpack(ids))
+  end
+  if #ids < n then
+    local plain = redis.call('RPOP', ready, n - #ids)
+    if plain then
+      for _, id in ipairs(plain) do ids[#ids + 1] = id end
+    end
+  end
+  if #ids < n then
+    local low = redis.call('ZRANGEBYSCORE', prio, '(0', '+inf', 'LIMIT', 0, n - #ids)
+    if #low > 0 then
+      redis.call('ZREM', prio, unpack(low))
+      for _, id in ipairs(low) do ids[#ids + 1] = id end
+    end
+  end
+  return ids
+end
+
+-- Take one job off the ready structures (cancel, delete, a priority change).
+local function remove_ready(ready, id)
+  if redis.call('ZREM', prio_key(ready), id) == 0 then
+    redis.call('LREM', ready, 0, id)
+  end
+end
+
 -- Lease up to n jobs from the ready list to one worker (fetch, and promote when the promoting
 -- process has idle slots). Returns a flat list of 11 fields per job.
 local function lease_ready(ready, active, events, job_prefix, n, worker, lease_ms, maxlen)
-  local ids = redis.call('RPOP', ready, n)
-  if not ids then
+  local ids = pop_ready(ready, n)
+  if #ids == 0 then
     return {}
   end
   local now = now_ms()

@@ -7,7 +7,7 @@ local key = KEYS[8]
 local status = redis.call('HGET', key, 'status')
 if not status then return 'missing' end
 if status == 'active' then return 'active' end
-redis.call('LREM', KEYS[1], 0, id)
+remove_ready(KEYS[1], id)
 redis.call('ZREM', KEYS[2], id)
 redis.call('ZREM', KEYS[4], id)
 redis.call('ZREM', KEYS[5], id)

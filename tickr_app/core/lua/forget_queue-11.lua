@@ -8,7 +8,7 @@
 -- else {1}
 local ready, waiting, active, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local counts = {
-  redis.call('LLEN', ready), redis.call('ZCARD', waiting), redis.call('ZCARD', active), redis.call('ZCARD', dead),
+  redis.call('LLEN', ready) + redis.call('ZCARD', prio_key(ready)), redis.call('ZCARD', waiting), redis.call('ZCARD', active), redis.call('ZCARD', dead),
   redis.call('SCARD', KEYS[11])
 }
 if counts[1] + counts[2] + counts[3] + counts[4] + counts[5] > 0 then
@@ -20,5 +20,5 @@ for _, finished in ipairs({KEYS[5], KEYS[6]}) do
     redis.call('DEL', job_prefix .. id)
   end
 end
-redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9])
+redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], ready .. ':seq')
 return {1}

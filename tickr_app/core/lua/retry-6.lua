@@ -13,7 +13,7 @@ redis.call('ZREM', cancelled, id)
 redis.call('PERSIST', key)
 redis.call('HDEL', key, 'cancel_requested', 'finished_at', 'lease', 'worker', 'started_at')
 redis.call('HSET', key, 'status', 'ready', 'attempts', 0, 'progress', 0, 'due_at', now_ms())
-redis.call('LPUSH', ready, id)
+push_ready(ready, {id}, {redis.call('HGET', key, 'priority')}, false)
 redis.call('HINCRBY', stats, 'manual_retries', 1)
 emit(events, ARGV[2], 'ready', id)
 return 'ready'
