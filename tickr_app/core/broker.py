@@ -15,6 +15,8 @@ from . import defaults
 from .errors import InvalidRequest, JobNotFound, WrongState
 from .job import STATUSES, Job
 from .keys import DEFAULT_PREFIX, GlobalKeys, QueueKeys, queue_keys
+from .priority import priority_of_score
+from .queue_policy import format_weights, parse_weights
 from .records import (  # noqa: F401  (re-exported: older imports from the broker keep working)
     EnqueueSpec,
     LagStats,
@@ -25,8 +27,6 @@ from .records import (  # noqa: F401  (re-exported: older imports from the broke
     event_count,
     event_job_ids,
 )
-from .priority import priority_of_score
-from .queue_policy import format_weights, parse_weights
 from .scripts import Enqueued, FailOutcome, LeaseState, Promoted, Scripts
 
 HOUR_MS = 3_600_000

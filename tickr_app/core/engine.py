@@ -35,6 +35,7 @@ from .errors import (
     QueueNotFound,
     RedisUnavailable,
     WorkerNotFound,
+    WrongState,
 )
 from .home import tickr_home
 from .job import Job
@@ -772,8 +773,8 @@ class Tickr(ScheduleMethods):
             check_weights(weights)
             served = await self._served_by(worker_id)
             unknown = [q for q in weights if q not in served]
-            if unknown:
-                raise InvalidRequest(
+            if unknown:  # well formed, but this process's queues refuse it (HTTP 409)
+                raise WrongState(
                     f"worker {worker_id} does not serve queue(s) {', '.join(unknown)} (it serves {', '.join(served)})",
                     details=[{"field": f"weights.{q}", "message": "not served by this worker", "type": "queue"} for q in unknown],
                 )
@@ -817,6 +818,8 @@ class Tickr(ScheduleMethods):
             in_flight=pool.in_flight,
             grace_period=pool.settings.grace_period,
             running=pool.running(),
+            weights=pool.weights,
+            strict=pool.strict,
         )
 
     def add_job_observer(self, observer: JobObserver) -> None:

@@ -45,6 +45,26 @@ def parse_weights(text: str) -> dict[str, int]:
     return out
 
 
+def parse_queue_args(specs: Iterable[str]) -> dict[str, int]:
+    """``["high=5", "default"]`` (the CLI's repeated ``--queue NAME[=WEIGHT]``) as queue ->
+    weight in that order; ValueError naming the bad one."""
+    from .keys import QUEUE_NAME_RULE, is_queue_name
+
+    out: dict[str, int] = {}
+    for spec in specs:
+        name, sep, text = spec.partition("=")
+        if not is_queue_name(name):
+            raise ValueError(f"invalid queue name {name[:120]!r}: {QUEUE_NAME_RULE}")
+        try:
+            weight = int(text) if sep else 1
+        except ValueError:
+            weight = 0
+        if not is_weight(weight):
+            raise ValueError(f"weight of queue {name!r} must be {WEIGHT_RULE}, got {text!r}")
+        out[name] = weight
+    return out
+
+
 class QueuePolicy:
     """Weights and mode of one worker's queues; ``assign`` hands out free slots."""
 

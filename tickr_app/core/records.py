@@ -199,6 +199,9 @@ class PoolState:
     """Jobs the process still holds a lease on (running, queued locally, or being acked)."""
     grace_period: float
     running: list[RunningJob]
+    weights: dict[str, int] = field(default_factory=dict)
+    """Queue -> weight, in the pool's order."""
+    strict: bool = False
 
 
 # -- event stream entries --------------------------------------------------------------------

@@ -91,6 +91,16 @@ COMMANDS: tuple[TuiCommand, ...] = (
         "One worker slot fewer; a busy slot finishes its job first", scope="pool", key_display="-", short="Fewer",
     ),
     TuiCommand(
+        "pool-weights", "W,shift+w", "edit_weights", "Queue weights",
+        "Change the queue weights (and strict order) of the selected worker process, live", scope="pool",
+        key_display="W", short="Weights",
+    ),
+    TuiCommand(
+        "job-priority", "i", "set_priority", "Job priority",
+        "Change the priority of the selected waiting or ready job (higher runs first)", scope="job",
+        short="Priority", show=False,
+    ),
+    TuiCommand(
         "job-retry", "r", "retry_job", "Retry job", "Put the selected dead or cancelled job back to ready",
         scope="job", short="Retry",
     ),

@@ -15,6 +15,7 @@ from .live_table import Column, LiveTable
 COLUMNS = (
     Column("queue", "Queue", shrink=True),
     Column("ready", "Ready", "right"),
+    Column("prio", "Prio", "right"),
     Column("waiting", "Waiting", "right"),
     Column("active", "Active", "right"),
     Column("dead", "Dead", "right"),
@@ -26,6 +27,13 @@ COLUMNS = (
 
 def _count(n: int, style: str = "") -> Text:
     return Text(f"{n:,}", style=style if n else "dim")
+
+
+def _priority_spread(s: QueueStats) -> Text:
+    """Ready jobs with a priority and the highest waiting: ``12 ≤+9``; a dim dash when none."""
+    if not s.prioritised or s.top_priority is None:
+        return Text("—", style="dim")
+    return Text(f"{s.prioritised:,} ≤{s.top_priority:+d}")
 
 
 class QueueTable(LiveTable):
@@ -59,6 +67,7 @@ class QueueTable(LiveTable):
         return (
             Text(s.name, style="bold"),
             _count(s.ready, "bold"),
+            _priority_spread(s),
             _count(s.waiting),
             _count(s.active, f"bold {c.get('accent', '')}"),
             _count(s.dead, f"bold {c.get('error', '')}"),

@@ -74,7 +74,7 @@ class WorkerTable(LiveTable):
             state = Text(f"stale {duration(stale)}", style=f"bold {c.get('error', '')}")
         cells = (
             name,
-            Text(",".join(w.queues), style="dim"),
+            Text(queues_and_weights(w), style="dim"),
             Text(f"{w.busy}/{w.concurrency}"),
             progress_bar(load, c.get("accent", ""), width=6),
             state,
@@ -107,6 +107,17 @@ class WorkerTable(LiveTable):
 
 
 STALL_MS = 100.0
+
+
+def queues_and_weights(w: WorkerInfo) -> str:
+    """``high:5 default:3`` (weighted), ``strict high>default``, or plain names when every
+    queue weighs 1 (one queue, or an even share)."""
+    weights = w.weights or dict.fromkeys(w.queues, 1)
+    if w.strict:
+        return "strict " + ">".join(weights)
+    if all(n == 1 for n in weights.values()):
+        return ",".join(weights)
+    return " ".join(f"{q}:{n}" for q, n in weights.items())
 
 
 def _lag(w: WorkerInfo, colors: dict[str, str]) -> Text:
