@@ -78,10 +78,19 @@ local function push_ready(ready, ids, prios, at_head)
     if p == 0 then
       plain[#plain + 1] = id
     else
-      local seq = redis.call('INCR', ready .. ':seq')
-      if at_head then seq = -seq end
-      zargs[#zargs + 1] = string.format('%.0f', -p * PRIO_STEP + PRIO_MID + seq)
+      zargs[#zargs + 1] = p
       zargs[#zargs + 1] = id
+    end
+  end
+  if #zargs > 0 then
+    -- One counter step per call: the batch's jobs take consecutive numbers, in order.
+    local last = redis.call('INCRBY', ready .. ':seq', #zargs / 2)
+    local seq = last - #zargs / 2
+    for i = 1, #zargs, 2 do
+      seq = seq + 1
+      local s = seq
+      if at_head then s = -seq end
+      zargs[i] = string.format('%.0f', -zargs[i] * PRIO_STEP + PRIO_MID + s)
     end
   end
   if #plain > 0 then
