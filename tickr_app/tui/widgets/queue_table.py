@@ -15,7 +15,7 @@ from .live_table import Column, LiveTable
 COLUMNS = (
     Column("queue", "Queue", shrink=True),
     Column("ready", "Ready", "right"),
-    Column("prio", "Prio", "right"),
+    Column("prio", "Pri", "right"),
     Column("waiting", "Waiting", "right"),
     Column("active", "Active", "right"),
     Column("dead", "Dead", "right"),
