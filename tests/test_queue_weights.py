@@ -155,3 +155,40 @@ def test_http_client_and_cli_round_trip(redis_url: str, prefix: str, home: Any, 
     assert main(["worker", "--queue", "high=abc"]) == 1
     err = capsys.readouterr().err
     assert err.strip() == "tickr: --queue: weight of queue 'high' must be an integer from 1 to 1000, got 'abc'"
+
+
+async def test_tickr_worker_takes_queue_weights_and_strict_from_its_flags(
+    redis_url: str, prefix: str, home: Any, tmp_path: Any
+) -> None:
+    """``tickr worker --queue high=5 --queue bulk=1 --strict`` as a real process: its registry
+    record carries the queues in that order, their weights and the mode, and it takes weights
+    live from another process."""
+    from proc import spawn_tickr, stop, wait_until_async
+
+    from tickr_app import Tickr
+
+    proc = spawn_tickr(
+        ["worker", "--redis", redis_url, "--prefix", prefix, "--queue", "high=5", "--queue", "bulk=1", "--strict"],
+        log_path=tmp_path / "jobs.log",
+        home=home,
+    )
+    producer = await Tickr(redis_url, workers=0, prefix=prefix, home=home, builtin_jobs=False).start()
+    try:
+
+        async def listed() -> bool:
+            return any(w.weights == {"high": 5, "bulk": 1} and w.strict for w in await producer.worker_processes())
+
+        await wait_until_async(listed, 30, "the worker process in the registry")
+        (worker,) = await producer.worker_processes()
+        assert worker.queues == ["high", "bulk"]
+        await producer.command_worker(worker.id, weights={"bulk": 2}, strict=False)
+
+        async def reweighed() -> bool:
+            (w,) = await producer.worker_processes()
+            return w.weights == {"high": 5, "bulk": 2} and not w.strict
+
+        await wait_until_async(reweighed, 10, "the new weights in the registry")
+    finally:
+        await producer.stop()
+        code, _ = stop(proc)
+    assert code == 0

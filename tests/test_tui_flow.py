@@ -48,7 +48,7 @@ async def test_queues_pane_shows_the_priority_spread_and_i_sets_a_priority(make_
 
         await wait_for(pilot, moved, "the new priority in Redis")
         await wait_for(pilot, lambda: str(queues.get_cell("default", "prio")) == "2 ≤+9", "the spread to follow")
-        await wait_for(pilot, lambda: [j.id for j in ready.jobs][0] == low.id, "the job first in line")
+        await wait_for(pilot, lambda: bool(ready.jobs) and ready.jobs[0].id == low.id, "the job first in line")
 
 
 async def test_workers_pane_shows_and_changes_weights_live(make_tickr: Any, registry: Registry) -> None:
