@@ -106,15 +106,21 @@ local function push_ready(ready, ids, prios, at_head)
   end
 end
 
--- Take up to n ready job ids in fetch order; with no prioritised job waiting, one RPOP as before.
+-- Take up to n ready job ids in fetch order; with no prioritised job waiting, one empty ZRANGE
+-- and one RPOP. Otherwise one ZRANGE reads the n best of the set: those with a positive
+-- priority (score < 0) go first, then the list, then the rest of those n (negative
+-- priorities); what was taken from the set is a prefix by rank, removed in one call.
 local function pop_ready(ready, n)
   local prio = prio_key(ready)
-  if redis.call('EXISTS', prio) == 0 then
+  local head = redis.call('ZRANGE', prio, 0, n - 1, 'WITHSCORES')
+  if #head == 0 then
     return redis.call('RPOP', ready, n) or {}
   end
-  local ids = redis.call('ZRANGEBYSCORE', prio, '-inf', '(0', 'LIMIT', 0, n)
-  if #ids > 0 then
-    redis.call('ZREM', prio, unpack(ids))
+  local ids = {}
+  local i = 1
+  while i < #head and tonumber(head[i + 1]) < 0 do
+    ids[#ids + 1] = head[i]
+    i = i + 2
   end
   if #ids < n then
     local plain = redis.call('RPOP', ready, n - #ids)
@@ -122,12 +128,14 @@ local function pop_ready(ready, n)
       for _, id in ipairs(plain) do ids[#ids + 1] = id end
     end
   end
-  if #ids < n then
-    local low = redis.call('ZRANGEBYSCORE', prio, '(0', '+inf', 'LIMIT', 0, n - #ids)
-    if #low > 0 then
-      redis.call('ZREM', prio, unpack(low))
-      for _, id in ipairs(low) do ids[#ids + 1] = id end
-    end
+  local taken = (i - 1) / 2
+  while #ids < n and i < #head do
+    ids[#ids + 1] = head[i]
+    taken = taken + 1
+    i = i + 2
+  end
+  if taken > 0 then
+    redis.call('ZREMRANGEBYRANK', prio, 0, taken - 1)
   end
   return ids
 end
