@@ -395,8 +395,11 @@ def _workers(args: argparse.Namespace) -> int:
                     mode = "strict" if w.get("strict") else "weighted"
                     print(f"{w['id']}  {format_weights(w.get('weights') or {})}  ({mode}, {w['busy']}/{w['concurrency']} busy)")
                 return 0
+            bare = [w for w in args.weights if "=" not in w]
+            if bare:
+                raise CliError(f"workers set-weights: expected QUEUE=WEIGHT, got {bare[0][:120]!r}")
             try:
-                weights = parse_queue_args([w for w in args.weights if "=" in w or _bad_weight(w)])
+                weights = parse_queue_args(args.weights)
             except ValueError as exc:
                 raise CliError(f"workers set-weights: {exc}") from None
             if not weights and args.strict is None:
@@ -409,10 +412,6 @@ def _workers(args: argparse.Namespace) -> int:
         return 1
     print(f"asked worker {args.id} for {format_weights(weights) or 'the same weights'}" + ("" if args.strict is None else f" ({'strict' if args.strict else 'weighted'})"))
     return 0
-
-
-def _bad_weight(spec: str) -> bool:
-    raise CliError(f"workers set-weights: expected QUEUE=WEIGHT, got {spec[:120]!r}")
 
 
 def _queues(args: argparse.Namespace) -> int:

@@ -398,7 +398,7 @@ class Fetcher:
     def _watch(self, queue: str, waiting: Coroutine[Any, Any, None]) -> None:
         """Run ``waiting`` until the queue may have jobs again (one watcher per queue)."""
         running = self._watchers.get(queue)
-        if running is not None and not running.done() or self._stopping:
+        if self._stopping or (running is not None and not running.done()):
             waiting.close()
             return
         task = asyncio.create_task(waiting, name=f"tickr-watch-{queue}")
