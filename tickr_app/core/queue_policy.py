@@ -33,6 +33,16 @@ def format_weights(weights: Mapping[str, int]) -> str:
     return ",".join(f"{q}={w}" for q, w in weights.items())
 
 
+def describe_weights(weights: Mapping[str, int], strict: bool = False) -> str:
+    """How dashboards show a worker's queues: ``high:5 default:3`` (weighted), ``strict
+    high>default``, or plain comma-separated names when every queue weighs 1."""
+    if strict:
+        return "strict " + ">".join(weights)
+    if all(n == 1 for n in weights.values()):
+        return ",".join(weights)
+    return " ".join(f"{q}:{n}" for q, n in weights.items())
+
+
 def parse_weights(text: str) -> dict[str, int]:
     """The inverse of ``format_weights`` (also ``a,b``: weight 1 each); ValueError if malformed."""
     out: dict[str, int] = {}

@@ -153,7 +153,7 @@ OTHER_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Queues", "[ ]", "Previous / next job table (Ready, Waiting, Active, Dead, Finished)"),
     ("Queues", "enter", "Open the job under the cursor"),
     ("Queues", "↑ ↓ / click", "Move between queues and jobs"),
-    ("Workers", "↑ ↓", "Select the worker process that p, + and - command"),
+    ("Workers", "↑ ↓", "Select the worker process that p, +, - and W command"),
     ("Schedules", "a", "Add or update a schedule (a form with a preview of the next five runs)"),
     ("Schedules", "p / space", "Pause or resume the selected schedule for every process"),
     ("Schedules", "n", "Run the selected schedule's job once now"),

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
+from ...core.queue_policy import describe_weights
 from ...core.records import WorkerInfo
 from ..format import ago, duration, lag_ms, pool_state, progress_bar
 from .job_table import theme_colors
@@ -110,14 +111,8 @@ STALL_MS = 100.0
 
 
 def queues_and_weights(w: WorkerInfo) -> str:
-    """``high:5 default:3`` (weighted), ``strict high>default``, or plain names when every
-    queue weighs 1 (one queue, or an even share)."""
-    weights = w.weights or dict.fromkeys(w.queues, 1)
-    if w.strict:
-        return "strict " + ">".join(weights)
-    if all(n == 1 for n in weights.values()):
-        return ",".join(weights)
-    return " ".join(f"{q}:{n}" for q, n in weights.items())
+    """``high:5 default:3`` (weighted), ``strict high>default``, or plain names."""
+    return describe_weights(w.weights or dict.fromkeys(w.queues, 1), w.strict)
 
 
 def _lag(w: WorkerInfo, colors: dict[str, str]) -> Text:
