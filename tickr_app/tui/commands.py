@@ -93,7 +93,7 @@ COMMANDS: tuple[TuiCommand, ...] = (
     TuiCommand(
         "pool-weights", "W,shift+w", "edit_weights", "Queue weights",
         "Change the queue weights (and strict order) of the selected worker process, live", scope="pool",
-        key_display="W", short="Weights",
+        key_display="W", short="Weights", show=False,
     ),
     TuiCommand(
         "job-priority", "i", "set_priority", "Job priority",
