@@ -15,12 +15,12 @@ from .live_table import Column, LiveTable
 COLUMNS = (
     Column("queue", "Queue", shrink=True),
     Column("ready", "Ready", "right"),
-    Column("prio", "Pri", "right"),
     Column("waiting", "Waiting", "right"),
     Column("active", "Active", "right"),
     Column("dead", "Dead", "right"),
     Column("processed", "Processed", "right"),
     Column("failed", "Failed", "right"),
+    Column("prio", "Pri", "right"),
     Column("state", "State"),
 )
 
@@ -67,12 +67,12 @@ class QueueTable(LiveTable):
         return (
             Text(s.name, style="bold"),
             _count(s.ready, "bold"),
-            _priority_spread(s),
             _count(s.waiting),
             _count(s.active, f"bold {c.get('accent', '')}"),
             _count(s.dead, f"bold {c.get('error', '')}"),
             _count(s.processed),
             _count(s.failed, c.get("error", "")),
+            _priority_spread(s),
             state,
         )
 
