@@ -182,7 +182,12 @@ async def test_payload_failing_its_schema_is_422_with_field_details(api: Api) ->
     ("body", "field"),
     [
         ({"type": "echo", "payload": {"text": "a"}, "id": str(uuid.uuid4())}, "id"),
-        ({"type": "echo", "payload": {"text": "a"}, "priority": 1}, "priority"),
+        ({"type": "echo", "payload": {"text": "a"}, "urgency": 1}, "urgency"),
+        ({"type": "echo", "payload": {"text": "a"}, "priority": 101}, "priority"),
+        ({"type": "echo", "payload": {"text": "a"}, "priority": -101}, "priority"),
+        ({"type": "echo", "payload": {"text": "a"}, "priority": "5"}, "priority"),
+        ({"type": "echo", "payload": {"text": "a"}, "priority": 1.5}, "priority"),
+        ({"type": "echo", "payload": {"text": "a"}, "priority": True}, "priority"),
         ({"type": 5, "payload": {"text": "a"}}, "type"),
         ({"payload": {"text": "a"}}, "type"),
         ({"type": "echo", "payload": {"text": "a"}, "delay": -1}, "delay"),
@@ -518,6 +523,7 @@ async def test_openapi_document(api: Api) -> None:
     expected = {
         ("post", "/api/v1/jobs"), ("get", "/api/v1/jobs"), ("get", "/api/v1/jobs/{id}"),
         ("delete", "/api/v1/jobs/{id}"), ("post", "/api/v1/jobs/{id}/retry"), ("get", "/api/v1/job-types"),
+        ("post", "/api/v1/jobs/{id}/priority"),
         ("get", "/api/v1/queues"), ("post", "/api/v1/queues/{name}/pause"), ("post", "/api/v1/queues/{name}/resume"),
         ("delete", "/api/v1/queues/{name}"), ("delete", "/api/v1/queues/{name}/dead"),
         ("get", "/api/v1/workers"), ("patch", "/api/v1/workers/{id}"), ("get", "/api/v1/health"),

@@ -94,7 +94,7 @@ async def test_bad_run_at_is_one_clean_field_error(api: Api) -> None:
 
 
 async def test_every_422_lists_field_errors(api: Api) -> None:
-    for body in ({"type": "nope"}, {"type": "echo", "payload": {"times": 0}}, {"type": "echo", "priority": 1}):
+    for body in ({"type": "nope"}, {"type": "echo", "payload": {"times": 0}}, {"type": "echo", "urgency": 1}):
         err = error_of(await api.submit(body), 422)
         assert isinstance(err["details"], list) and err["details"]
         assert all(set(d) == {"field", "message", "type"} for d in err["details"]), err

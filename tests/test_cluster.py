@@ -362,6 +362,36 @@ async def test_every_broker_operation_on_a_cluster(cluster: RedisClusterServers,
 
 
 @needs_server
+async def test_priorities_and_weights_on_a_cluster(cluster: RedisClusterServers, cprefix: str, engines: Any) -> None:
+    """The priority set lives in its queue's slot (a key the scripts derive from the ready
+    list); a worker weighs queues on two nodes; a prioritised job wakes an idle worker through
+    the wake channel of a node other than the listener's."""
+    qa, qb = _queues_on_distinct_nodes(cluster, cprefix, 2)
+    registry, _seen = _cluster_registry([qa])
+    producer = await engines(registry, workers=0, queues=[qa, qb])
+    b = producer._broker
+    assert b is not None
+    plain, high, low = await producer.submit_many(
+        [{"type": "ok", "queue": qa}, {"type": "ok", "queue": qa, "priority": 9}, {"type": "ok", "queue": qa, "priority": -9}]
+    )
+    assert cluster.node_for_key(b.keys(qa).ready_prio).port == cluster.node_for_key(b.keys(qa).ready).port
+    assert await b.set_priority(plain.id, 5) == "ready"
+    assert await b.list_ids(qa, "ready") == [high.id, plain.id, low.id]
+    leased = await b.fetch(qa, 3, "w1", 10_000)
+    assert leased is not None and [j.id for j in leased] == [high.id, plain.id, low.id]
+    assert await b.ack(qa, [(j, "null") for j in leased]) == [True, True, True]
+
+    worker = await engines(registry, queues={qa: 3, qb: 1}, workers=2)
+    listener_port = _pubsub_node(cluster)
+    remote = next(q for q in (qa, qb) if cluster.node_for_key(f"{cprefix}:{{{q}}}:x").port != listener_port)
+    for queue in (qa, qb, remote):
+        job = await producer.submit("ok", {"n": queue}, queue=queue, priority=3)
+        assert (await worker.wait(job.id, timeout=deadline(10))).status == "succeeded"
+    (me,) = [w for w in await producer.worker_processes() if w.id == worker.worker_id]
+    assert me.weights == {qa: 3, qb: 1}
+
+
+@needs_server
 async def test_two_queues_on_different_nodes_with_pubsub_across_nodes(
     cluster: RedisClusterServers, cprefix: str, engines: Any
 ) -> None:

@@ -86,6 +86,7 @@ async def test_each_call_passes_the_declared_number_of_keys(broker: Broker) -> N
     assert await broker.finish_cancel(promoted.leased[0]) is True
     assert await broker.recover(Q) == 0
     assert await broker.retry_dead(Q) == 0
+    assert await broker.set_priority(second.id, 5) == "ready"
     assert await broker.cancel(third.id) == "cancelled"
     assert await broker.delete(third.id) == "deleted"
     info = WorkerInfo("w", "host", 1, [Q], 1, 0, False, 0, 0, [])

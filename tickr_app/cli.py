@@ -19,6 +19,7 @@ from .core import defaults
 from .core.errors import TickrError
 from .core.home import tickr_home
 from .core.keys import DEFAULT_PREFIX
+from .core.priority import MAX_PRIORITY, MIN_PRIORITY, PRIORITY_RULE
 from .settings import DEFAULT_HOST, DEFAULT_PORT, DEFAULT_WORKERS, RuntimeOptions, env
 
 EXIT_USAGE = 2
@@ -82,7 +83,14 @@ def _common(parser: argparse.ArgumentParser, *, engine: bool = True, api: bool =
     if engine:
         e = parser.add_argument_group("engine")
         e.add_argument("--workers", type=_positive_int, help=f"concurrency (TICKR_WORKERS, default {DEFAULT_WORKERS})")
-        e.add_argument("--queue", action="append", metavar="NAME", help="queue to serve (repeatable; default: all of the job types')")
+        e.add_argument(
+            "--queue",
+            action="append",
+            metavar="NAME[=WEIGHT]",
+            help="queue to serve, with its weight 1-1000 (repeatable, e.g. --queue high=5 --queue bulk=1: "
+            "free slots go 5:1 while both have jobs; default: all of the job types', weight 1)",
+        )
+        e.add_argument("--strict", action="store_true", help="strict queue order: always the first non-empty --queue")
         e.add_argument("--jobs", action="append", metavar="MODULE", help="import MODULE to register job types (repeatable; TICKR_JOBS, comma-separated)")
         e.add_argument("--lease", type=_seconds, help="lease length in seconds (default 30)")
         e.add_argument("--grace", type=_seconds, help="graceful-shutdown period in seconds (default 30)")
@@ -112,6 +120,7 @@ def build_parser(*, with_bench: bool = True) -> argparse.ArgumentParser:
     submit.add_argument("--delay", type=_seconds, help="run after this many seconds")
     submit.add_argument("--max-attempts", type=_positive_int)
     submit.add_argument("--queue")
+    submit.add_argument("--priority", type=_priority, help=f"higher runs first ({PRIORITY_RULE})")
     submit.add_argument("--idempotency-key")
     submit.add_argument("--url", default=None, help="API base URL (TICKR_URL, default http://127.0.0.1:8000)")
     submit.add_argument("--token", help="API bearer token (TICKR_API_TOKEN)")
@@ -137,6 +146,25 @@ def build_parser(*, with_bench: bool = True) -> argparse.ArgumentParser:
         action.add_argument("--url", default=None, help="API base URL (TICKR_URL, default http://127.0.0.1:8000)")
         action.add_argument("--token", help="API bearer token (TICKR_API_TOKEN)")
 
+    jobs = sub.add_parser("jobs", help="change one job through the HTTP API")
+    job_actions = jobs.add_subparsers(dest="job_action", required=True, metavar="ACTION")
+    set_priority = job_actions.add_parser("set-priority", help="change a waiting or ready job's priority")
+    set_priority.add_argument("id", help="job id")
+    set_priority.add_argument("priority", type=_priority, help=PRIORITY_RULE)
+
+    workers = sub.add_parser("workers", help="list live worker processes or reweigh their queues, through the HTTP API")
+    worker_actions = workers.add_subparsers(dest="worker_action", required=True, metavar="ACTION")
+    worker_actions.add_parser("list", help="live worker processes with their queues and weights")
+    weights = worker_actions.add_parser("set-weights", help="change a live worker's queue weights (and mode)")
+    weights.add_argument("id", help="worker process id (see: tickr workers list)")
+    weights.add_argument("weights", nargs="*", metavar="QUEUE=WEIGHT", help="e.g. high=5 bulk=1")
+    mode = weights.add_mutually_exclusive_group()
+    mode.add_argument("--strict", action="store_true", default=None, help="strict queue order")
+    mode.add_argument("--weighted", dest="strict", action="store_false", help="by weight")
+    for action in (set_priority, *worker_actions.choices.values()):
+        action.add_argument("--url", default=None, help="API base URL (TICKR_URL, default http://127.0.0.1:8000)")
+        action.add_argument("--token", help="API bearer token (TICKR_API_TOKEN)")
+
     web = sub.add_parser("web", help="serve the TUI to a browser; the engine runs once, each tab attaches")
     _common(web)
     web.add_argument("--web-port", type=_port, default=None, help="browser port (default 8080)")
@@ -159,6 +187,27 @@ def build_parser(*, with_bench: bool = True) -> argparse.ArgumentParser:
         except (ImportError, AttributeError):
             pass
     return parser
+
+
+def _priority(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"priority must be {PRIORITY_RULE}, got {text!r}") from None
+    if not MIN_PRIORITY <= value <= MAX_PRIORITY:
+        raise argparse.ArgumentTypeError(f"priority must be {PRIORITY_RULE}, got {value}")
+    return value
+
+
+def _queue_args(specs: list[str]) -> list[str]:
+    """The --queue values, checked (NAME or NAME=WEIGHT) so a typo is one line at start-up."""
+    from .core.queue_policy import parse_queue_args
+
+    try:
+        parse_queue_args(specs)
+    except ValueError as exc:
+        raise CliError(f"--queue: {exc}") from None
+    return specs
 
 
 def options_from(args: argparse.Namespace) -> RuntimeOptions:
@@ -192,7 +241,8 @@ def options_from(args: argparse.Namespace) -> RuntimeOptions:
         host=host,
         port=port,
         workers=workers,
-        queues=list(getattr(args, "queue", None) or []),
+        queues=_queue_args(getattr(args, "queue", None) or []),
+        strict=bool(getattr(args, "strict", False)),
         job_modules=jobs,
         token=getattr(args, "token", None) or env("API_TOKEN"),
         lease=defaults.LEASE_S if lease is None else lease,
@@ -297,6 +347,7 @@ def _submit(args: argparse.Namespace) -> int:
                 max_attempts=args.max_attempts,
                 queue=args.queue,
                 idempotency_key=args.idempotency_key,
+                priority=args.priority,
             )
     except ConnectionFailed as exc:
         raise CliError(str(exc)) from None
@@ -321,6 +372,53 @@ def _api_error_line(command: str, exc: Any) -> str:
         if fields:
             line += " (" + "; ".join(fields) + ")"
     return f"{line} [{exc.status} {exc.code}]"
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    from .client import ApiError, Client, ConnectionFailed
+
+    url = args.url or env("URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")
+    try:
+        with Client(url, token=args.token or env("API_TOKEN")) as client:
+            job = client.set_priority(args.id, args.priority)
+    except ConnectionFailed as exc:
+        raise CliError(str(exc)) from None
+    except ApiError as exc:
+        print(_api_error_line(f"jobs {args.job_action}", exc), file=sys.stderr)
+        return 1
+    print(f"job {job['id']} ({job['status']}): priority {job['priority']}")
+    return 0
+
+
+def _workers(args: argparse.Namespace) -> int:
+    from .client import ApiError, Client, ConnectionFailed
+    from .core.queue_policy import format_weights, parse_queue_args
+
+    url = args.url or env("URL", f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")
+    try:
+        with Client(url, token=args.token or env("API_TOKEN")) as client:
+            if args.worker_action == "list":
+                for w in client.workers():
+                    mode = "strict" if w.get("strict") else "weighted"
+                    print(f"{w['id']}  {format_weights(w.get('weights') or {})}  ({mode}, {w['busy']}/{w['concurrency']} busy)")
+                return 0
+            bare = [w for w in args.weights if "=" not in w]
+            if bare:
+                raise CliError(f"workers set-weights: expected QUEUE=WEIGHT, got {bare[0][:120]!r}")
+            try:
+                weights = parse_queue_args(args.weights)
+            except ValueError as exc:
+                raise CliError(f"workers set-weights: {exc}") from None
+            if not weights and args.strict is None:
+                raise CliError("workers set-weights: give QUEUE=WEIGHT pairs and/or --strict/--weighted")
+            client.update_worker(args.id, weights=weights or None, strict=args.strict)
+    except ConnectionFailed as exc:
+        raise CliError(str(exc)) from None
+    except ApiError as exc:
+        print(_api_error_line(f"workers {args.worker_action}", exc), file=sys.stderr)
+        return 1
+    print(f"asked worker {args.id} for {format_weights(weights) or 'the same weights'}" + ("" if args.strict is None else f" ({'strict' if args.strict else 'weighted'})"))
+    return 0
 
 
 def _queues(args: argparse.Namespace) -> int:
@@ -416,6 +514,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         "workflows": _workflows,
         "limits": _limits,
         "queues": _queues,
+        "jobs": _jobs,
+        "workers": _workers,
         "web": _web,
         "redis": _redis,
         "bench": _bench,

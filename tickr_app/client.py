@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote
@@ -152,6 +153,7 @@ def _submit_body(
     run_at: datetime | float | str | None,
     max_attempts: int | None,
     queue: str | None,
+    priority: int | None = None,
 ) -> dict[str, Any]:
     body: dict[str, Any] = {"type": type, "payload": {} if payload is None else payload}
     if delay is not None:
@@ -162,6 +164,8 @@ def _submit_body(
         body["max_attempts"] = max_attempts
     if queue is not None:
         body["queue"] = queue
+    if priority is not None:
+        body["priority"] = priority
     return body
 
 
@@ -235,8 +239,17 @@ def _clear_request(queue: str, job_type: str | None, rate: bool, concurrency: bo
     return ("PUT", path, {"json": body}) if body else ("GET", path, {})
 
 
-def _worker_body(concurrency: int | None, paused: bool | None) -> dict[str, Any]:
+def _worker_body(
+    concurrency: int | None,
+    paused: bool | None,
+    weights: Mapping[str, int] | None = None,
+    strict: bool | None = None,
+) -> dict[str, Any]:
     body: dict[str, Any] = {}
+    if weights is not None:
+        body["weights"] = dict(weights)
+    if strict is not None:
+        body["strict"] = strict
     if concurrency is not None:
         body["concurrency"] = concurrency
     if paused is not None:
@@ -314,10 +327,12 @@ class Client:
         max_attempts: int | None = None,
         queue: str | None = None,
         idempotency_key: str | None = None,
+        priority: int | None = None,
     ) -> dict[str, Any]:
-        """Submit a job; returns it (``status`` ready or waiting)."""
+        """Submit a job (``priority``: higher runs first, -100..100); returns it (``status``
+        ready or waiting)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else None
-        body = _submit_body(type, payload, delay, run_at, max_attempts, queue)
+        body = _submit_body(type, payload, delay, run_at, max_attempts, queue, priority)
         return self._request("POST", f"{API}/jobs", json=body, headers=headers)
 
     def get(self, job_id: str) -> dict[str, Any]:
@@ -336,6 +351,10 @@ class Client:
     def retry(self, job_id: str) -> dict[str, Any]:
         """Put a dead or cancelled job back to ready; returns the job."""
         return self._request("POST", f"{API}/jobs/{_segment(job_id)}/retry")
+
+    def set_priority(self, job_id: str, priority: int) -> dict[str, Any]:
+        """Change a waiting or ready job's priority; returns the job."""
+        return self._request("POST", f"{API}/jobs/{_segment(job_id)}/priority", json={"priority": priority})
 
     def wait(self, job_id: str, timeout: float | None = None, interval: float = 0.2) -> dict[str, Any]:
         """Poll until the job is succeeded, dead or cancelled; TimeoutError after ``timeout``."""
@@ -373,8 +392,17 @@ class Client:
     def workers(self) -> list[dict[str, Any]]:
         return self._request("GET", f"{API}/workers")["workers"]
 
-    def update_worker(self, worker_id: str, *, concurrency: int | None = None, paused: bool | None = None) -> dict[str, Any]:
-        body = _worker_body(concurrency, paused)
+    def update_worker(
+        self,
+        worker_id: str,
+        *,
+        concurrency: int | None = None,
+        paused: bool | None = None,
+        weights: Mapping[str, int] | None = None,
+        strict: bool | None = None,
+    ) -> dict[str, Any]:
+        """Scale, pause or reweigh the queues of a live worker process."""
+        body = _worker_body(concurrency, paused, weights, strict)
         return self._request("PATCH", f"{API}/workers/{_segment(worker_id)}", json=body)
 
     # -- workflows -------------------------------------------------------------------------
@@ -529,10 +557,12 @@ class AsyncClient:
         max_attempts: int | None = None,
         queue: str | None = None,
         idempotency_key: str | None = None,
+        priority: int | None = None,
     ) -> dict[str, Any]:
-        """Submit a job; returns it (``status`` ready or waiting)."""
+        """Submit a job (``priority``: higher runs first, -100..100); returns it (``status``
+        ready or waiting)."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else None
-        body = _submit_body(type, payload, delay, run_at, max_attempts, queue)
+        body = _submit_body(type, payload, delay, run_at, max_attempts, queue, priority)
         return await self._request("POST", f"{API}/jobs", json=body, headers=headers)
 
     async def get(self, job_id: str) -> dict[str, Any]:
@@ -551,6 +581,10 @@ class AsyncClient:
     async def retry(self, job_id: str) -> dict[str, Any]:
         """Put a dead or cancelled job back to ready; returns the job."""
         return await self._request("POST", f"{API}/jobs/{_segment(job_id)}/retry")
+
+    async def set_priority(self, job_id: str, priority: int) -> dict[str, Any]:
+        """Change a waiting or ready job's priority; returns the job."""
+        return await self._request("POST", f"{API}/jobs/{_segment(job_id)}/priority", json={"priority": priority})
 
     async def wait(self, job_id: str, timeout: float | None = None, interval: float = 0.2) -> dict[str, Any]:
         """Poll until the job is succeeded, dead or cancelled; TimeoutError after ``timeout``."""
@@ -589,9 +623,16 @@ class AsyncClient:
         return (await self._request("GET", f"{API}/workers"))["workers"]
 
     async def update_worker(
-        self, worker_id: str, *, concurrency: int | None = None, paused: bool | None = None
+        self,
+        worker_id: str,
+        *,
+        concurrency: int | None = None,
+        paused: bool | None = None,
+        weights: Mapping[str, int] | None = None,
+        strict: bool | None = None,
     ) -> dict[str, Any]:
-        body = _worker_body(concurrency, paused)
+        """Scale, pause or reweigh the queues of a live worker process."""
+        body = _worker_body(concurrency, paused, weights, strict)
         return await self._request("PATCH", f"{API}/workers/{_segment(worker_id)}", json=body)
 
     # -- workflows -------------------------------------------------------------------------

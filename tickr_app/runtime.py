@@ -19,6 +19,7 @@ from .core.engine import Tickr
 from .core.errors import InvalidRequest
 from .core.home import short_path
 from .core.loopback import is_loopback
+from .core.queue_policy import parse_queue_args
 from .core.registry import default_registry
 from .settings import RuntimeOptions
 
@@ -97,7 +98,8 @@ class Runtime:
         self.tickr = Tickr(
             options.redis_url,
             workers=0 if attach else options.workers,
-            queues=options.queues or None,
+            queues=parse_queue_args(options.queues) or None,
+            strict=options.strict,
             prefix=options.prefix,
             home=options.home,
             lease=options.lease,

@@ -29,6 +29,9 @@ class RuntimeOptions:
     port: int = DEFAULT_PORT
     workers: int = DEFAULT_WORKERS
     queues: list[str] = field(default_factory=list)
+    """``NAME`` or ``NAME=WEIGHT`` each, in order (core/queue_policy.parse_queue_args)."""
+    strict: bool = False
+    """Strict queue order instead of weights."""
     job_modules: list[str] = field(default_factory=list)
     token: str | None = None
     lease: float = defaults.LEASE_S

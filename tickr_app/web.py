@@ -49,6 +49,8 @@ def tab_command(options: RuntimeOptions, log_level: str | None = None) -> str:
         argv += ["--jobs", module]  # the Submit pane builds its forms from the job types
     for queue in options.queues:
         argv += ["--queue", queue]
+    if options.strict:
+        argv += ["--strict"]
     if log_level:
         argv += ["--log-level", log_level]
     # exec: the shell textual-serve starts becomes the app, so stopping it stops the app.

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 
 import tickr_app
 from tickr_app.core.job import STATUSES
+from tickr_app.core.priority import MAX_PRIORITY, MIN_PRIORITY
 from tickr_app.core.registry import Registry
 
 from .openapi_limits import limit_paths
@@ -33,6 +34,7 @@ from .schemas import (
     QueueForgotten,
     QueueList,
     QueueOut,
+    SetPriority,
     SubmitJob,
     SubmittedJob,
     UpdateWorker,
@@ -212,6 +214,18 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
                 "responses": _responses(200, job, [404, 409]),
             },
         },
+        f"{API_PREFIX}/jobs/{{id}}/priority": {
+            "parameters": [job_id],
+            "post": {
+                "operationId": "setJobPriority",
+                "tags": ["jobs"],
+                "summary": "Change the priority of a waiting or ready job, atomically",
+                "description": f"Higher runs first ({MIN_PRIORITY}..{MAX_PRIORITY}); a ready job moves to the end of "
+                "its new priority's line. 409 once the job runs or has finished.",
+                "requestBody": {"required": True, "content": {"application/json": {"schema": b.model(SetPriority)}}},
+                "responses": _responses(200, job, [400, 404, 409, 413, 415, 422]),
+            },
+        },
         f"{API_PREFIX}/job-types": {
             "get": {
                 "operationId": "listJobTypes",
@@ -279,9 +293,10 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
             "patch": {
                 "operationId": "updateWorker",
                 "tags": ["workers"],
-                "summary": "Scale or pause any live worker process",
+                "summary": "Scale, pause or reweigh the queues of any live worker process",
                 "requestBody": {"required": True, "content": {"application/json": {"schema": b.model(UpdateWorker)}}},
-                "responses": _responses(200, b.model(WorkerCommandOut), [400, 404, 413, 415, 422]),
+                "description": "weights may name only queues the process serves (409 otherwise).",
+                "responses": _responses(200, b.model(WorkerCommandOut), [400, 404, 409, 413, 415, 422]),
             },
         },
         f"{API_PREFIX}/health": {

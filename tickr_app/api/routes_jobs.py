@@ -13,7 +13,7 @@ from tickr_app.core.registry import JobType
 
 from .body import read_model, validate
 from .errors import json_response, not_found, unprocessable
-from .schemas import ListJobsQuery, SubmitJob, field_errors, is_idempotency_key, is_job_id
+from .schemas import ListJobsQuery, SetPriority, SubmitJob, field_errors, is_idempotency_key, is_job_id
 from .state import API_PREFIX, TICKR, tickr_of
 
 # Without a status filter, GET /jobs fills its limit in this order: what runs now first.
@@ -60,6 +60,7 @@ async def submit_job(request: web.Request) -> web.Response:
         max_attempts=req.max_attempts,
         queue=req.queue,
         idempotency_key=key,
+        priority=req.priority,
     )
     out = job.to_dict()
     try:
@@ -145,6 +146,17 @@ async def retry_job(request: web.Request) -> web.Response:
     return json_response(job.to_dict())
 
 
+async def set_priority(request: web.Request) -> web.Response:
+    job_id = _job_id(request)
+    body = await read_model(request, SetPriority)
+    tickr = tickr_of(request)
+    await tickr.set_priority(job_id, body.priority)
+    job = await tickr.get(job_id)
+    if job is None:
+        raise JobNotFound(f"job {job_id} was deleted")
+    return json_response(job.to_dict())
+
+
 async def job_types(request: web.Request) -> web.Response:
     types = sorted(request.app[TICKR].registry, key=lambda t: t.name)  # needs no Redis
     return json_response({"job_types": [t.describe() for t in types]})
@@ -158,5 +170,6 @@ def routes() -> list[web.RouteDef]:
         web.get(f"{p}/jobs/{{id:[^/]+}}", get_job),
         web.delete(f"{p}/jobs/{{id:[^/]+}}", cancel_job),
         web.post(f"{p}/jobs/{{id:[^/]+}}/retry", retry_job),
+        web.post(f"{p}/jobs/{{id:[^/]+}}/priority", set_priority),
         web.get(f"{p}/job-types", job_types),
     ]

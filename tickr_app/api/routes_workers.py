@@ -22,7 +22,9 @@ async def update_worker(request: web.Request) -> web.Response:
     if len(worker_id) > 300 or not worker_id.isprintable() or not _encodable(worker_id):
         raise WorkerNotFound("no live worker process with that id")
     update = await read_model(request, UpdateWorker)
-    await tickr_of(request).command_worker(worker_id, concurrency=update.concurrency, paused=update.paused)
+    await tickr_of(request).command_worker(
+        worker_id, concurrency=update.concurrency, paused=update.paused, weights=update.weights, strict=update.strict
+    )
     return json_response({"id": worker_id, "requested": update.model_dump(exclude_none=True)})
 
 

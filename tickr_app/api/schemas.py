@@ -14,6 +14,8 @@ from tickr_app.core import defaults
 from tickr_app.core.engine import MAX_DELAY_S, MAX_RUN_AT_S
 from tickr_app.core.job import Status
 from tickr_app.core.keys import QUEUE_NAME_PATTERN, QUEUE_NAME_RULE, is_queue_name  # noqa: F401  (re-exported)
+from tickr_app.core.priority import MAX_PRIORITY, MIN_PRIORITY
+from tickr_app.core.queue_policy import MAX_WEIGHT, MIN_WEIGHT
 
 from .limit_schemas import QueueLimitsOut
 
@@ -136,8 +138,14 @@ class SubmitJob(_Request):
     )
     max_attempts: int | None = Field(default=None, ge=1, le=1000, description="default: the job type's")
     queue: QueueName | None = Field(default=None, description="default: the job type's queue")
+    priority: int | None = Field(
+        default=None,
+        ge=MIN_PRIORITY,
+        le=MAX_PRIORITY,
+        description="higher runs first, FIFO within a priority; default: the job type's (0 unless set)",
+    )
 
-    _max_attempts_integral = field_validator("max_attempts", mode="before")(_integral)
+    _max_attempts_integral = field_validator("max_attempts", "priority", mode="before")(_integral)
 
     @field_validator("type", "queue")
     @classmethod
@@ -184,6 +192,29 @@ def _not_nullable(schema: dict[str, Any]) -> None:
         schema.update(options[0])
 
 
+class SetPriority(_Request):
+    """Body of ``POST /api/v1/jobs/{id}/priority``."""
+
+    priority: int = Field(
+        ge=MIN_PRIORITY, le=MAX_PRIORITY, description="higher runs first; a ready job moves to the end of its new priority's line"
+    )
+
+    _integral = field_validator("priority", mode="before")(_integral)
+
+
+Weight = Annotated[int, Field(ge=MIN_WEIGHT, le=MAX_WEIGHT)]
+
+
+def _weights_schema(schema: dict[str, Any]) -> None:
+    """Publish the weights map so every key is checked (pydantic's patternProperties would
+    leave keys that do not match the pattern unconstrained): names by ``propertyNames``,
+    values by ``additionalProperties``."""
+    _not_nullable(schema)
+    schema.pop("patternProperties", None)
+    schema["propertyNames"] = {"pattern": QUEUE_NAME_PATTERN, "description": QUEUE_NAME_RULE}
+    schema["additionalProperties"] = {"type": "integer", "minimum": MIN_WEIGHT, "maximum": MAX_WEIGHT}
+
+
 class UpdateWorker(_Request):
     """Body of ``PATCH /api/v1/workers/{id}``: at least one field."""
 
@@ -197,10 +228,27 @@ class UpdateWorker(_Request):
     paused: bool | None = Field(
         default=None, description="pause (true) or resume (false) this process's pool", json_schema_extra=_not_nullable
     )
+    weights: dict[QueueName, Weight] | None = Field(
+        default=None,
+        description="queue -> weight for queues the process serves (others keep theirs): its share of free slots",
+        json_schema_extra=_weights_schema,
+    )
+    strict: bool | None = Field(
+        default=None,
+        description="true: always the first non-empty queue in the process's order; false: by weight",
+        json_schema_extra=_not_nullable,
+    )
 
     _concurrency_integral = field_validator("concurrency", mode="before")(_integral)
 
-    @field_validator("concurrency", "paused")
+    @field_validator("weights", mode="before")
+    @classmethod
+    def _integral_weights(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: _integral(v) for k, v in value.items()}
+        return value
+
+    @field_validator("concurrency", "paused", "weights", "strict")
     @classmethod
     def _not_null(cls, value: Any) -> Any:
         if value is None:
@@ -209,8 +257,8 @@ class UpdateWorker(_Request):
 
     @model_validator(mode="after")
     def _something(self) -> UpdateWorker:
-        if self.concurrency is None and self.paused is None:
-            raise ValueError("give concurrency and/or paused")
+        if self.concurrency is None and self.paused is None and self.weights is None and self.strict is None:
+            raise ValueError("give concurrency, paused, weights and/or strict")
         return self
 
 
@@ -265,6 +313,7 @@ class JobOut(_Response):
     cancel_requested: bool = False
     workflow_id: str | None = Field(default=None, description="the workflow this job is a node of (null: a plain job)")
     node: int | None = Field(default=None, description="the node's index in that workflow")
+    priority: int = Field(default=0, description="higher runs first")
 
 
 class SubmittedJob(JobOut):
@@ -311,6 +360,7 @@ class JobTypeOut(_Response):
     description: str
     timeout: float | None
     max_attempts: int
+    priority: int = Field(description="default priority of this type's jobs")
     run_in: Literal["loop", "thread", "process"] = Field(
         description="where the handler runs: the event loop (async def), a thread (def) or a worker process"
     )
@@ -342,6 +392,8 @@ class QueueOut(_Response):
     throttled_ms: int = Field(description="time the queue's own limits let nothing start")
     by_type: dict[str, dict[str, int]]
     limits: QueueLimitsOut | None = Field(description="the queue's limits and their state; null when it has none")
+    prioritised: int = Field(description="ready jobs with a priority other than 0 (counted in ready)")
+    top_priority: int | None = Field(description="the highest priority among them; null when none waits")
 
 
 class QueueList(_Response):
@@ -372,6 +424,8 @@ class WorkerOut(_Response):
     heartbeat_at: int
     jobs: list[str]
     loop: LoopLagOut | None = Field(description="the process's event-loop lag; null from a process that does not report it")
+    weights: dict[str, int] = Field(description="queue -> weight, in the process's order")
+    strict: bool = Field(description="true: the first non-empty queue in that order gets every free slot")
 
 
 class WorkerList(_Response):

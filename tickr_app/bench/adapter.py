@@ -64,7 +64,7 @@ class TickrAdapter:
         self.worker: Any = None
         self._anchor: Any = None
 
-    def _engine(self, workers: int, prefix: str | None = None) -> Any:
+    def _engine(self, workers: int, prefix: str | None = None, **options: Any) -> Any:
         from .. import Tickr
 
         return Tickr(
@@ -74,6 +74,7 @@ class TickrAdapter:
             registry=self.registry,
             builtin_jobs=False,
             retention=600,  # a killed run's records expire by themselves
+            **options,
         )
 
     async def open(self) -> str:
@@ -106,9 +107,14 @@ class TickrAdapter:
 
         await self.producer.submit_many([JobRequest(kind, d) for d in datas])
 
-    async def start_workers(self, concurrency: int) -> None:
+    async def submit_requests(self, requests: Sequence[Any]) -> None:
+        """Tickr only: ``JobRequest``s with options (priority, queue) in one submit_many."""
+        await self.producer.submit_many(requests)
+
+    async def start_workers(self, concurrency: int, **options: Any) -> None:
+        """``options``: Tickr only, e.g. ``queues={"high": 5, ...}``."""
         await self.stop_workers()
-        self.worker = self._engine(concurrency)
+        self.worker = self._engine(concurrency, **options)
         await self.worker.start()
 
     async def stop_workers(self) -> None:

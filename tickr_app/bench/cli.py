@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .adapter import TickrAdapter
+from .flow import workload_priorities, workload_weighted
 from .http import workload_http
 from .limits import workload_ratelimit
 from .measure import peak_rss_mb, rss_mb
@@ -169,6 +170,8 @@ async def run(args: argparse.Namespace) -> int:
         results = report["results"]
         phases: list[tuple[str, Callable[[], Any]]] = [
             ("drain", lambda: workload_drain(adapter, jobs, concurrency)),
+            ("priorities", lambda: workload_priorities(adapter, jobs, concurrency)),
+            ("weighted", lambda: workload_weighted(adapter, jobs, concurrency)),
             ("enqueue", lambda: workload_enqueue(adapter, max(1, jobs // 4))),
             ("bulk", lambda: workload_bulk(adapter, jobs)),
             ("latency", lambda: workload_latency(adapter, concurrency)),

@@ -7,10 +7,13 @@ import os
 import platform
 from typing import Any
 
+from .flow import flow_row
 from .workloads import DELAYED_MAX_S, DELAYED_MIN_S, PHASES
 
 TARGETS = {
     "drain": "≥ 10,000 jobs/s",
+    "priorities": "vs plain drain (cost)",
+    "weighted": "shares 5:3:1 ±2%",
     "enqueue": "≥ 6,000 jobs/s",
     "bulk": "≥ 50,000 jobs/s",
     "latency": "p50 ≤ 1 ms, p99 ≤ 2 ms",
@@ -81,6 +84,8 @@ def _result_lines(results: dict[str, Any], concurrency: int) -> list[tuple[str, 
             text = f"{_fmt_rate(r['jobs_per_s'])}  ({r['seconds']:.2f} s)"
             if r.get("timed_out"):
                 text += f"  TIMED OUT at {r['completed']:,}"
+        elif phase in ("priorities", "weighted"):
+            label, text = flow_row(phase, r)
         elif phase == "enqueue":
             label = f"enqueue, 1 awaited submit ({r['jobs']:,})"
             text = _fmt_rate(r["jobs_per_s"])

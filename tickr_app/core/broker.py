@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -16,6 +16,8 @@ from .errors import InvalidRequest, JobNotFound, WrongState
 from .job import STATUSES, Job
 from .keys import DEFAULT_PREFIX, GlobalKeys, QueueKeys, queue_keys
 from .limits import LimitState, QueueLimits, Rate, limited_types, scope_config
+from .priority import priority_of_score
+from .queue_policy import format_weights, parse_weights
 from .records import (  # noqa: F401  (re-exported: older imports from the broker keep working)
     EnqueueSpec,
     LagStats,
@@ -130,8 +132,12 @@ class Broker:
         pipe.exists(k.paused)
         pipe.hgetall(k.stats)
         pipe.exists(k.limits, k.held)
-        ready, waiting, active, dead, paused, counters, limited = await pipe.execute()
-        stats = QueueStats(queue, ready, waiting, active, dead, bool(paused))
+        pipe.zcard(k.ready_prio)
+        pipe.zrange(k.ready_prio, 0, 0, withscores=True)
+        ready, waiting, active, dead, paused, counters, limited, prioritised, top = await pipe.execute()
+        stats = QueueStats(queue, ready + prioritised, waiting, active, dead, bool(paused))
+        stats.prioritised = prioritised
+        stats.top_priority = priority_of_score(top[0][1]) if top else None
         if limited:
             stats.limits = await self.limits(queue)
         for name, value in counters.items():
@@ -341,15 +347,33 @@ class Broker:
         k = self.keys(queue)
         stop = offset + limit - 1
         if status == "ready":
-            # The tail of the list is the head of the queue (workers RPOP).
-            ids = await self.redis.lrange(k.ready, -(stop + 1), -(offset + 1) if offset else -1)
-            return list(reversed(ids))
+            return await self._ready_ids(k, limit, offset)
         if status == "waiting":
             return await self.redis.zrange(k.waiting, offset, stop)
         if status == "active":
             return await self.redis.zrange(k.active, offset, stop)
         key = {"dead": k.dead, "succeeded": k.succeeded, "cancelled": k.cancelled}[status]
         return await self.redis.zrevrange(key, offset, stop)
+
+    async def _ready_ids(self, k: QueueKeys, limit: int, offset: int) -> list[str]:
+        """Ready ids in fetch order: positive priorities (highest first), the list of priority
+        0, then negative priorities."""
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.zcount(k.ready_prio, "-inf", "(0")
+        pipe.llen(k.ready)
+        high, plain = await pipe.execute()
+        ids: list[str] = []
+        if offset < high:
+            ids += await self.redis.zrange(k.ready_prio, offset, min(high, offset + limit) - 1)
+        start = max(0, offset - high)
+        if len(ids) < limit and start < plain:
+            stop = start + (limit - len(ids)) - 1
+            # The tail of the list is the head of the queue (workers RPOP).
+            ids += reversed(await self.redis.lrange(k.ready, -(stop + 1), -(start + 1)))
+        start = max(0, offset - high - plain)
+        if len(ids) < limit:
+            ids += await self.redis.zrange(k.ready_prio, high + start, high + start + (limit - len(ids)) - 1)
+        return ids
 
     async def list_jobs(self, queue: str, status: ListableStatus, limit: int = 50, offset: int = 0) -> list[Job]:
         return await self.get_many(queue, await self.list_ids(queue, status, limit, offset))
@@ -395,10 +419,17 @@ class Broker:
         self._registered.pop(queue, None)
         pipe = self.redis.pipeline(transaction=False)
         pipe.llen(k.ready)
+        pipe.zcard(k.ready_prio)
         pipe.zcard(k.waiting)
         if any(await pipe.execute()):
             await self.register_queues([queue])
         return None
+
+    async def set_priority(self, job_id: str, priority: int) -> str:
+        """Change a waiting or ready job's priority; returns its status."""
+        queue = await self._queue_of(job_id)
+        r = await self.scripts.set_priority(self.keys(queue), job_id, priority)
+        return _checked(r, job_id, ("waiting", "ready"), "change the priority of")
 
     async def delete(self, job_id: str) -> str:
         queue = await self._queue_of(job_id)
@@ -447,6 +478,8 @@ class Broker:
                 "started_at": info.started_at,
                 "heartbeat_at": info.heartbeat_at,
                 "jobs": ",".join(info.jobs),
+                "weights": format_weights(info.weights),
+                "strict": int(info.strict),
                 **({"loop": orjson.dumps(asdict(info.loop)).decode()} if info.loop is not None else {}),
             },
         )
@@ -459,6 +492,10 @@ class Broker:
             commands["concurrency"] = stored.concurrency
         if stored.paused is not None:
             commands["paused"] = stored.paused
+        if stored.weights is not None:
+            commands["weights"] = stored.weights
+        if stored.strict is not None:
+            commands["strict"] = stored.strict
         return commands
 
     async def unregister_worker(self, worker_id: str) -> None:
@@ -496,15 +533,25 @@ class Broker:
                     heartbeat_at=int(h["heartbeat_at"]),
                     jobs=[j for j in h.get("jobs", "").split(",") if j],
                     loop=_lag_stats(h.get("loop")),
+                    weights=_weights(h),
+                    strict=h.get("strict") == "1",
                 )
             )
         if gone:
             await self.redis.zrem(g.workers, *gone)
         return out
 
-    async def command_worker(self, worker_id: str, *, concurrency: int | None = None, paused: bool | None = None) -> None:
-        """Tell a worker process (any host) to scale or pause: stored for its next heartbeat and
-        published for an immediate reaction."""
+    async def command_worker(
+        self,
+        worker_id: str,
+        *,
+        concurrency: int | None = None,
+        paused: bool | None = None,
+        weights: Mapping[str, int] | None = None,
+        strict: bool | None = None,
+    ) -> None:
+        """Tell a worker process (any host) to scale, pause or reweigh its queues: stored for
+        its next heartbeat and published for an immediate reaction."""
         from .errors import WorkerNotFound
 
         g = self.global_keys
@@ -516,6 +563,10 @@ class Broker:
             mapping["cmd_concurrency"] = concurrency
         if paused is not None:
             mapping["cmd_paused"] = int(paused)
+        if weights:
+            mapping["cmd_weights"] = format_weights(weights)
+        if strict is not None:
+            mapping["cmd_strict"] = int(strict)
         if not mapping:
             return
         await self.redis.hset(key, mapping=mapping)
@@ -546,6 +597,16 @@ def default_worker_id() -> str:
     import uuid
 
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _weights(record: Mapping[str, str]) -> dict[str, int]:
+    """A worker record's queue weights; each queue weighs 1 in a record from an older version."""
+    queues = [q for q in record.get("queues", "").split(",") if q]
+    try:
+        weights = parse_weights(record.get("weights", ""))
+    except ValueError:
+        weights = {}
+    return weights or dict.fromkeys(queues, 1)
 
 
 def _lag_stats(text: str | None) -> LagStats | None:

@@ -27,12 +27,23 @@ from .backoff import Reconnect
 from .batcher import EnqueueBatcher
 from .broker import Broker, BrokerSettings, default_worker_id
 from .connection import connect, mask_text, mask_url
-from .errors import IdempotencyConflict, InvalidRequest, JobNotFound, QueueNotEmpty, QueueNotFound, RedisUnavailable
+from .errors import (
+    IdempotencyConflict,
+    InvalidRequest,
+    JobNotFound,
+    QueueNotEmpty,
+    QueueNotFound,
+    RedisUnavailable,
+    WorkerNotFound,
+    WrongState,
+)
 from .home import tickr_home
 from .job import Job
 from .ids import new_job_id
 from .keys import DEFAULT_PREFIX, DEFAULT_QUEUE, check_queue_name
 from .limit_methods import LimitMethods
+from .priority import check_priority
+from .queue_policy import WEIGHT_RULE, is_weight, normalise_queues
 from .notify import Listener
 from .pool import PoolSettings, WorkerPool
 from .records import (
@@ -128,6 +139,8 @@ class JobRequest:
     max_attempts: int | None = None
     queue: str | None = None
     idempotency_key: str | None = None
+    priority: int | None = None
+    """Higher runs first (-100..100); None: the job type's (0 unless ``@job(priority=)``)."""
 
 
 class Tickr(ScheduleMethods, WorkflowMethods, LimitMethods):
@@ -136,7 +149,8 @@ class Tickr(ScheduleMethods, WorkflowMethods, LimitMethods):
         redis_url: str | None = None,
         *,
         workers: int = 5,
-        queues: Sequence[str] | None = None,
+        queues: Sequence[str] | Mapping[str, int] | None = None,
+        strict: bool = False,
         prefix: str = DEFAULT_PREFIX,
         registry: Registry | None = None,
         home: str | Path | None = None,
@@ -164,7 +178,12 @@ class Tickr(ScheduleMethods, WorkflowMethods, LimitMethods):
         self.home = tickr_home(home)
         self.prefix = prefix
         self.worker_id = worker_id or default_worker_id()
-        self._queues = [check_queue_name(q) for q in queues] if queues else None
+        self._weights = check_weights(normalise_queues(queues)) if queues else None
+        """Queue -> weight in the order given (``queues={"high": 5, "default": 1}``; a list
+        weighs each queue 1); with ``strict``, the first non-empty queue in that order always
+        gets the free slots."""
+        self._queues = list(self._weights) if self._weights else None
+        self._strict = strict
         self._run_scheduler = workers > 0 if scheduler is None else scheduler
         self._pool_settings = PoolSettings(
             concurrency=workers,
@@ -236,8 +255,9 @@ class Tickr(ScheduleMethods, WorkflowMethods, LimitMethods):
                 self._pool = WorkerPool(
                     self._broker,
                     self.registry,
-                    self.queues,
+                    self._weights or self.queues,
                     self._listener,
+                    strict=self._strict,
                     settings=self._pool_settings,
                     worker_id=self.worker_id,
                     home=self.home,
@@ -377,9 +397,12 @@ class Tickr(ScheduleMethods, WorkflowMethods, LimitMethods):
             check_queue_name(queue)
             if len(self._valid_queues) < 10_000:
                 self._valid_queues.add(queue)
+        priority = job_type.priority if req.priority is None else check_priority(req.priority)
         fingerprint = ""
         if key:
-            fingerprint = request_fingerprint(job_type.name, payload_json, queue, max_attempts, delay_ms, run_at_ms)
+            # A priority counts only when set, so keys stored before priorities existed still match.
+            extra = (priority,) if priority else ()
+            fingerprint = request_fingerprint(job_type.name, payload_json, queue, max_attempts, delay_ms, run_at_ms, *extra)
         return queue, EnqueueSpec(
             id=new_job_id(),
             type=job_type.name,
@@ -392,6 +415,7 @@ class Tickr(ScheduleMethods, WorkflowMethods, LimitMethods):
             run_at_ms=run_at_ms,
             idempotency_key=key,
             request_fingerprint=fingerprint,
+            priority=priority,
         )
 
     async def submit(
@@ -404,12 +428,16 @@ class Tickr(ScheduleMethods, WorkflowMethods, LimitMethods):
         max_attempts: int | None = None,
         queue: str | None = None,
         idempotency_key: str | None = None,
+        priority: int | None = None,
     ) -> Job:
-        """Validate and enqueue one job; with an idempotency key seen in the last 24 h, the
+        """Validate and enqueue one job (``priority``: higher runs first, -100..100; None: the
+        job type's default, 0 unless set in ``@job``); with an idempotency key seen in the last 24 h, the
         original job is returned instead, or ``IdempotencyConflict`` is raised when that key was
         used for a different request. Concurrent submits share Redis round trips."""
         broker = self._require()
-        queue_name, spec = self._spec(JobRequest(type, payload, delay, run_at, max_attempts, queue, idempotency_key))
+        queue_name, spec = self._spec(
+            JobRequest(type, payload, delay, run_at, max_attempts, queue, idempotency_key, priority)
+        )
         now_ms = int(time.time() * 1000)
         assert self._batcher is not None  # set with the broker
         try:  # inline, not @_redis_errors: the hot path keeps one coroutine frame
@@ -674,6 +702,13 @@ class Tickr(ScheduleMethods, WorkflowMethods, LimitMethods):
         return await self._require().retry_dead(queue)
 
     @_redis_errors
+    async def set_priority(self, job_id: str, priority: int) -> str:
+        """Change the priority of a job that has not started yet, atomically: a ready job moves
+        to the end of its new priority's line, a waiting one keeps it for when it comes due.
+        Returns the job's status; ``WrongState`` for a job that runs or has finished."""
+        return await self._require().set_priority(job_id, check_priority(priority))
+
+    @_redis_errors
     async def delete(self, job_id: str) -> str:
         return await self._require().delete(job_id)
 
@@ -724,18 +759,49 @@ class Tickr(ScheduleMethods, WorkflowMethods, LimitMethods):
         await self._require().resume(queue)
 
     @_redis_errors
-    async def command_worker(self, worker_id: str, *, concurrency: int | None = None, paused: bool | None = None) -> None:
-        """Scale or pause any live worker process; this process's own pool reacts at once
-        (no Redis round trip), so one call serves a local and a remote target alike."""
+    async def command_worker(
+        self,
+        worker_id: str,
+        *,
+        concurrency: int | None = None,
+        paused: bool | None = None,
+        weights: Mapping[str, int] | None = None,
+        strict: bool | None = None,
+    ) -> None:
+        """Scale, pause or reweigh the queues of any live worker process (``weights``: queue ->
+        1..1000 for queues it serves; ``strict``: strict order or weighted); this process's own
+        pool reacts at once (no Redis round trip), so one call serves a local and a remote
+        target alike."""
         if concurrency is not None and not (0 <= concurrency <= defaults.MAX_CONCURRENCY):
             raise InvalidRequest(f"concurrency must be between 0 and {defaults.MAX_CONCURRENCY}")
+        if weights is not None:
+            check_weights(weights)
+            served = await self._served_by(worker_id)
+            unknown = [q for q in weights if q not in served]
+            if unknown:  # well formed, but this process's queues refuse it (HTTP 409)
+                raise WrongState(
+                    f"worker {worker_id} does not serve queue(s) {', '.join(unknown)} (it serves {', '.join(served)})",
+                    details=[{"field": f"weights.{q}", "message": "not served by this worker", "type": "queue"} for q in unknown],
+                )
         if self._pool is not None and worker_id == self.worker_id:
             if concurrency is not None:
                 self._pool.scale(concurrency)
             if paused is not None:
                 self._pool.pause() if paused else self._pool.resume()
+            if weights is not None or strict is not None:
+                self._pool.set_weights(weights or {}, strict)
             return
-        await self._require().command_worker(worker_id, concurrency=concurrency, paused=paused)
+        await self._require().command_worker(
+            worker_id, concurrency=concurrency, paused=paused, weights=weights, strict=strict
+        )
+
+    async def _served_by(self, worker_id: str) -> list[str]:
+        if self._pool is not None and worker_id == self.worker_id:
+            return list(self._pool.weights)
+        for worker in await self._require().workers():
+            if worker.id == worker_id:
+                return worker.queues
+        raise WorkerNotFound(f"no live worker process with id {worker_id!r}")
 
     # -- this process's pool ---------------------------------------------------------------
 
@@ -757,6 +823,8 @@ class Tickr(ScheduleMethods, WorkflowMethods, LimitMethods):
             in_flight=pool.in_flight,
             grace_period=pool.settings.grace_period,
             running=pool.running(),
+            weights=pool.weights,
+            strict=pool.strict,
         )
 
     def add_job_observer(self, observer: JobObserver) -> None:
@@ -788,6 +856,20 @@ class Tickr(ScheduleMethods, WorkflowMethods, LimitMethods):
             self._pool.cancel_job(running.job_id, "shutdown")
 
 
+def check_weights(weights: Mapping[str, int]) -> dict[str, int]:
+    """Queue -> weight, each a valid queue name and weight, else ``InvalidRequest``."""
+    if not isinstance(weights, Mapping):
+        raise InvalidRequest("weights must map queue names to integers")
+    for queue, weight in weights.items():
+        check_queue_name(queue)
+        if not is_weight(weight):
+            raise InvalidRequest(
+                f"weight of queue {queue!r} must be {WEIGHT_RULE}",
+                details=[{"field": f"weights.{queue}", "message": f"must be {WEIGHT_RULE}", "type": "weight"}],
+            )
+    return dict(weights)
+
+
 def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
@@ -815,14 +897,15 @@ def _run_at_seconds(run_at: object) -> float:
 
 
 def request_fingerprint(
-    job_type: str, payload_json: str, queue: str, max_attempts: int, delay_ms: int, run_at_ms: int
+    job_type: str, payload_json: str, queue: str, max_attempts: int, delay_ms: int, run_at_ms: int, *extra: int
 ) -> str:
     """A digest of what a submit asked for, to tell a repeat (same digest) from a different
     request reusing an idempotency key. Key order in the payload does not matter, and the times
     are the normalised milliseconds (-1: not given), so ``delay=10`` from Python and ``10.0``
     from JSON, or ``run_at`` as a datetime or as epoch seconds, are the same request."""
     canonical = orjson.dumps(
-        [job_type, orjson.loads(payload_json), queue, max_attempts, delay_ms, run_at_ms], option=orjson.OPT_SORT_KEYS
+        [job_type, orjson.loads(payload_json), queue, max_attempts, delay_ms, run_at_ms, *extra],
+        option=orjson.OPT_SORT_KEYS,
     )
     return hashlib.blake2b(canonical, digest_size=16).hexdigest()
 
@@ -855,4 +938,5 @@ def _fresh_job(queue: str, spec: EnqueueSpec, now_ms: int) -> Job:
         due_at=due,
         timeout_ms=spec.timeout_ms,
         idempotency_key=spec.idempotency_key or None,
+        priority=spec.priority,
     )

@@ -1,10 +1,11 @@
 """Slots and fetching: how leased jobs reach the handlers.
 
 ``Slots`` are long-lived tasks that take jobs from one local inbox and loop (no task per job);
-their number follows the pool's concurrency live. ``Fetcher`` runs one loop per queue that
-leases exactly as many jobs as there are free slots (so nothing waits leased but idle) and
-blocks on Redis when the queue is empty; it also takes jobs the scheduler's promote call leased
-to this process.
+their number follows the pool's concurrency live. ``Fetcher`` runs one lease loop that leases
+exactly as many jobs as there are free slots (so nothing waits leased but idle), sharing them
+over the process's queues by weight or in strict order (queue_policy.py), and blocks on Redis
+when every queue is empty; it also takes jobs the scheduler's promote call leased to this
+process.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -22,7 +23,9 @@ from .backoff import Reconnect
 from .broker import Broker
 from .context import JobContext
 from .leases import HeldLeases
+from .queue_policy import QueuePolicy, normalise_queues
 from .records import LeasedJob, RunningJob
+from .scripts import Fetched
 
 log = logging.getLogger("tickr.pool")
 
@@ -206,7 +209,14 @@ class Slots:
 
 
 class Fetcher:
-    """One lease loop per queue, filling exactly the free slots.
+    """One lease loop for all the process's queues, filling exactly the free slots.
+
+    Free slots go to queues by the ``QueuePolicy`` (weighted round-robin, or strict order)
+    among the queues that may have jobs; each queue is leased from in one script call (one
+    Redis Cluster slot per call). A queue found empty is left out until its watcher sees a job
+    pushed to its ready list (a blocking no-op move, as one loop per queue did before) or a
+    'ready' message on its wake channel (a prioritised job: those wait in a sorted set that
+    cannot be blocked on together with the list), or its block time passes.
 
     ``vacancies()`` is how many more jobs the pool takes now (0 while paused or stopping); the
     fetcher subtracts what its own calls in flight have reserved. ``capacity`` is set whenever
@@ -216,7 +226,7 @@ class Fetcher:
     def __init__(
         self,
         broker: Broker,
-        queues: Iterable[str],
+        queues: Mapping[str, int] | Iterable[str],
         *,
         worker_id: str,
         lease_ms: int,
@@ -226,9 +236,11 @@ class Fetcher:
         vacancies: Callable[[], int],
         capacity: asyncio.Event,
         give_back: Callable[[LeasedJob], Coroutine[Any, Any, None]],
+        strict: bool = False,
     ) -> None:
         self._broker = broker
-        self.queues = sorted(set(queues))
+        self.policy = QueuePolicy(normalise_queues(queues), strict=strict)
+        self.queues = self.policy.queues
         self._worker_id = worker_id
         self._lease_ms = lease_ms
         self._block_s = block_s
@@ -243,46 +255,48 @@ class Fetcher:
         self._limits_freed: dict[str, asyncio.Event] = {q: asyncio.Event() for q in self.queues}
         self.throttled_s: dict[str, float] = dict.fromkeys(self.queues, 0.0)
         """Time each queue's fetch loop slept because the queue's own limits let nothing start."""
+        self._maybe_ready: dict[str, bool] = dict.fromkeys(self.queues, True)
+        """False while a queue was found empty (or paused) and its watcher waits."""
+        self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._woken = asyncio.Event()
+        """Set when a queue may have jobs again."""
+        self._backoff = Reconnect()
         self.tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
 
     def start(self) -> None:
-        for queue in self.queues:
-            self.tasks.append(asyncio.create_task(self._fetch_loop(queue), name=f"tickr-fetch-{queue}"))
+        self.tasks.append(asyncio.create_task(self._fetch_loop(), name="tickr-fetch"))
 
     async def stop(self) -> None:
         """Stop leasing; jobs a promote hands over from now on go straight back."""
         self._stopping = True
-        for task in self.tasks:
-            task.cancel()
-        await asyncio.gather(*self.tasks, return_exceptions=True)
+        tasks = self.kill()
+        await asyncio.gather(*tasks, return_exceptions=True)
         self.tasks.clear()
 
     def kill(self) -> list[asyncio.Task[None]]:
         """Cancel the loops without waiting; returns their tasks."""
         self._stopping = True
-        tasks = list(self.tasks)
+        tasks = [*self.tasks, *self._watchers.values()]
+        self._watchers.clear()
         for task in tasks:
             task.cancel()
         return tasks
 
     def on_wake(self, queue: str, message: str) -> None:
-        """A message on the queue's wake channel ("resume": a paused queue may be fetched)."""
+        """A message on the queue's wake channel: "resume" (a paused queue may be fetched) or
+        "ready" (a prioritised job became ready)."""
         if message == "resume":
             self._queue_resumed[queue].set()
+        elif message == "ready":
+            self._mark_ready(queue)
         elif message == "limits":  # on the limits channel: a limit changed or a limited job ended
             self._limits_freed[queue].set()
+            self._mark_ready(queue)
 
-    async def _wait_for_limits(self, queue: str, wait_ms: int) -> None:
-        """The queue's limits let nothing start: sleep until they free (``wait_ms``; -1: until a
-        running job ends somewhere, which publishes "limits"), not spin on the fetch."""
-        timeout = self._block_s if wait_ms < 0 else max(wait_ms, 1) / 1000
-        started = time.monotonic()
-        try:
-            await asyncio.wait_for(self._limits_freed[queue].wait(), timeout)
-        except TimeoutError:
-            pass
-        self.throttled_s[queue] += time.monotonic() - started
+    def set_weights(self, weights: Mapping[str, int], strict: bool | None = None) -> None:
+        """Change the queues' weights (and the mode) live; ValueError for a queue not served."""
+        self.policy.set_weights(weights, strict)
 
     # -- the scheduler's hand-off ------------------------------------------------------------
 
@@ -316,8 +330,11 @@ class Fetcher:
     def _free(self) -> int:
         return self._vacancies() - self._reserved
 
-    async def _fetch_loop(self, queue: str) -> None:
-        backoff = Reconnect()
+    def _mark_ready(self, queue: str) -> None:
+        self._maybe_ready[queue] = True
+        self._woken.set()
+
+    async def _fetch_loop(self) -> None:
         # Not `while True`: on Python 3.11 the wait_for below can swallow the cancel from stop()
         # (CPython gh-86296); the loop must still end, not block on capacity forever.
         while not self._stopping:
@@ -326,61 +343,108 @@ class Fetcher:
                 self._capacity.clear()
                 await self._capacity.wait()
                 continue
+            candidates = [q for q in self.queues if self._maybe_ready[q]]
+            if not candidates:
+                self._woken.clear()
+                await self._woken.wait()
+                continue
+            plan = self.policy.assign(free, candidates)
             self._reserved += free
-            self._limits_freed[queue].clear()
-            fetch = asyncio.ensure_future(self._broker.fetch_limited(queue, free, self._worker_id, self._lease_ms))
             try:
-                fetched = await asyncio.shield(fetch)
-            except asyncio.CancelledError:
-                # The script may already have leased jobs to us: hold them so stop() gives
-                # them back at once, instead of leaving them to lease expiry as a lost attempt.
+                if len(plan) == 1:
+                    ((queue, n),) = plan.items()
+                    outcomes = [await self._lease(queue, n)]
+                else:
+                    outcomes = await asyncio.gather(*(self._lease(q, n) for q, n in plan.items()))
+            finally:
                 self._reserved -= free
-                try:
-                    # As long as a lease, not a fixed 2 s: on a starved host the reply can be
-                    # late, and jobs dropped here would come back only by lease expiry, as a
-                    # lost attempt (a job on its last attempt would go dead without running).
-                    leased = (await asyncio.wait_for(fetch, self._lease_ms / 1000)).jobs
-                except BaseException:
-                    leased = None
-                if leased:
-                    self._held.add_all(leased)
-                    self._slots.deliver_all(leased)
-                raise
-            except RedisError as exc:
-                self._reserved -= free
-                self._capacity.set()
-                log.warning("fetch from queue %s failed (%s); retrying", queue, exc)
-                await asyncio.sleep(backoff.next_delay())
-                continue
+            failed = False
+            for (queue, n), fetched in zip(plan.items(), outcomes):
+                if isinstance(fetched, RedisError):
+                    failed = True
+                    log.warning("fetch from queue %s failed (%s); retrying", queue, fetched)
+                elif fetched.jobs is None:  # queue paused for every process
+                    self._maybe_ready[queue] = False
+                    self._watch(queue, self._wait_resumed(queue))
+                elif fetched.throttled:  # the queue's own limits let nothing start
+                    self._maybe_ready[queue] = False
+                    self._watch(queue, self._wait_for_limits(queue, fetched.wait_ms))
+                elif len(fetched.jobs) < n:
+                    self._maybe_ready[queue] = False
+                    block_s = self._block_s
+                    if fetched.wait_ms >= 0:  # held jobs of a limited type are due then
+                        block_s = min(block_s, max(fetched.wait_ms, 5) / 1000)
+                    self._watch(queue, self._wait_ready(queue, block_s))
+            if failed:
+                await asyncio.sleep(self._backoff.next_delay())
+            else:
+                self._backoff.reset()
+
+    async def _lease(self, queue: str, n: int) -> Fetched[LeasedJob] | RedisError:
+        """Lease up to n jobs of one queue and deliver them to the slots; the reply says whether
+        the queue is paused or throttled; the error when Redis failed."""
+        self._limits_freed[queue].clear()
+        fetch = asyncio.ensure_future(self._broker.fetch_limited(queue, n, self._worker_id, self._lease_ms))
+        try:
+            fetched = await asyncio.shield(fetch)
+        except asyncio.CancelledError:
+            # The script may already have leased jobs to us: hold them so stop() gives
+            # them back at once, instead of leaving them to lease expiry as a lost attempt.
+            try:
+                # As long as a lease, not a fixed 2 s: on a starved host the reply can be
+                # late, and jobs dropped here would come back only by lease expiry, as a
+                # lost attempt (a job on its last attempt would go dead without running).
+                leased = (await asyncio.wait_for(fetch, self._lease_ms / 1000)).jobs
             except BaseException:
-                self._reserved -= free
-                raise
-            self._reserved -= free
-            jobs = fetched.jobs
-            if jobs is None or len(jobs) < free:
-                # Unused reservation: fetchers of other queues that saw no free slot re-check.
-                self._capacity.set()
-            backoff.reset()
-            if jobs is None:  # queue paused for every process
-                resumed = self._queue_resumed[queue]
-                resumed.clear()
-                try:
-                    await asyncio.wait_for(resumed.wait(), 1.0)
-                except TimeoutError:
-                    pass
-                continue
-            if fetched.throttled:
-                await self._wait_for_limits(queue, fetched.wait_ms)
-                continue
-            if not jobs:
-                block_s = self._block_s
-                if fetched.wait_ms >= 0:  # held jobs of a limited type are due then
-                    block_s = min(block_s, max(fetched.wait_ms, 5) / 1000)
-                try:
-                    await self._broker.wait_for_ready(queue, block_s)
-                except RedisError as exc:
-                    log.warning("waiting on queue %s failed (%s); retrying", queue, exc)
-                    await asyncio.sleep(backoff.next_delay())
-                continue
-            self._held.add_all(jobs)
-            self._slots.deliver_all(jobs)
+                leased = None
+            if leased:
+                self._held.add_all(leased)
+                self._slots.deliver_all(leased)
+            raise
+        except RedisError as exc:
+            self._capacity.set()
+            return exc
+        if fetched.jobs:
+            self._held.add_all(fetched.jobs)
+            self._slots.deliver_all(fetched.jobs)
+        return fetched
+
+    def _watch(self, queue: str, waiting: Coroutine[Any, Any, None]) -> None:
+        """Run ``waiting`` until the queue may have jobs again (one watcher per queue)."""
+        running = self._watchers.get(queue)
+        if self._stopping or (running is not None and not running.done()):
+            waiting.close()
+            return
+        task = asyncio.create_task(waiting, name=f"tickr-watch-{queue}")
+        self._watchers[queue] = task
+
+    async def _wait_ready(self, queue: str, block_s: float) -> None:
+        try:
+            await self._broker.wait_for_ready(queue, block_s)
+        except RedisError as exc:
+            log.warning("waiting on queue %s failed (%s); retrying", queue, exc)
+            await asyncio.sleep(self._backoff.next_delay())
+        # A job was pushed, or the block time passed: fetch again either way (a prioritised
+        # job whose wake message was lost is found this way).
+        self._mark_ready(queue)
+
+    async def _wait_for_limits(self, queue: str, wait_ms: int) -> None:
+        """The queue's limits let nothing start: sleep until they free (``wait_ms``; -1: until a
+        running job ends somewhere, which publishes "limits"), not spin on the fetch."""
+        timeout = self._block_s if wait_ms < 0 else max(wait_ms, 1) / 1000
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(self._limits_freed[queue].wait(), timeout)
+        except TimeoutError:
+            pass
+        self.throttled_s[queue] += time.monotonic() - started
+        self._mark_ready(queue)
+
+    async def _wait_resumed(self, queue: str) -> None:
+        resumed = self._queue_resumed[queue]
+        resumed.clear()
+        try:
+            await asyncio.wait_for(resumed.wait(), 1.0)
+        except TimeoutError:
+            pass
+        self._mark_ready(queue)

@@ -52,6 +52,8 @@ class Job:
     workflow_id: str | None = None
     """The workflow this job is a node of (None for a plain job), and the node's index in it."""
     node: int | None = None
+    priority: int = 0
+    """Higher runs first (see core/priority.py); 0 is the default."""
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> Job:
@@ -78,6 +80,7 @@ class Job:
             cancel_requested=h.get("cancel_requested") == "1",
             workflow_id=h.get("wf") or None,
             node=_int(h.get("node")),
+            priority=int(h.get("priority") or 0),
         )
 
     @property

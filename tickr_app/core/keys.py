@@ -64,6 +64,17 @@ class QueueKeys:
         return f"{self.base}:ready"
 
     @property
+    def ready_prio(self) -> str:
+        """Zset of ready jobs with a priority other than 0 (the list holds priority 0). The Lua
+        scripts derive it from ``ready`` (``ready + ':prio'``, see push_ready in _common.lua)."""
+        return f"{self.ready}:prio"
+
+    @property
+    def ready_seq(self) -> str:
+        """Counter ordering pushes to ``ready_prio`` (FIFO within a priority); derived likewise."""
+        return f"{self.ready}:seq"
+
+    @property
     def waiting(self) -> str:
         return f"{self.base}:waiting"
 

@@ -1,7 +1,8 @@
 """The worker pool: runs leased jobs on long-lived slot tasks, composed of narrow parts.
 
-- ``Fetcher`` and ``Slots`` (fetcher.py): one lease loop per queue fills exactly the free
-  slots; slots loop over a local inbox; concurrency changes live.
+- ``Fetcher`` and ``Slots`` (fetcher.py): one lease loop fills exactly the free slots, shared
+  over the queues by weight or in strict order; slots loop over a local inbox; concurrency and
+  weights change live.
 - ``AckBatcher`` (acks.py): successes go to Redis in batches.
 - ``HeldLeases`` (leases.py): a job is held (its lease extended) until Redis has its outcome;
   if this process dies, the lease runs out and any Tickr process takes the job back.
@@ -17,7 +18,7 @@ import asyncio
 import logging
 import time
 import traceback as tb
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -38,6 +39,7 @@ from .leases import HeldLeases
 from .loop_monitor import LoopMonitor
 from .notify import Listener
 from .presence import Presence
+from .queue_policy import normalise_queues
 from .records import LagStats, LeasedJob, RunningJob
 from .registry import Registry
 from .runners import Runners
@@ -88,9 +90,10 @@ class WorkerPool:
         self,
         broker: Broker,
         registry: Registry,
-        queues: Iterable[str],
+        queues: Mapping[str, int] | Iterable[str],
         listener: Listener,
         *,
+        strict: bool = False,
         settings: PoolSettings | None = None,
         worker_id: str,
         home: Path,
@@ -98,7 +101,8 @@ class WorkerPool:
     ) -> None:
         self.broker = broker
         self.registry = registry
-        self.queues = sorted(set(queues))
+        weights = normalise_queues(queues)
+        self.queues = sorted(weights)
         self.listener = listener
         self.settings = settings or PoolSettings()
         self.worker_id = worker_id
@@ -123,7 +127,8 @@ class WorkerPool:
         self._acks = AckBatcher(broker, on_settled=self._settled, on_flushed=self._capacity.set)
         self._fetcher = Fetcher(
             broker,
-            self.queues,
+            weights,
+            strict=strict,
             worker_id=worker_id,
             lease_ms=lease_ms,
             block_s=self.settings.fetch_block_s,
@@ -137,7 +142,7 @@ class WorkerPool:
             broker,
             self,
             worker_id=worker_id,
-            queues=self.queues,
+            queues=self._fetcher.policy,
             lease_ms=lease_ms,
             registry_interval=self.settings.registry_interval,
             extend_leases=self._extend_leases,
@@ -161,6 +166,15 @@ class WorkerPool:
     @property
     def paused(self) -> bool:
         return self._locally_paused
+
+    @property
+    def weights(self) -> dict[str, int]:
+        """Queue -> weight, in the order given (strict mode's order)."""
+        return dict(self._fetcher.policy.weights)
+
+    @property
+    def strict(self) -> bool:
+        return self._fetcher.policy.strict
 
     @property
     def in_flight(self) -> int:
@@ -271,6 +285,12 @@ class WorkerPool:
         self._concurrency = concurrency
         if not self._stopping:
             self._slots.resize(concurrency)
+        self._changed()
+
+    def set_weights(self, weights: Mapping[str, int], strict: bool | None = None) -> None:
+        """Change the queues' weights (and strict mode) live; ValueError for a queue this pool
+        does not serve or a weight out of range."""
+        self._fetcher.set_weights(weights, strict)
         self._changed()
 
     def pause(self) -> None:

@@ -2,7 +2,7 @@
 
 Its heartbeat keeps the leases of held jobs alive and refreshes this process's record in the
 worker registry (which dashboards list; it expires when the process dies). Commands from other
-processes (scale, pause, cancel a job) arrive on the process's control channel at once, and are
+processes (scale, pause, weights, cancel a job) arrive on the process's control channel at once, and are
 also stored on its record and collected at the next heartbeat, so none is lost while the
 subscription reconnects.
 """
@@ -14,7 +14,7 @@ import logging
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol
 
 import orjson
@@ -24,6 +24,7 @@ from .backoff import Reconnect
 from .broker import Broker
 from .fetcher import CancelReason
 from .notify import Listener
+from .queue_policy import QueuePolicy, normalise_queues, parse_weights
 from .records import LagStats, RunningJob, WorkerInfo
 
 log = logging.getLogger("tickr.pool")
@@ -54,6 +55,8 @@ class Steerable(Protocol):
 
     def scale(self, concurrency: int) -> None: ...
 
+    def set_weights(self, weights: Mapping[str, int], strict: bool | None = None) -> None: ...
+
     def pause(self) -> None: ...
 
     def resume(self) -> None: ...
@@ -68,7 +71,7 @@ class Presence:
         pool: Steerable,
         *,
         worker_id: str,
-        queues: list[str],
+        queues: QueuePolicy | list[str],
         lease_ms: int,
         registry_interval: float,
         extend_leases: Callable[[], Awaitable[None]],
@@ -76,7 +79,8 @@ class Presence:
         self._broker = broker
         self._pool = pool
         self._worker_id = worker_id
-        self._queues = queues
+        self._queues = queues if isinstance(queues, QueuePolicy) else QueuePolicy(normalise_queues(queues))
+        """The pool's live policy: the record shows its queues and weights as they are now."""
         self._lease_ms = lease_ms
         self._registry_interval = registry_interval
         self._extend_leases = extend_leases
@@ -126,7 +130,7 @@ class Presence:
             id=self._worker_id,
             host=self._host,
             pid=os.getpid(),
-            queues=self._queues,
+            queues=self._queues.queues,
             concurrency=pool.concurrency,
             busy=pool.busy,
             paused=pool.paused,
@@ -134,6 +138,8 @@ class Presence:
             heartbeat_at=now,
             jobs=[r.job_id for r in pool.running()][:MAX_LISTED_JOBS],
             loop=pool.loop_snapshot(),
+            weights=dict(self._queues.weights),
+            strict=self._queues.strict,
         )
         ttl = int(max(1.0, self._registry_interval) * REGISTRY_TTL_BEATS * 1000)
         commands = await self._broker.register_worker(info, ttl)
@@ -179,6 +185,13 @@ class Presence:
                 self._pool.scale(max(0, int(commands["concurrency"])))
             except ValueError:
                 log.warning("ignoring bad concurrency command %r", commands["concurrency"])
+        if "weights" in commands or "strict" in commands:
+            try:
+                weights = parse_weights(commands.get("weights", ""))
+                strict = commands["strict"] in ("1", "true", "True") if "strict" in commands else None
+                self._pool.set_weights(weights, strict)
+            except ValueError as exc:
+                log.warning("ignoring bad weights command %r: %s", commands.get("weights"), exc)
         if "paused" in commands:
             if commands["paused"] in ("1", "true", "True"):
                 self._pool.pause()

@@ -35,6 +35,8 @@ class EnqueueSpec:
     run_at_ms: int = -1
     idempotency_key: str = ""
     request_fingerprint: str = ""
+    priority: int = 0
+    """Higher runs first; 0 (the default) keeps the job on the ready list, the fast path."""
     """With an idempotency key: a digest of what was asked (type, payload, options), so a reuse
     of the key for a different request is told apart from a repeat."""
 
@@ -80,6 +82,10 @@ class QueueStats:
     by_type: dict[str, dict[str, int]] = field(default_factory=dict)
     limits: QueueLimits | None = None
     """The queue's limits and their state; None when it has none."""
+    prioritised: int = 0
+    """Ready jobs with a priority other than 0 (counted in ``ready`` too)."""
+    top_priority: int | None = None
+    """The highest priority among them (None: none waits)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -100,6 +106,8 @@ class QueueStats:
             "throttled_ms": self.throttled_ms,
             "by_type": self.by_type,
             "limits": self.limits.to_dict() if self.limits is not None else None,
+            "prioritised": self.prioritised,
+            "top_priority": self.top_priority,
         }
 
     # Notebook displays (see reprs.py).
@@ -146,6 +154,10 @@ class WorkerInfo:
     jobs: list[str]
     loop: LagStats | None = None
     """The process's event-loop lag; None from a process that does not report it."""
+    weights: dict[str, int] = field(default_factory=dict)
+    """Queue -> weight, in the order given (from an older version: each queue weighs 1)."""
+    strict: bool = False
+    """Strict mode: the first non-empty queue in that order gets every free slot."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -160,6 +172,8 @@ class WorkerInfo:
             "heartbeat_at": self.heartbeat_at,
             "jobs": self.jobs,
             "loop": asdict(self.loop) if self.loop is not None else None,
+            "weights": self.weights,
+            "strict": self.strict,
         }
 
     # Notebook displays (see reprs.py).
@@ -198,6 +212,9 @@ class PoolState:
     """Jobs the process still holds a lease on (running, queued locally, or being acked)."""
     grace_period: float
     running: list[RunningJob]
+    weights: dict[str, int] = field(default_factory=dict)
+    """Queue -> weight, in the pool's order."""
+    strict: bool = False
 
 
 # -- event stream entries --------------------------------------------------------------------

@@ -22,6 +22,7 @@ from . import defaults
 from .errors import InvalidPayload, InvalidRequest, UnknownJobType
 from .keys import DEFAULT_QUEUE, QUEUE_NAME_RULE, is_queue_name
 from .limits import Rate, check_concurrency, parse_rate
+from .priority import PRIORITY_RULE, is_priority
 
 Handler = Callable[..., Awaitable[Any]] | Callable[..., Any]
 RunIn = Literal["loop", "thread", "process"]
@@ -74,6 +75,8 @@ class JobType:
     across every process (a limit set live wins; see core/limit_methods.py)."""
     concurrency: int | None = None
     """Declared default: at most this many running at once in its queue, across every process."""
+    priority: int = 0
+    """Default priority of this type's jobs (higher runs first; see core/priority.py)."""
 
     def validate(self, payload: Any) -> BaseModel:
         """Validate a payload (dict, or JSON text/bytes) or raise InvalidPayload with field errors."""
@@ -100,6 +103,7 @@ class JobType:
             "run_in": self.run_in,
             "rate_limit": str(self.rate_limit) if self.rate_limit else None,
             "concurrency": self.concurrency,
+            "priority": self.priority,
             "backoff": {"base": self.backoff_base, "cap": self.backoff_cap},
             "payload_schema": self.json_schema(),
         }
@@ -161,6 +165,7 @@ class Registry:
         run_in: RunIn | None = None,
         rate_limit: str | int | None = None,
         concurrency: int | None = None,
+        priority: int = 0,
     ) -> Callable[[Handler], Handler]:
         """Decorator registering a handler ``(payload: Model, ctx: JobContext)``; the model
         comes from the first parameter's annotation unless ``payload_model`` is given.
@@ -186,6 +191,8 @@ class Registry:
                 raise ValueError("max_attempts must be at least 1")
             if not is_queue_name(queue):
                 raise ValueError(f"invalid queue name {queue!r}: {QUEUE_NAME_RULE}")
+            if not is_priority(priority):
+                raise ValueError(f"priority must be {PRIORITY_RULE}, not {priority!r}")
             model, takes_context, wants_dict = _inspect_handler(handler, payload_model)
             self.add(
                 JobType(
@@ -204,6 +211,7 @@ class Registry:
                     run_in=where,
                     rate_limit=rate,
                     concurrency=conc,
+                    priority=priority,
                 )
             )
             return handler
@@ -298,6 +306,7 @@ def job(
     run_in: RunIn | None = None,
     rate_limit: str | int | None = None,
     concurrency: int | None = None,
+    priority: int = 0,
 ) -> Callable[[Handler], Handler]:
     """Register a job type in the default registry (see ``Registry.job``)."""
     return default_registry.job(
@@ -317,5 +326,6 @@ def job(
         run_in=run_in,
         rate_limit=rate_limit,
         concurrency=concurrency,
+        priority=priority,
     )
 

@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from .queue_policy import describe_weights
+
 if TYPE_CHECKING:
     from .job import Job
     from .records import QueueStats, WorkerInfo
@@ -160,6 +162,8 @@ def job_html(job: Job) -> str:
         ("queue", _e(job.queue)),
         ("attempts", f"{job.attempts}/{job.max_attempts}"),
     ]
+    if job.priority:
+        rows.append(("priority", f"{job.priority:+d}"))
     if job.progress or job.progress_message or job.status == "active":
         rows.append(("progress", _progress_bar(job.progress) + (f" {_e(job.progress_message)}" if job.progress_message else "")))
     rows.append(("payload", _block(job.payload)))
@@ -292,7 +296,7 @@ def _worker_row(w: WorkerInfo) -> list[str]:
         f"<code>{_e(w.id)}</code>",
         _e(w.host),
         _e(w.pid),
-        _e(", ".join(w.queues)),
+        _e(describe_weights(w.weights or dict.fromkeys(w.queues, 1), w.strict)),
         f"{w.busy}/{w.concurrency}",
         state,
         _e(_loop_text(w)),
@@ -328,7 +332,7 @@ def worker_html(worker: WorkerInfo) -> str:
 def worker_text(w: WorkerInfo) -> str:
     return (
         f"worker {w.id} on {w.host} pid {w.pid}: {w.busy}/{w.concurrency} busy"
-        f"{', paused' if w.paused else ''}, queues {', '.join(w.queues) or '—'}, heartbeat {_ago(w.heartbeat_at)}"
+        f"{', paused' if w.paused else ''}, queues {describe_weights(w.weights or dict.fromkeys(w.queues, 1), w.strict) or '—'}, heartbeat {_ago(w.heartbeat_at)}"
         f"{f', loop lag {_loop_text(w)}' if w.loop is not None else ''}"
     )
 

@@ -52,7 +52,8 @@ class Scheduler:
         self._queues.add(queue)
         event = asyncio.Event()
         self._wake[queue] = event
-        self.listener.on(self.broker.keys(queue).wake_channel, lambda _msg, e=event: e.set())
+        # 'ready' (a prioritised job became ready) is for fetchers only: nothing came due.
+        self.listener.on(self.broker.keys(queue).wake_channel, lambda msg, e=event: msg == "ready" or e.set())
         if self._running:
             self._tasks.append(asyncio.create_task(self._promote_loop(queue), name=f"tickr-promote-{queue}"))
 

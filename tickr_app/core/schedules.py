@@ -77,6 +77,8 @@ class ScheduleDef:
     timeout_ms: int
     backoff_base_ms: int
     backoff_cap_ms: int
+    priority: int = 0
+    """The job type's default priority: every job the schedule fires gets it."""
 
     def fields(self) -> list[str]:
         t = self.timing
@@ -98,6 +100,7 @@ class ScheduleDef:
             "timeout_ms": str(self.timeout_ms),
             "backoff_base_ms": str(self.backoff_base_ms),
             "backoff_cap_ms": str(self.backoff_cap_ms),
+            "priority": str(self.priority),
         }
         return [x for kv in pairs.items() for x in kv]
 
@@ -162,6 +165,7 @@ def build_definition(
         timeout_ms=int((job_type.timeout or 0) * 1000),
         backoff_base_ms=int(job_type.backoff_base * 1000),
         backoff_cap_ms=int(job_type.backoff_cap * 1000),
+        priority=job_type.priority,
     )
 
 

@@ -63,6 +63,8 @@ class JobToEnqueue(Protocol):
     def idempotency_key(self) -> str: ...
     @property
     def request_fingerprint(self) -> str: ...
+    @property
+    def priority(self) -> int: ...
 
 
 class Lease(Protocol):
@@ -152,6 +154,8 @@ class WorkerCommands(NamedTuple):
 
     concurrency: str | None
     paused: str | None
+    weights: str | None = None
+    strict: str | None = None
 
 
 class ScheduleUpserted(NamedTuple):
@@ -256,6 +260,7 @@ class Scripts(Generic[LeaseT]):
         )
         self._limits_set = handles.pop("limits_set")
         self._rate_limited = handles.pop("rate_limited")
+        self._set_priority = handles.pop("set_priority")
         if handles:
             raise RuntimeError(f"Lua scripts without a Scripts method: {sorted(handles)}")
 
@@ -281,6 +286,7 @@ class Scripts(Generic[LeaseT]):
                 s.backoff_cap_ms,
                 s.idempotency_key,
                 s.request_fingerprint,
+                s.priority,
             ]
         flat = await self._enqueue(keys, args)
         pairs = iter(flat)
@@ -416,6 +422,13 @@ class Scripts(Generic[LeaseT]):
             await self._retry_dead([k.ready, k.dead, k.events, k.stats, k.job_prefix], [limit, self._events_maxlen])
         )
 
+    async def set_priority(self, k: QueueKeys, job_id: str, priority: int) -> str:
+        """The job's status when changed ('waiting' or 'ready'), 'missing', or the status
+        whose priority cannot change."""
+        return await self._set_priority(
+            [k.ready, k.events, k.job(job_id)], [job_id, priority, self._events_maxlen]
+        )
+
     async def delete(self, k: QueueKeys, job_id: str) -> str:
         """'deleted', 'missing' or 'active' (a running job cannot be deleted)."""
         return await self._delete(
@@ -440,8 +453,8 @@ class Scripts(Generic[LeaseT]):
 
     async def take_commands(self, worker_key: str) -> WorkerCommands:
         """Read and clear the commands stored for one worker process."""
-        concurrency, paused = await self._take_commands([worker_key], [])
-        return WorkerCommands(concurrency, paused)
+        concurrency, paused, weights, strict = await self._take_commands([worker_key], [])
+        return WorkerCommands(concurrency, paused, weights, strict)
 
     # -- schedules ---------------------------------------------------------------------------
 

@@ -29,11 +29,12 @@ from ..core.keys import DEFAULT_QUEUE
 from ..gc_policy import settle_gc
 from .commands import SCOPE_BY_ACTION, TickrCommands, TuiCommand, bindings
 from .controller import PoolTarget, TuiController
-from .format import loop_lag_text
+from .format import loop_lag_text, short_id
 from .messages import ConfirmRequested, JobsChanged, LimitsFormRequested, OpenJob, ScheduleFormRequested
 from .screens.confirm import ConfirmScreen
 from .screens.drain import DrainScreen
 from .screens.find import FindJobScreen, TypeFilterScreen
+from .screens.flow import PriorityScreen, WeightsScreen
 from .screens.help import HelpScreen
 from .screens.job_detail import JobDetailScreen
 from .screens.welcome import WelcomeInfo, WelcomeScreen, is_first_run, mark_welcomed
@@ -364,6 +365,20 @@ class TickrApp(App[None]):
         if job_id is not None:
             self._run_command("Retry", lambda: self.controller.retry_job(job_id))
 
+    def action_set_priority(self) -> None:
+        job_id = self._selected_job()
+        if job_id is None:
+            return
+        current = next((j.priority for t in self.queues_pane.query(JobTable) for j in t.jobs if j.id == job_id), 0)
+        if isinstance(self.screen, JobDetailScreen) and self.screen.job is not None:
+            current = self.screen.job.priority
+
+        def answered(text: str | None) -> None:
+            if text is not None:
+                self._run_command("Priority", lambda: self.controller.set_priority(job_id, text))
+
+        self.push_screen(PriorityScreen(short_id(job_id), current), answered)
+
     def action_cancel_job(self) -> None:
         job_id = self._selected_job()
         if job_id is not None:
@@ -541,6 +556,26 @@ class TickrApp(App[None]):
         if not target.local:
             self.workers_pane.expect(target.id, concurrency=concurrency)
         await self._pool_command(target, "Scale", lambda: self.controller.scale(target, concurrency))
+
+    def action_edit_weights(self) -> None:
+        target = self._pool_target()
+        if target is None:
+            return
+
+        def answered(answer: tuple[str, bool] | None) -> None:
+            if answer is None:
+                return
+            text, strict = answer
+
+            async def apply() -> str:
+                weights = self.controller.parse_weights(text)
+                if not target.local:
+                    self.workers_pane.expect(target.id, weights={**target.weights, **weights}, strict=strict)
+                return await self.controller.set_weights(target, weights, strict)
+
+            self._run_command("Weights", apply)
+
+        self.push_screen(WeightsScreen(target.id, self.controller.weights_text(target), target.strict), answered)
 
     def action_toggle_pause_queue(self) -> None:
         queue = self.queues_pane.queue or DEFAULT_QUEUE

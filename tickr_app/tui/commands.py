@@ -95,6 +95,16 @@ COMMANDS: tuple[TuiCommand, ...] = (
         "One worker slot fewer; a busy slot finishes its job first", scope="pool", key_display="-", short="Fewer",
     ),
     TuiCommand(
+        "pool-weights", "W,shift+w", "edit_weights", "Queue weights",
+        "Change the queue weights (and strict order) of the selected worker process, live", scope="pool",
+        key_display="W", short="Weights", show=False,
+    ),
+    TuiCommand(
+        "job-priority", "i", "set_priority", "Job priority",
+        "Change the priority of the selected waiting or ready job (higher runs first)", scope="job",
+        short="Priority", show=False,
+    ),
+    TuiCommand(
         "job-retry", "r", "retry_job", "Retry job", "Put the selected dead or cancelled job back to ready",
         scope="job", short="Retry",
     ),
@@ -148,7 +158,7 @@ OTHER_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Queues", "enter", "Open the job under the cursor"),
     ("Queues", "↑ ↓ / click", "Move between queues and jobs"),
     ("Queues", "l", "Set or clear the selected queue's rate and concurrency limit, live, for every process"),
-    ("Workers", "↑ ↓", "Select the worker process that p, + and - command"),
+        ("Workers", "↑ ↓", "Select the worker process that p, +, - and W command"),
     ("Schedules", "a", "Add or update a schedule (a form with a preview of the next five runs)"),
     ("Schedules", "p / space", "Pause or resume the selected schedule for every process"),
     ("Schedules", "n", "Run the selected schedule's job once now"),

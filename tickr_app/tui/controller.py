@@ -6,9 +6,12 @@ without a terminal. An import-linter contract keeps Textual out of this module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from ..core.engine import Tickr
+from ..core.errors import InvalidRequest
+from ..core.queue_policy import format_weights, parse_queue_args
 from ..core.records import WorkerInfo
 from .format import short_id
 
@@ -23,6 +26,9 @@ class PoolTarget:
     paused: bool
     local: bool
     """This process's own pool: commands take effect at once, without Redis."""
+    weights: dict[str, int] = field(default_factory=dict)
+    """Queue -> weight, in the process's order."""
+    strict: bool = False
 
 
 class TuiController:
@@ -44,6 +50,15 @@ class TuiController:
     async def delete_job(self, job_id: str) -> str:
         await self.tickr.delete(job_id)
         return f"Job {short_id(job_id)} deleted."
+
+    async def set_priority(self, job_id: str, text: str) -> str:
+        """Change a waiting or ready job's priority to the number typed."""
+        try:
+            priority = int(text.strip())
+        except ValueError:
+            raise InvalidRequest(f"priority must be a whole number, got {text.strip()[:40]!r}") from None
+        status = await self.tickr.set_priority(job_id, priority)
+        return f"Job {short_id(job_id)} ({status}) now has priority {priority}."
 
     async def retry_dead(self, queue: str) -> str:
         n = await self.tickr.retry_dead(queue)
@@ -69,11 +84,17 @@ class TuiController:
         pool; None when attached (no pool here) and nothing is selected."""
         tickr = self.tickr
         if selected is not None and not (tickr.has_pool and selected.id == tickr.worker_id):
-            return PoolTarget(selected.id, selected.concurrency, selected.paused, local=False)
+            return PoolTarget(
+                selected.id, selected.concurrency, selected.paused, local=False, weights=dict(selected.weights),
+                strict=selected.strict,
+            )
         state = tickr.pool_state()
         if state is None:
             return None
-        return PoolTarget(state.worker_id, state.concurrency, state.paused, local=True)
+        return PoolTarget(
+            state.worker_id, state.concurrency, state.paused, local=True, weights=dict(state.weights),
+            strict=state.strict,
+        )
 
     async def toggle_pause(self, target: PoolTarget) -> str:
         paused = not target.paused
@@ -90,6 +111,25 @@ class TuiController:
         if target.local and wanted == target.concurrency:
             return None
         return wanted
+
+    @staticmethod
+    def weights_text(target: PoolTarget) -> str:
+        """How the weights form shows a process's weights: ``high=5 default=3``."""
+        return format_weights(target.weights).replace(",", " ")
+
+    @staticmethod
+    def parse_weights(text: str) -> dict[str, int]:
+        """``high=5 default=3`` (spaces or commas) as queue -> weight; InvalidRequest if bad."""
+        try:
+            return parse_queue_args([p for p in text.replace(",", " ").split() if p])
+        except ValueError as exc:
+            raise InvalidRequest(str(exc)) from None
+
+    async def set_weights(self, target: PoolTarget, weights: Mapping[str, int], strict: bool) -> str:
+        await self.tickr.command_worker(target.id, weights=weights, strict=strict)
+        mode = "strict order" if strict else "by weight"
+        who = "Pool" if target.local else f"Worker {target.id}"
+        return f"{who} takes its queues {mode}: {format_weights(weights) or format_weights(target.weights)}."
 
     async def scale(self, target: PoolTarget, concurrency: int) -> str:
         await self.tickr.command_worker(target.id, concurrency=concurrency)

@@ -53,6 +53,100 @@ local function trim_dead(dead, job_prefix, cap)
   end
 end
 
+-- Priorities. A job of priority 0 (the default) waits on the ready list: today's fast path.
+-- Any other priority waits on the queue's priority set, a zset named after the list
+-- (ready .. ':prio', same hash tag), scored so the lowest score is the highest priority and,
+-- within one priority, the earliest push: score = -priority * 2^44 + 2^43 + seq, where seq
+-- counts pushes (ready .. ':seq'); a push to the head of its priority (a released job) uses
+-- -seq. Positive priorities thus score below 0 and negative ones above: fetch takes positive
+-- priorities, then the list, then negative ones. Scores stay below 2^53 (exact doubles) for
+-- priorities -100..100 (core/priority.py). A push to the set wakes idle fetchers on the
+-- queue's wake channel (message 'ready'): they block on the list only.
+local PRIO_STEP = 17592186044416 -- 2^44
+local PRIO_MID = 8796093022208 -- 2^43
+
+local function prio_key(ready)
+  return ready .. ':prio'
+end
+
+-- Put jobs on the ready structures by priority: ids[i] has priority prios[i] (nil, '' or 0:
+-- the list). at_head: first in line within its priority (a released job), else last (FIFO).
+local function push_ready(ready, ids, prios, at_head)
+  local plain, zargs = {}, {}
+  for i, id in ipairs(ids) do
+    local p = tonumber(prios[i]) or 0
+    if p == 0 then
+      plain[#plain + 1] = id
+    else
+      zargs[#zargs + 1] = p
+      zargs[#zargs + 1] = id
+    end
+  end
+  if #zargs > 0 then
+    -- One counter step per call: the batch's jobs take consecutive numbers, in order.
+    local last = redis.call('INCRBY', ready .. ':seq', #zargs / 2)
+    local seq = last - #zargs / 2
+    for i = 1, #zargs, 2 do
+      seq = seq + 1
+      local s = seq
+      if at_head then s = -seq end
+      zargs[i] = string.format('%.0f', -zargs[i] * PRIO_STEP + PRIO_MID + s)
+    end
+  end
+  if #plain > 0 then
+    if at_head then
+      redis.call('RPUSH', ready, unpack(plain))
+    else
+      redis.call('LPUSH', ready, unpack(plain))
+    end
+  end
+  if #zargs > 0 then
+    redis.call('ZADD', prio_key(ready), unpack(zargs))
+    redis.call('PUBLISH', string.sub(ready, 1, -6) .. 'wake', 'ready')
+  end
+end
+
+-- Take up to n ready job ids in fetch order; with no prioritised job waiting, one empty ZRANGE
+-- and one RPOP. Otherwise one ZRANGE reads the n best of the set: those with a positive
+-- priority (score < 0) go first, then the list, then the rest of those n (negative
+-- priorities); what was taken from the set is a prefix by rank, removed in one call.
+local function pop_ready(ready, n)
+  local prio = prio_key(ready)
+  local head = redis.call('ZRANGE', prio, 0, n - 1, 'WITHSCORES')
+  if #head == 0 then
+    return redis.call('RPOP', ready, n) or {}
+  end
+  local ids = {}
+  local i = 1
+  while i < #head and tonumber(head[i + 1]) < 0 do
+    ids[#ids + 1] = head[i]
+    i = i + 2
+  end
+  if #ids < n then
+    local plain = redis.call('RPOP', ready, n - #ids)
+    if plain then
+      for _, id in ipairs(plain) do ids[#ids + 1] = id end
+    end
+  end
+  local taken = (i - 1) / 2
+  while #ids < n and i < #head do
+    ids[#ids + 1] = head[i]
+    taken = taken + 1
+    i = i + 2
+  end
+  if taken > 0 then
+    redis.call('ZREMRANGEBYRANK', prio, 0, taken - 1)
+  end
+  return ids
+end
+
+-- Take one job off the ready structures (cancel, delete, a priority change).
+local function remove_ready(ready, id)
+  if redis.call('ZREM', prio_key(ready), id) == 0 then
+    redis.call('LREM', ready, 0, id)
+  end
+end
+
 -- Lease the given ready jobs to one worker: mark them active and put them on the lease set.
 -- `now` is optional (a rate limit passes the time it counted the starts at). Returns a flat
 -- list of 11 fields per job.
@@ -294,8 +388,8 @@ local function lease_limited(ready, active, events, job_prefix, n, worker, lease
   while #chosen < n and budget > 0 do
     local want = n - #chosen
     if want > budget then want = budget end
-    local ids = redis.call('RPOP', ready, want)
-    if not ids then break end
+    local ids = pop_ready(ready, want)
+    if #ids == 0 then break end
     budget = budget - #ids
     for _, id in ipairs(ids) do
       local f = redis.call('HMGET', job_prefix .. id, 'status', 'type')
@@ -397,8 +491,8 @@ local function lease_ready(ready, active, events, job_prefix, n, worker, lease_m
   if limits_on(active) then
     return lease_limited(ready, active, events, job_prefix, n, worker, lease_ms, maxlen)
   end
-  local ids = redis.call('RPOP', ready, n)
-  if not ids then
+  local ids = pop_ready(ready, n)
+  if #ids == 0 then
     return {}
   end
   return lease_ids(ids, active, events, job_prefix, worker, lease_ms, maxlen)

@@ -34,7 +34,7 @@ local function wf_start_node(base, wk, wf_id, queue, i, now)
   put_job(key, spec.id, spec.type, queue, spec.payload, 'ready', spec.max_attempts, spec.timeout_ms,
     spec.base, spec.cap, now, now)
   redis.call('HSET', key, 'wf', wf_id, 'node', i, 'inputs', '[' .. table.concat(inputs, ',') .. ']')
-  redis.call('LPUSH', base .. ':ready', spec.id)
+  push_ready(base .. ':ready', {spec.id}, {spec.priority}, false)
   redis.call('HSET', wk, 's:' .. i, 'queued')
   redis.call('HINCRBY', wk, 'live', 1)
   redis.call('HINCRBY', base .. ':stats', 'enqueued', 1)

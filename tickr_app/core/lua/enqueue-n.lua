@@ -2,7 +2,8 @@
 -- KEYS: ready, waiting, events, stats, then per job: job hash, idempotency key (or the job hash again)
 -- ARGV: wake_channel, events_maxlen, idem_ttl_ms, queue, n,
 --       then per job: id, type, payload, delay_ms, run_at_ms, max_attempts, timeout_ms,
---                     backoff_base_ms, backoff_cap_ms, idem_key_or_empty, request_fingerprint
+--                     backoff_base_ms, backoff_cap_ms, idem_key_or_empty, request_fingerprint,
+--                     priority (0: the ready list, the fast path; see push_ready)
 -- An idempotency key stores "<job id> <fingerprint of the request>": a later submit with the same
 -- key gets the original job only if it asked for the same thing (keys written before fingerprints
 -- existed hold a bare id and match any request).
@@ -14,9 +15,10 @@ local wake, maxlen, idem_ttl, queue, n = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ton
 local now = now_ms()
 local out = {}
 local now_ready, now_waiting = {}, {}
+local ready_prios = {}
 local by_type = {}
 for i = 0, n - 1 do
-  local a = 6 + i * 11
+  local a = 6 + i * 12
   local id, jtype = ARGV[a], ARGV[a + 1]
   local job_key, idem_key = KEYS[5 + i * 2], KEYS[6 + i * 2]
   local has_idem = ARGV[a + 9] ~= ''
@@ -51,11 +53,15 @@ for i = 0, n - 1 do
       redis.call('HSET', job_key, 'idempotency_key', ARGV[a + 9])
       redis.call('SET', idem_key, id .. ' ' .. ARGV[a + 10], 'PX', idem_ttl)
     end
+    if ARGV[a + 11] ~= '0' then
+      redis.call('HSET', job_key, 'priority', ARGV[a + 11])
+    end
     if status == 'waiting' then
       schedule(waiting, wake, id, due)
       now_waiting[#now_waiting + 1] = id
     else
       now_ready[#now_ready + 1] = id
+      ready_prios[#now_ready] = ARGV[a + 11]
     end
     by_type[jtype] = (by_type[jtype] or 0) + 1
     out[#out + 1] = id
@@ -63,7 +69,7 @@ for i = 0, n - 1 do
   end
 end
 if #now_ready > 0 then
-  redis.call('LPUSH', ready, unpack(now_ready))
+  push_ready(ready, now_ready, ready_prios, false)
 end
 local created = #now_ready + #now_waiting
 if created > 0 then

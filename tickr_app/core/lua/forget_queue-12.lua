@@ -12,7 +12,7 @@
 local ready, waiting, active, dead = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local job_prefix = KEYS[10]
 local counts = {
-  redis.call('LLEN', ready) + limits_held_jobs(active), redis.call('ZCARD', waiting), redis.call('ZCARD', active),
+  redis.call('LLEN', ready) + redis.call('ZCARD', prio_key(ready)) + limits_held_jobs(active), redis.call('ZCARD', waiting), redis.call('ZCARD', active),
   redis.call('ZCARD', dead), redis.call('SCARD', KEYS[11]), wf_prune_index(KEYS[12], wf_base(job_prefix, ':job:'), 0)
 }
 if counts[1] + counts[2] + counts[3] + counts[4] + counts[5] + counts[6] > 0 then
@@ -23,6 +23,6 @@ for _, finished in ipairs({KEYS[5], KEYS[6]}) do
     redis.call('DEL', job_prefix .. id)
   end
 end
-redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[12])
+redis.call('DEL', KEYS[5], KEYS[6], KEYS[7], KEYS[8], KEYS[9], KEYS[12], ready .. ':seq')
 limits_forget(active)
 return {1}

@@ -1,4 +1,4 @@
--- Move every due waiting job (up to a batch) to the ready list, in due order; then, when the
+-- Move every due waiting job (up to a batch) to ready (by priority: push_ready), in due order; then, when the
 -- promoting process has idle slots (lease_n > 0) and the queue is not paused, lease up to that
 -- many ready jobs to it at once, saving the round trip of a separate fetch.
 -- KEYS: waiting, ready, events, job-key prefix, active, paused flag
@@ -12,17 +12,20 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local ids = redis.call('ZRANGEBYSCORE', waiting, '-inf', now, 'LIMIT', 0, batch)
 local promoted = {}
+local prios = {}
 if #ids > 0 then
   redis.call('ZREM', waiting, unpack(ids))
   for _, id in ipairs(ids) do
     local key = job_prefix .. id
-    if redis.call('HGET', key, 'status') == 'waiting' then
+    local f = redis.call('HMGET', key, 'status', 'priority')
+    if f[1] == 'waiting' then
       redis.call('HSET', key, 'status', 'ready')
       promoted[#promoted + 1] = id
+      prios[#promoted] = f[2]
     end
   end
   if #promoted > 0 then
-    redis.call('LPUSH', ready, unpack(promoted))
+    push_ready(ready, promoted, prios, false)
   end
   emit_batch(events, maxlen, 'ready', promoted)
 end

@@ -1,5 +1,5 @@
 -- Give a leased job back without counting the attempt (graceful shutdown ran out of time, or
--- the job was leased but never started). It goes to the head of the ready list.
+-- the job was leased but never started). It goes to the head of its priority's line.
 -- KEYS: active, ready, events, job hash
 -- ARGV: id, token, events_maxlen
 -- Returns 'released' or 'rejected' (lease lost)
@@ -11,6 +11,6 @@ limits_release(active, {id}, {redis.call('HGET', key, 'type')})
 redis.call('HINCRBY', key, 'attempts', -1)
 redis.call('HDEL', key, 'lease', 'worker', 'started_at')
 redis.call('HSET', key, 'status', 'ready')
-redis.call('RPUSH', ready, id)
+push_ready(ready, {id}, {redis.call('HGET', key, 'priority')}, true)
 emit(events, ARGV[3], 'released', id)
 return 'released'

@@ -7,18 +7,21 @@ local popped = redis.call('ZPOPMIN', dead, tonumber(ARGV[1]))
 local n = 0
 local now = now_ms()
 local ids = {}
+local prios = {}
 for i = 1, #popped, 2 do
   local id = popped[i]
   local key = job_prefix .. id
-  if redis.call('HGET', key, 'status') == 'dead' then
+  local f = redis.call('HMGET', key, 'status', 'priority')
+  if f[1] == 'dead' then
     redis.call('HDEL', key, 'finished_at', 'lease', 'worker', 'started_at')
     redis.call('HSET', key, 'status', 'ready', 'attempts', 0, 'progress', 0, 'due_at', now)
-    redis.call('LPUSH', ready, id)
     ids[#ids + 1] = id
     wf_on_retry(ready, key, id, now, ARGV[2])
+    prios[#ids] = f[2]
     n = n + 1
   end
 end
+push_ready(ready, ids, prios, false)
 redis.call('HINCRBY', stats, 'manual_retries', n)
 emit_batch(events, ARGV[2], 'ready', ids)
 return n

@@ -24,6 +24,7 @@ local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local live = {waiting = true, ready = true, active = true}
 local carried, created = 0, 0
 local new_ready, by_type = {}, {}
+local new_prios = {}
 local a = 8
 for _ = 1, nplans do
   local id, expect_next, expect_rev = ARGV[a], ARGV[a + 1], ARGV[a + 2]
@@ -33,7 +34,7 @@ for _ = 1, nplans do
   a = first_slot + nslots * 2
   local key = sprefix .. id
   local f = redis.call('HMGET', key, 'next', 'rev', 'paused', 'type', 'payload', 'max_attempts', 'timeout_ms',
-    'backoff_base_ms', 'backoff_cap_ms', 'overlap', 'last_job')
+    'backoff_base_ms', 'backoff_cap_ms', 'overlap', 'last_job', 'priority')
   local ok = f[1] == expect_next and f[2] == expect_rev and f[3] ~= '1'
   if ok and valid_until >= 0 and now >= valid_until then ok = false end
   if ok then
@@ -60,6 +61,10 @@ for _ = 1, nplans do
           put_job(job_key, job_id, f[4], queue, f[5], 'ready', f[6], f[7], f[8], f[9], now, slot)
           redis.call('HSET', job_key, 'schedule', id, 'slot', slot)
           new_ready[#new_ready + 1] = job_id
+          if f[12] and f[12] ~= '0' then
+            redis.call('HSET', job_key, 'priority', f[12])
+            new_prios[#new_ready] = f[12]
+          end
           by_type[f[4]] = (by_type[f[4]] or 0) + 1
           fired = fired + 1
         end
@@ -81,7 +86,7 @@ for _ = 1, nplans do
   end
 end
 if #new_ready > 0 then
-  redis.call('LPUSH', ready, unpack(new_ready))
+  push_ready(ready, new_ready, new_prios, false)
   redis.call('HINCRBY', stats, 'enqueued', #new_ready)
   count_by_type(stats, 'enqueued', by_type)
   emit_batch(events, maxlen, 'ready', new_ready)

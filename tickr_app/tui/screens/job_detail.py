@@ -107,6 +107,8 @@ class JobDetailScreen(ModalScreen[None]):
         if job.workflow_id:
             meta.add_row("Workflow", Text(f"{job.workflow_id}  node {job.node}"))
         meta.add_row("Attempts", Text(f"{job.attempts} of {job.max_attempts}"))
+        if job.priority:
+            meta.add_row("Priority", Text(f"{job.priority:+d}"))
         if job.worker:
             meta.add_row("Worker", Text(job.worker))
         meta.add_row("Created", Text(f"{clock(job.created_at)}  ({ago(job.created_at, now)})"))

@@ -21,6 +21,7 @@ COLUMNS = (
     Column("dead", "Dead", "right"),
     Column("processed", "Processed", "right"),
     Column("failed", "Failed", "right"),
+    Column("prio", "Pri", "right"),
     Column("state", "State"),
 )
 
@@ -45,6 +46,13 @@ def limits_line(limits: QueueLimits) -> str:
 
 def _count(n: int, style: str = "") -> Text:
     return Text(f"{n:,}", style=style if n else "dim")
+
+
+def _priority_spread(s: QueueStats) -> Text:
+    """Ready jobs with a priority and the highest waiting: ``12 ≤+9``; a dim dash when none."""
+    if not s.prioritised or s.top_priority is None:
+        return Text("—", style="dim")
+    return Text(f"{s.prioritised:,} ≤{s.top_priority:+d}")
 
 
 class QueueTable(LiveTable):
@@ -87,6 +95,7 @@ class QueueTable(LiveTable):
             _count(s.dead, f"bold {c.get('error', '')}"),
             _count(s.processed),
             _count(s.failed, c.get("error", "")),
+            _priority_spread(s),
             state,
         )
 

@@ -20,6 +20,7 @@ from textual.worker import Worker
 from ...core.engine import Tickr
 from ...core.errors import InvalidPayload, InvalidRequest, TickrError
 from ...core.job import Job
+from ...core.priority import PRIORITY_RULE
 from ..format import countdown, now_ms
 from ..messages import JobsChanged, OpenJob
 from ..schema_form import collect
@@ -87,6 +88,11 @@ class SubmitPane(Horizontal):
                 with Vertical(classes="field-body"):
                     yield Input(type="integer", valid_empty=True, id="max-attempts", compact=True)
                     yield Static("", classes="field-error", id="error-max-attempts")
+            with Horizontal(classes="field"):
+                yield Label("Priority", classes="field-label")
+                with Vertical(classes="field-body"):
+                    yield Input(type="integer", valid_empty=True, id="priority", compact=True)
+                    yield Static("", classes="field-error", id="error-priority")
             with Horizontal(id="submit-actions"):
                 yield Button("Submit  ^s", id="submit-button", variant="primary", disabled=not names)
             yield Static("", id="form-error")
@@ -128,6 +134,7 @@ class SubmitPane(Horizontal):
             info = Text.assemble(Text(jt.description.splitlines()[0]), "\n", info)
         self.query_one("#type-info", Static).update(info)
         self.query_one("#max-attempts", Input).placeholder = f"{jt.max_attempts} (the type's default)"
+        self.query_one("#priority", Input).placeholder = f"{jt.priority} (the type's default; higher runs first)"
 
     @on(Select.Changed, "#job-type")
     async def _type_changed(self, event: Select.Changed) -> None:
@@ -139,7 +146,7 @@ class SubmitPane(Horizontal):
         form.set_schema(self.tickr.registry.get(name).json_schema())
         await form.recompose()
         # The options were chosen for the previous type: start the new one from its defaults.
-        for ident in ("#delay", "#max-attempts"):
+        for ident in ("#delay", "#max-attempts", "#priority"):
             self.query_one(ident, Input).value = ""
         self.form_type = name
         self._clear_errors()
@@ -158,10 +165,10 @@ class SubmitPane(Horizontal):
 
     def _clear_errors(self) -> None:
         self.query_one(PayloadForm).clear_errors()
-        for ident in ("#error-delay", "#error-max-attempts", "#form-error"):
+        for ident in ("#error-delay", "#error-max-attempts", "#error-priority", "#form-error"):
             self.query_one(ident, Static).update("")
             self.query_one(ident, Static).remove_class("-shown")
-        for ident in ("#delay", "#max-attempts"):
+        for ident in ("#delay", "#max-attempts", "#priority"):
             self.query_one(ident, Input).remove_class("-invalid")
 
     def _field_error(self, which: str, message: str) -> None:
@@ -201,20 +208,30 @@ class SubmitPane(Horizontal):
             except ValueError:
                 self._field_error("max-attempts", "a whole number, e.g. 3")
                 ok = False
+        priority: int | None = None
+        priority_text = self.query_one("#priority", Input).value.strip()
+        if priority_text:
+            try:
+                priority = int(priority_text)
+            except ValueError:
+                self._field_error("priority", PRIORITY_RULE)
+                ok = False
         if collected.errors:
             form.show_errors({"field": k, "message": v} for k, v in collected.errors.items())
             ok = False
         if not ok:
             self._form_error("Fix the fields marked in red.")
             return
-        self._send(name, collected.payload, delay, max_attempts)
+        self._send(name, collected.payload, delay, max_attempts, priority)
 
     @work(exclusive=True, group="submit", exit_on_error=False)
-    async def _send(self, name: str, payload: dict[str, Any], delay: float | None, max_attempts: int | None) -> None:
+    async def _send(
+        self, name: str, payload: dict[str, Any], delay: float | None, max_attempts: int | None, priority: int | None = None
+    ) -> None:
         button = self.query_one("#submit-button", Button)
         button.disabled = True
         try:
-            job = await self.tickr.submit(name, payload, delay=delay, max_attempts=max_attempts)
+            job = await self.tickr.submit(name, payload, delay=delay, max_attempts=max_attempts, priority=priority)
         except InvalidPayload as exc:
             form = self.query_one(PayloadForm)
             unmatched = form.show_errors(exc.details or [])
@@ -226,6 +243,8 @@ class SubmitPane(Horizontal):
                 self._field_error("delay", exc.message)
             elif "max_attempts" in exc.message:
                 self._field_error("max-attempts", exc.message)
+            elif "priority" in exc.message:
+                self._field_error("priority", exc.message)
             else:
                 self._form_error(exc.message)
             return

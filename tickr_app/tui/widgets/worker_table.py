@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from rich.text import Text
 
+from ...core.queue_policy import describe_weights
 from ...core.records import WorkerInfo
 from ..format import ago, duration, lag_ms, pool_state, progress_bar
 from .job_table import theme_colors
@@ -74,7 +75,7 @@ class WorkerTable(LiveTable):
             state = Text(f"stale {duration(stale)}", style=f"bold {c.get('error', '')}")
         cells = (
             name,
-            Text(",".join(w.queues), style="dim"),
+            Text(queues_and_weights(w), style="dim"),
             Text(f"{w.busy}/{w.concurrency}"),
             progress_bar(load, c.get("accent", ""), width=6),
             state,
@@ -107,6 +108,11 @@ class WorkerTable(LiveTable):
 
 
 STALL_MS = 100.0
+
+
+def queues_and_weights(w: WorkerInfo) -> str:
+    """``high:5 default:3`` (weighted), ``strict high>default``, or plain names."""
+    return describe_weights(w.weights or dict.fromkeys(w.queues, 1), w.strict)
 
 
 def _lag(w: WorkerInfo, colors: dict[str, str]) -> Text:
