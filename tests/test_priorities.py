@@ -279,3 +279,15 @@ async def test_a_prioritised_job_wakes_an_idle_worker(
     for priority in (5, -5):
         job = await worker.submit("quick", priority=priority)
         assert (await worker.wait(job.id, timeout=deadline(5))).status == "succeeded"
+
+
+async def test_priorities_hold_under_a_queue_limit(broker: Broker) -> None:
+    """A queue with limits leases through the limited path (lease_limited); it pops through the
+    same priority order as the fast path."""
+    await broker.set_limits(Q, None, concurrency=100)
+    ids = await enqueue(broker, 0, 5, -3, 5, 10)
+    by = dict(zip("abcde", ids))
+    got = await broker.fetch_limited(Q, 3, "w", 30_000)
+    assert not got.throttled
+    assert got.jobs is not None and [j.id for j in got.jobs] == [by["e"], by["b"], by["d"]]
+    assert await fetch_ids(broker) == [by["a"], by["c"]]
