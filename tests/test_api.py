@@ -526,6 +526,8 @@ async def test_openapi_document(api: Api) -> None:
         ("get", "/api/v1/schedules"), ("get", "/api/v1/schedules/{id}"), ("put", "/api/v1/schedules/{id}"),
         ("delete", "/api/v1/schedules/{id}"), ("post", "/api/v1/schedules/{id}/trigger"),
         ("post", "/api/v1/schedules/{id}/pause"), ("post", "/api/v1/schedules/{id}/resume"),
+        ("post", "/api/v1/workflows"), ("get", "/api/v1/workflows"), ("get", "/api/v1/workflows/{id}"),
+        ("delete", "/api/v1/workflows/{id}"), ("post", "/api/v1/workflows/{id}/retry"),
     }  # fmt: skip
     documented = {(m, p) for p, item in doc["paths"].items() for m in item if m != "parameters"}
     assert documented == expected

@@ -16,6 +16,9 @@ from tickr_app.core.connection import connect
 from tickr_app.core.registry import Registry
 from tickr_app.core.schedules import ScheduleStore, build_definition
 from tickr_app.core.scripts import LUA_PACKAGE, Enqueued, Promoted, Scripts
+from tickr_app.core.workflow_scripts import WorkflowScripts
+from tickr_app.core.workflow_store import WorkflowStore, build_submission
+from tickr_app.core.workflows import chain, sig
 
 Q = "default"
 
@@ -45,12 +48,14 @@ def spec(delay_ms: int = -1) -> EnqueueSpec:
 
 def test_every_script_file_has_one_public_method() -> None:
     methods = {name for name in vars(Scripts) if not name.startswith("_")}
+    methods |= {f"workflow_{name}" for name in vars(WorkflowScripts) if not name.startswith("_")}
     assert set(declared_numkeys()) <= methods
 
 
 async def test_each_call_passes_the_declared_number_of_keys(broker: Broker) -> None:
     scripts = broker.scripts
     by_sha = {handle.sha: name.lstrip("_") for name, handle in vars(scripts).items() if hasattr(handle, "sha")}
+    by_sha |= {h.sha: "workflow" + name for name, h in vars(scripts.workflow).items() if hasattr(h, "sha")}
     calls: dict[str, set[int]] = {}
     real_evalsha = broker.redis.evalsha
 
@@ -102,6 +107,11 @@ async def test_each_call_passes_the_declared_number_of_keys(broker: Broker) -> N
     await store.set_paused("s", True)
     await store.trigger("s", str(uuid.uuid4()))
     await store.delete("s")
+
+    workflows = WorkflowStore(broker)
+    submitted = await workflows.submit(build_submission(registry, chain(sig("t"), sig("t")), queue=Q, policy="fail_fast"))
+    assert (await workflows.cancel(submitted.id)).status == "cancelled"
+    assert (await workflows.retry(submitted.id)).status == "running"
 
     declared = declared_numkeys()
     assert set(calls) == set(declared), "every script was exercised"

@@ -23,8 +23,13 @@ __all__ = [
     "Registry",
     "Tickr",
     "TickrError",
+    "WorkflowInfo",
+    "WorkflowNode",
+    "chain",
     "default_registry",
+    "group",
     "job",
+    "sig",
 ]
 
 _EXPORTS = {
@@ -36,8 +41,13 @@ _EXPORTS = {
     "Registry": ".core.registry",
     "Tickr": ".core.engine",
     "TickrError": ".core.errors",
+    "WorkflowInfo": ".core.workflow_records",
+    "WorkflowNode": ".core.workflow_records",
+    "chain": ".core.workflows",
     "default_registry": ".core.registry",
+    "group": ".core.workflows",
     "job": ".core.registry",
+    "sig": ".core.workflows",
 }
 
 if TYPE_CHECKING:
@@ -47,6 +57,8 @@ if TYPE_CHECKING:
     from .core.errors import PermanentError, TickrError
     from .core.job import Job
     from .core.registry import Registry, default_registry, job
+    from .core.workflow_records import WorkflowInfo, WorkflowNode
+    from .core.workflows import chain, group, sig
 
 
 def _builtin_jobs(registry: Registry) -> None:

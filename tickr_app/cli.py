@@ -121,6 +121,10 @@ def build_parser(*, with_bench: bool = True) -> argparse.ArgumentParser:
 
     add_schedules_parser(sub)
 
+    from .cli_workflows import add_parser as add_workflows_parser
+
+    add_workflows_parser(sub)
+
     queues = sub.add_parser("queues", help="queue housekeeping through the HTTP API")
     queue_actions = queues.add_subparsers(dest="queue_action", parser_class=_Parser, metavar="ACTION", required=True)
     forget = queue_actions.add_parser("forget", help="forget a queue that holds no jobs and that no live worker serves")
@@ -374,6 +378,12 @@ def _schedules(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _workflows(args: argparse.Namespace) -> int:
+    from .cli_workflows import run
+
+    return run(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from . import bench
 
@@ -394,6 +404,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "worker": lambda a: _headless(a, api=False),
         "submit": _submit,
         "schedules": _schedules,
+        "workflows": _workflows,
         "queues": _queues,
         "web": _web,
         "redis": _redis,

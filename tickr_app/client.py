@@ -182,6 +182,19 @@ def _schedule_body(type: str, payload: Any, options: dict[str, Any]) -> dict[str
     return body
 
 
+def _workflow_body(tree: Any, queue: str | None, policy: str | None) -> dict[str, Any]:
+    """The POST /workflows body; ``tree`` is ``chain``/``group``/``sig`` or its JSON form."""
+    body: dict[str, Any] = {"tree": tree.to_json() if hasattr(tree, "to_json") else tree}
+    if queue is not None:
+        body["queue"] = queue
+    if policy is not None:
+        body["policy"] = policy
+    return body
+
+
+WORKFLOW_FINAL = frozenset({"succeeded", "failed", "cancelled"})
+
+
 def _segment(value: str) -> str:
     return quote(value, safe="")
 
@@ -341,6 +354,40 @@ class Client:
         body = _worker_body(concurrency, paused)
         return self._request("PATCH", f"{API}/workers/{_segment(worker_id)}", json=body)
 
+    # -- workflows -------------------------------------------------------------------------
+
+    def submit_workflow(self, tree: Any, *, queue: str | None = None, policy: str | None = None) -> dict[str, Any]:
+        """Submit a workflow (``chain``/``group``/``sig`` or its JSON form); returns it with
+        every node. ``policy``: "fail_fast" (default) or "continue"."""
+        return self._request("POST", f"{API}/workflows", json=_workflow_body(tree, queue, policy))
+
+    def get_workflow(self, workflow_id: str) -> dict[str, Any]:
+        return self._request("GET", f"{API}/workflows/{_segment(workflow_id)}")
+
+    def list_workflows(
+        self, queue: str | None = None, status: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Workflows, newest first, without their nodes (``done`` of ``total``)."""
+        return self._request("GET", f"{API}/workflows", params=_list_params(queue, status, limit))["workflows"]
+
+    def cancel_workflow(self, workflow_id: str) -> dict[str, Any]:
+        return self._request("DELETE", f"{API}/workflows/{_segment(workflow_id)}")
+
+    def retry_workflow(self, workflow_id: str) -> dict[str, Any]:
+        """Run a workflow's dead and cancelled nodes again; returns it."""
+        return self._request("POST", f"{API}/workflows/{_segment(workflow_id)}/retry")
+
+    def wait_workflow(self, workflow_id: str, timeout: float | None = None, interval: float = 0.2) -> dict[str, Any]:
+        """Poll until the workflow ended; TimeoutError after ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wf = self.get_workflow(workflow_id)
+            if wf["status"] in WORKFLOW_FINAL:
+                return wf
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"workflow {workflow_id} is still {wf['status']} after {timeout:g} s")
+            time.sleep(interval)
+
     # -- schedules -------------------------------------------------------------------------
 
     def schedules(self) -> list[dict[str, Any]]:
@@ -496,6 +543,39 @@ class AsyncClient:
     ) -> dict[str, Any]:
         body = _worker_body(concurrency, paused)
         return await self._request("PATCH", f"{API}/workers/{_segment(worker_id)}", json=body)
+
+    # -- workflows -------------------------------------------------------------------------
+
+    async def submit_workflow(self, tree: Any, *, queue: str | None = None, policy: str | None = None) -> dict[str, Any]:
+        """Submit a workflow; as ``Client.submit_workflow``."""
+        return await self._request("POST", f"{API}/workflows", json=_workflow_body(tree, queue, policy))
+
+    async def get_workflow(self, workflow_id: str) -> dict[str, Any]:
+        return await self._request("GET", f"{API}/workflows/{_segment(workflow_id)}")
+
+    async def list_workflows(
+        self, queue: str | None = None, status: str | None = None, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        return (await self._request("GET", f"{API}/workflows", params=_list_params(queue, status, limit)))["workflows"]
+
+    async def cancel_workflow(self, workflow_id: str) -> dict[str, Any]:
+        return await self._request("DELETE", f"{API}/workflows/{_segment(workflow_id)}")
+
+    async def retry_workflow(self, workflow_id: str) -> dict[str, Any]:
+        return await self._request("POST", f"{API}/workflows/{_segment(workflow_id)}/retry")
+
+    async def wait_workflow(
+        self, workflow_id: str, timeout: float | None = None, interval: float = 0.2
+    ) -> dict[str, Any]:
+        """Poll until the workflow ended; TimeoutError after ``timeout``."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wf = await self.get_workflow(workflow_id)
+            if wf["status"] in WORKFLOW_FINAL:
+                return wf
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(f"workflow {workflow_id} is still {wf['status']} after {timeout:g} s")
+            await asyncio.sleep(interval)
 
     # -- schedules -------------------------------------------------------------------------
 

@@ -28,6 +28,7 @@ from tickr_app.core.errors import (
     TickrError,
     UnknownJobType,
     WorkerNotFound,
+    WorkflowNotFound,
     WrongState,
 )
 
@@ -69,6 +70,7 @@ _STATUS_OF: tuple[tuple[type[TickrError], int], ...] = (
     (WorkerNotFound, 404),
     (ScheduleNotFound, 404),
     (QueueNotFound, 404),
+    (WorkflowNotFound, 404),
     (WrongState, 409),
     (IdempotencyConflict, 409),
     (RedisUnavailable, 503),

@@ -14,6 +14,7 @@ from tickr_app.core.job import STATUSES
 from tickr_app.core.registry import Registry
 
 from .openapi_schedules import schedule_paths
+from .openapi_workflows import workflow_paths
 from .schedule_schemas import UpsertSchedule
 from .schemas import (
     DEFAULT_LIST_LIMIT,
@@ -315,6 +316,7 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
         },
     }
     paths.update(schedule_paths(b, _responses, _per_type(b, registry, UpsertSchedule, "Schedule")))
+    paths.update(workflow_paths(b, _responses, registry))
     for item in paths.values():
         for op in item.values():
             if isinstance(op, dict) and "responses" in op and "405" not in op["responses"]:

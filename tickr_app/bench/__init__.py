@@ -10,6 +10,9 @@ Workloads (all no-op jobs, one process, the public ``Tickr`` engine):
   enqueue-to-start time measured in-process with ``perf_counter``.
 - **delayed**: 500 jobs due 0.1-2 s from now; lateness = handler start - due time
   (the job's own due time, wall clock, same host); early jobs are counted (must be 0).
+- **workflows**: a 100-long chain and a 1,000-wide fan-in, each beside the plain jobs doing the
+  same work in the same run (100 submits awaited one after another; 1,000 jobs drained, then the
+  callback): wall time, jobs/s and the overhead per edge.
 - **http**: ``POST /api/v1/jobs`` against the in-process aiohttp API from keep-alive clients
   driven by a separate process (so the driver does not share the server's event loop).
 
@@ -18,7 +21,7 @@ Every run works under its own fresh key prefix and deletes exactly those keys af
 interface so ``bench/compare.py`` runs the very same code against arq and SAQ.
 
 The package: ``workloads`` (the library-agnostic workloads and what handlers record),
-``adapter`` (Tickr under test), ``schedules`` (the schedules workload), ``http`` (the http
+``adapter`` (Tickr under test), ``schedules`` (the schedules workload), ``workflows`` (chain and fan-in), ``http`` (the http
 workload and its driver process),
 ``progress`` and ``measure`` (stderr bars, percentiles, RSS), ``report`` (machine info and the
 table), ``cli`` (flags and the run). It must not import textual; the HTTP driver uses aiohttp.

@@ -15,6 +15,7 @@ from .http import workload_http
 from .measure import peak_rss_mb, rss_mb
 from .report import loop_name, machine_info, render_table
 from .schedules import workload_schedules
+from .workflows import CHAIN_NODES, FAN_IN_MEMBERS, workload_workflows
 from .workloads import (
     PHASES,
     workload_bulk,
@@ -65,6 +66,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="N",
         help=f"workers in the pool (default {DEFAULT_CONCURRENCY})",
     )
+    parser.add_argument(
+        "--workflow-chain",
+        type=_positive_int,
+        default=CHAIN_NODES,
+        metavar="N",
+        help=f"nodes of the workflows workload's chain (default {CHAIN_NODES})",
+    )
+    parser.add_argument(
+        "--workflow-fan-in",
+        type=_positive_int,
+        default=FAN_IN_MEMBERS,
+        metavar="N",
+        help=f"members of the workflows workload's fan-in (default {FAN_IN_MEMBERS:,})",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON object on stdout instead of a table")
     parser.add_argument(
         "--skip",
@@ -111,6 +126,8 @@ async def run(args: argparse.Namespace) -> int:
 
     jobs = int(getattr(args, "jobs", DEFAULT_JOBS) or DEFAULT_JOBS)
     concurrency = int(getattr(args, "concurrency", DEFAULT_CONCURRENCY) or DEFAULT_CONCURRENCY)
+    chain_nodes = int(getattr(args, "workflow_chain", CHAIN_NODES) or CHAIN_NODES)
+    fan_in = int(getattr(args, "workflow_fan_in", FAN_IN_MEMBERS) or FAN_IN_MEMBERS)
     as_json = bool(getattr(args, "json", False))
     skip = set(getattr(args, "skip", None) or [])
     user_prefix = getattr(args, "prefix", None)
@@ -156,6 +173,7 @@ async def run(args: argparse.Namespace) -> int:
             ("latency", lambda: workload_latency(adapter, concurrency)),
             ("delayed", lambda: workload_delayed(adapter, concurrency)),
             ("schedules", lambda: workload_schedules(adapter, concurrency)),
+            ("workflows", lambda: workload_workflows(adapter, concurrency, chain_nodes, fan_in)),
             ("http", lambda: workload_http(adapter)),
         ]
         for name, make in phases:

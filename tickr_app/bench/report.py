@@ -16,6 +16,7 @@ TARGETS = {
     "latency": "p50 ≤ 1 ms, p99 ≤ 2 ms",
     "delayed": "p50 ≤ 1 ms, p99 ≤ 2 ms, 0 early",
     "schedules": "as delayed; 0 duplicates, 0 skipped",
+    "workflows": "near the plain jobs beside it",
     "http": "≥ 3,000 req/s, 0 errors",
 }
 
@@ -71,6 +72,9 @@ def _result_lines(results: dict[str, Any], concurrency: int) -> list[tuple[str, 
         if "error" in r:
             rows.append((phase, f"failed: {r['error']}", TARGETS[phase]))
             continue
+        if phase == "workflows":
+            rows += _workflow_lines(r)
+            continue
         if phase == "drain":
             label = f"drain ({r['jobs']:,} jobs, c={r['concurrency']})"
             text = f"{_fmt_rate(r['jobs_per_s'])}  ({r['seconds']:.2f} s)"
@@ -112,6 +116,28 @@ def _result_lines(results: dict[str, Any], concurrency: int) -> list[tuple[str, 
             if "p50_ms" in r:
                 text += f"  p50 {r['p50_ms']:.1f} ms p99 {r['p99_ms']:.1f} ms"
         rows.append((label, text, TARGETS[phase]))
+    return rows
+
+
+def _workflow_lines(r: dict[str, Any]) -> list[tuple[str, str, str]]:
+    """Two rows: the chain and the fan-in, each with the plain jobs beside it."""
+    rows = []
+    for key, label in (
+        ("chain", "workflow chain ({jobs:,} nodes) vs {jobs:,} awaited submits"),
+        ("fan_in", "workflow fan-in ({members:,} → 1) vs {members:,} drained + 1"),
+    ):
+        w = r[key]
+        text = (
+            f"{_fmt_rate(w['jobs_per_s'])} ({w['seconds']:.2f} s) vs {_fmt_rate(w['plain_jobs_per_s'])}"
+            f" ({w['plain_seconds']:.2f} s): {w['overhead_per_edge_ms']:+.2f} ms/edge"
+        )
+        if "submit_seconds" in w:
+            text += f"; submit {w['submit_seconds'] * 1000:.0f} ms"
+            if "plain_submit_seconds" in w:
+                text += f" vs {w['plain_submit_seconds'] * 1000:.0f} ms"
+        if w.get("failed"):
+            text += "  FAILED"
+        rows.append((label.format(**w), text, TARGETS["workflows"]))
     return rows
 
 

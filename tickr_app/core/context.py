@@ -40,6 +40,22 @@ class JobContext:
     """The event loop that owns the job; progress from any other thread is handed to it."""
     _remote: RemoteProgress | None = None
     """In a worker process: sends progress to the parent (there is no loop there)."""
+    workflow_id: str | None = None
+    """The workflow this job is a node of (None for a plain job)."""
+    node: int | None = None
+    """Its node index in the workflow (``WorkflowNode.index``)."""
+    parent_results: list[Any] = field(default_factory=list)
+    """Results of the nodes this one waited for, in tree order: in ``chain(a, b)`` b gets
+    ``[a's result]``; in ``group(a, b).then(c)`` c gets ``[a's, b's]``. Empty for a first node
+    and for a plain job."""
+
+    @property
+    def previous(self) -> Any:
+        """The previous step's result: the one parent's result, the list of them after a group,
+        None for a first node or a plain job."""
+        if not self.parent_results:
+            return None
+        return self.parent_results[0] if len(self.parent_results) == 1 else self.parent_results
 
     @property
     def is_last_attempt(self) -> bool:

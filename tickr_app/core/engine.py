@@ -50,6 +50,7 @@ from .registry import Registry, default_registry
 from .reprs import JobList, StatsReport, WorkerList
 from .schedule_methods import ScheduleMethods
 from .scheduler import Scheduler
+from .workflow_methods import WorkflowMethods
 
 log = logging.getLogger("tickr.engine")
 
@@ -128,7 +129,7 @@ class JobRequest:
     idempotency_key: str | None = None
 
 
-class Tickr(ScheduleMethods):
+class Tickr(ScheduleMethods, WorkflowMethods):
     def __init__(
         self,
         redis_url: str | None = None,

@@ -43,6 +43,10 @@ class ScheduleNotFound(TickrError):
     code = "schedule_not_found"
 
 
+class WorkflowNotFound(TickrError):
+    code = "workflow_not_found"
+
+
 class WrongState(TickrError):
     code = "wrong_state"
 

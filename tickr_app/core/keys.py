@@ -126,6 +126,14 @@ class QueueKeys:
     def schedule(self, schedule_id: str) -> str:
         return f"{self.base}:schedule:{schedule_id}"
 
+    # Workflows (core/workflow_store.py): one hash per workflow, and the ids by creation ms.
+    def workflow(self, workflow_id: str) -> str:
+        return f"{self.base}:wf:{workflow_id}"
+
+    @property
+    def workflows(self) -> str:
+        return f"{self.base}:workflows"
+
     @property
     def schedule_wake_channel(self) -> str:
         """Wakes schedule runners when a schedule became the earliest due (upsert, resume)."""

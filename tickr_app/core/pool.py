@@ -41,6 +41,7 @@ from .presence import Presence
 from .records import LagStats, LeasedJob, RunningJob
 from .registry import Registry
 from .runners import Runners
+from .workflow_store import is_node_job_id, node_inputs
 
 __all__ = ["CancelReason", "PermanentError", "PoolCounters", "PoolSettings", "RunningJob", "WorkerPool"]
 
@@ -367,6 +368,8 @@ class WorkerPool:
             self._report_progress,
             self._stats_source,
         )
+        if is_node_job_id(job.id) and not await self._load_workflow_inputs(job, ctx):
+            return
         slot.ctx = ctx
         timeout = job.timeout_ms / 1000 if job.timeout_ms > 0 else None
         started = time.perf_counter()
@@ -416,6 +419,18 @@ class WorkerPool:
             await self._record_failure(job, f"result is not JSON serializable: {exc}", "", retryable=False)
             return
         self._acks.add(job, result_json)
+
+    async def _load_workflow_inputs(self, job: LeasedJob, ctx: JobContext) -> bool:
+        """Give a workflow node's context its parents' results; False (attempt failed) if
+        Redis could not be read."""
+        try:
+            node = await node_inputs(self.broker, job)
+        except RedisError as exc:
+            await self._record_failure(job, f"could not read the workflow inputs: {exc}", "", retryable=True)
+            return False
+        if node is not None:
+            ctx.workflow_id, ctx.node, ctx.parent_results = node
+        return True
 
     async def _handle_cancel(self, job: LeasedJob, reason: CancelReason) -> None:
         if reason == "lost":

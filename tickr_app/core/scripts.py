@@ -22,6 +22,7 @@ from redis.asyncio import Redis
 from redis.commands.core import AsyncScript
 
 from .keys import QueueKeys
+from .workflow_scripts import WorkflowScripts
 
 LUA_PACKAGE = "tickr_app.core.lua"
 
@@ -86,7 +87,9 @@ max_attempts, timeout_ms, backoff_base_ms, backoff_cap_ms, created_at, due_at)."
 def lua_sources() -> dict[str, str]:
     """Script name -> full source (common helpers + the operation)."""
     folder = resources.files(LUA_PACKAGE)
-    common = folder.joinpath("_common.lua").read_text()
+    # _common.lua first, then the other shared helper files (_workflow.lua) in name order.
+    helpers = sorted((e for e in folder.iterdir() if e.name.startswith("_") and e.name.endswith(".lua")), key=lambda e: e.name)
+    common = "\n".join(e.read_text() for e in helpers)
     sources: dict[str, str] = {}
     for entry in folder.iterdir():
         name = entry.name
@@ -235,6 +238,7 @@ class Scripts(Generic[LeaseT]):
         self._schedule_delete = handles.pop("schedule_delete")
         self._delete_dead = handles.pop("delete_dead")
         self._forget_queue = handles.pop("forget_queue")
+        self.workflow = WorkflowScripts(handles, events_maxlen=events_maxlen, retention_ms=retention_ms)
         if handles:
             raise RuntimeError(f"Lua scripts without a Scripts method: {sorted(handles)}")
 

@@ -46,13 +46,14 @@ from .widgets.startup_view import StartupProgress, StartupView
 from .widgets.submit_pane import SubmitPane
 from .widgets.tab_strip import TabStrip
 from .widgets.workers_pane import WorkersPane
+from .widgets.workflows_pane import WorkflowCommands, WorkflowsPane
 
 LAG_EVERY_S = 1.0
 """How often the status line shows the event-loop lag again."""
 
 log = logging.getLogger("tickr.tui")
 
-Pane = Literal["submit", "queues", "workers", "schedules"]
+Pane = Literal["submit", "queues", "workers", "schedules", "workflows"]
 Startup = Callable[[StartupProgress], Awaitable["str | None"]]
 """Starts the engine (and the API), reporting its steps; returns the API URL, if any."""
 
@@ -63,7 +64,7 @@ class TickrApp(App[None]):
     CSS_PATH = "tickr.tcss"
     TITLE = "Tickr"
     BINDINGS = bindings()
-    COMMANDS = App.COMMANDS | {TickrCommands, ScheduleCommands}
+    COMMANDS = App.COMMANDS | {TickrCommands, ScheduleCommands, WorkflowCommands}
     HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (110, "-wide")]
 
     def __init__(
@@ -271,6 +272,10 @@ class TickrApp(App[None]):
             schedules = self.query_one(SchedulesPane)
             schedules.table.focus()
             schedules.refresh_now()
+        elif pane == "workflows":
+            workflows = self.query_one(WorkflowsPane)
+            workflows.table.focus()
+            workflows.refresh_now()
         else:
             for select in self.query("#job-type"):
                 select.focus()

@@ -69,6 +69,10 @@ COMMANDS: tuple[TuiCommand, ...] = (
         "Show the Schedules pane: cron and interval schedules, next and last runs", show=False,
     ),
     TuiCommand(
+        "pane-workflows", "5", "switch_pane('workflows')", "Go to Workflows",
+        "Show the Workflows pane: progress, and the selected one's tree of nodes", show=False,
+    ),
+    TuiCommand(
         "submit", "ctrl+s", "submit_job", "Submit job", "Submit the job in the form", scope="submit", short="Submit"
     ),
     TuiCommand(
@@ -148,6 +152,10 @@ OTHER_KEYS: tuple[tuple[str, str, str], ...] = (
     ("Schedules", "p / space", "Pause or resume the selected schedule for every process"),
     ("Schedules", "n", "Run the selected schedule's job once now"),
     ("Schedules", "D", "Delete the selected schedule (asks first)"),
+    ("Workflows", "↑ ↓ / tab", "Select a workflow; tab moves to its tree of nodes"),
+    ("Workflows", "c", "Cancel the selected workflow (asks first): nodes not started are skipped"),
+    ("Workflows", "r", "Retry the selected workflow: its dead and cancelled nodes run again"),
+    ("Workflows", "enter / space", "In the tree: open a node's job / fold a chain or group"),
     ("Anywhere", "ctrl+p", "Command palette: every action by name"),
     ("Anywhere", "escape", "Close a dialog"),
 )

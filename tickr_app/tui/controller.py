@@ -97,3 +97,16 @@ class TuiController:
             fewer = concurrency < target.concurrency
             return f"Pool scaled to {concurrency} slot(s)." + (" Busy slots finish first." if fewer else "")
         return f"Worker {target.id} scaled to {concurrency}."
+
+    # -- workflow commands ---------------------------------------------------------------------
+
+    async def cancel_workflow(self, workflow_id: str) -> str:
+        """Cancel a running workflow: nodes not started are skipped, running ones asked to stop."""
+        info = await self.tickr.cancel_workflow(workflow_id)
+        return f"Workflow {short_id(workflow_id)} {info.status}: {info.done} of {info.total} nodes had succeeded."
+
+    async def retry_workflow(self, workflow_id: str) -> str:
+        """Run a failed or cancelled workflow's dead and cancelled nodes again; the nodes they
+        stopped follow once they succeed."""
+        info = await self.tickr.retry_workflow(workflow_id)
+        return f"Workflow {short_id(workflow_id)} is {info.status} again ({info.done} of {info.total} done)."

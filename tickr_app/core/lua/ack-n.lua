@@ -18,6 +18,7 @@ for i = 0, n - 1 do
     redis.call('HSET', key, 'status', 'succeeded', 'finished_at', now, 'result', ARGV[a + 2], 'progress', 100)
     redis.call('HDEL', key, 'lease')
     redis.call('PEXPIRE', key, retention)
+    wf_on_success(active, key, id, ARGV[a + 2], now, maxlen)
     done[#done + 1] = id
     zargs[#zargs + 1] = now
     zargs[#zargs + 1] = id

@@ -28,4 +28,5 @@ redis.call('PEXPIRE', key, tonumber(ARGV[2]))
 redis.call('ZADD', cancelled, now, id)
 redis.call('HINCRBY', stats, 'cancelled', 1)
 emit(events, ARGV[3], 'cancelled', id)
+wf_on_end(active, key, id, 'cancelled', now, ARGV[3])
 return 'cancelled'

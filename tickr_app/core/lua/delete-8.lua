@@ -7,6 +7,9 @@ local key = KEYS[8]
 local status = redis.call('HGET', key, 'status')
 if not status then return 'missing' end
 if status == 'active' then return 'active' end
+if status == 'ready' or status == 'waiting' then
+  wf_on_end(KEYS[3], key, id, 'cancelled', now_ms(), ARGV[2])
+end
 redis.call('LREM', KEYS[1], 0, id)
 redis.call('ZREM', KEYS[2], id)
 redis.call('ZREM', KEYS[4], id)

@@ -27,6 +27,7 @@ if redis.call('HGET', key, 'cancel_requested') == '1' then
   redis.call('ZADD', KEYS[8], now, id)
   redis.call('HINCRBY', stats, 'cancelled', 1)
   emit(events, ARGV[7], 'cancelled', id)
+  wf_on_end(active, key, id, 'cancelled', now, ARGV[7])
   return 'cancelled'
 end
 if attempts >= max_attempts or ARGV[9] == '1' then
@@ -36,6 +37,7 @@ if attempts >= max_attempts or ARGV[9] == '1' then
   redis.call('HINCRBY', stats, 'dead', 1)
   redis.call('HINCRBY', stats, 'dead|' .. jtype, 1)
   emit(events, ARGV[7], 'dead', id)
+  wf_on_end(active, key, id, 'dead', now, ARGV[7])
   return 'dead'
 end
 local due = now + tonumber(ARGV[5])

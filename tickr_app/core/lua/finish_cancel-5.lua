@@ -13,4 +13,5 @@ redis.call('PEXPIRE', key, tonumber(ARGV[3]))
 redis.call('ZADD', cancelled, now, id)
 redis.call('HINCRBY', stats, 'cancelled', 1)
 emit(events, ARGV[4], 'cancelled', id)
+wf_on_end(active, key, id, 'cancelled', now, ARGV[4])
 return 'cancelled'

@@ -28,6 +28,7 @@ for i, id in ipairs(ids) do
       redis.call('HINCRBY', stats, 'dead', 1)
       redis.call('HINCRBY', stats, 'dead|' .. f[7], 1)
       emit(events, maxlen, 'dead', id)
+      wf_on_end(active, key, id, 'dead', now, maxlen)
     else
       local r = (rnd + i * 0.6180339887) % 1
       local due = now + backoff_ms(tonumber(f[4]), tonumber(f[5]), attempts, r)

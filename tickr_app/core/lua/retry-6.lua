@@ -16,4 +16,5 @@ redis.call('HSET', key, 'status', 'ready', 'attempts', 0, 'progress', 0, 'due_at
 redis.call('LPUSH', ready, id)
 redis.call('HINCRBY', stats, 'manual_retries', 1)
 emit(events, ARGV[2], 'ready', id)
+wf_on_retry(ready, key, id, now_ms(), ARGV[2])
 return 'ready'

@@ -15,6 +15,7 @@ for i = 1, #popped, 2 do
     redis.call('HSET', key, 'status', 'ready', 'attempts', 0, 'progress', 0, 'due_at', now)
     redis.call('LPUSH', ready, id)
     ids[#ids + 1] = id
+    wf_on_retry(ready, key, id, now, ARGV[2])
     n = n + 1
   end
 end

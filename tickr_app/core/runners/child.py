@@ -94,6 +94,8 @@ def _run(
         cancelled=threading.Event(),
         _remote=lambda percent, text: send(("progress", percent, text)),
     )
+    if fields.get("workflow"):
+        ctx.workflow_id, ctx.node, ctx.parent_results = fields["workflow"]
     try:
         result = handler(payload, ctx) if takes_context else handler(payload)
     except BaseException as exc:  # noqa: BLE001 - the job's failure, sent to the parent

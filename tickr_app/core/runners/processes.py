@@ -139,6 +139,7 @@ class ProcessRunner:
             "max_attempts": ctx.max_attempts,
             "token": ctx.token,
             "home": str(ctx.home),
+            "workflow": (ctx.workflow_id, ctx.node, ctx.parent_results),
         }
         message = ("run", handler.__module__, handler.__qualname__, payload, fields, takes_context)
         try:

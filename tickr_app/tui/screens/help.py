@@ -17,12 +17,16 @@ AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("Submit pane", ("submit",)),
     ("Queues pane (r c D also in job details)", ("job", "queues", "queue")),
     ("Workers pane", ("pool", "queue")),
+    ("Schedules pane", ()),
+    ("Workflows pane", ()),
 )
 OTHER_AREA = {
     "Anywhere": "Anywhere",
     "Submit": "Submit pane",
     "Queues": "Queues pane (r c D also in job details)",
     "Workers": "Workers pane",
+    "Schedules": "Schedules pane",
+    "Workflows": "Workflows pane",
 }
 
 
@@ -31,8 +35,12 @@ def keys_table(area: str, scopes: tuple[str, ...]) -> Table:
     table = Table.grid(padding=(0, 2), expand=True)
     table.add_column(no_wrap=True, min_width=12)
     table.add_column(ratio=1)
+    panes = [c for c in COMMANDS if c.id.startswith("pane-")]
+    if "global" in scopes and panes:  # one row for the pane keys: the dialog fits 80x24
+        names = ", ".join(c.title.removeprefix("Go to ") for c in panes)
+        table.add_row(Text(" ".join(c.all_keys for c in panes), style="bold"), Text(f"Show a pane: {names}"))
     for command in COMMANDS:
-        if command.scope in scopes:
+        if command.scope in scopes and command not in panes:
             table.add_row(Text(command.all_keys, style="bold"), Text(command.help))
     for where, keys, text in OTHER_KEYS:
         if OTHER_AREA.get(where) == area:
