@@ -528,6 +528,10 @@ async def test_openapi_document(api: Api) -> None:
         ("post", "/api/v1/schedules/{id}/pause"), ("post", "/api/v1/schedules/{id}/resume"),
         ("post", "/api/v1/workflows"), ("get", "/api/v1/workflows"), ("get", "/api/v1/workflows/{id}"),
         ("delete", "/api/v1/workflows/{id}"), ("post", "/api/v1/workflows/{id}/retry"),
+        ("delete", "/api/v1/workflows/{id}/record"),
+        ("get", "/api/v1/queues/{name}/limits"), ("put", "/api/v1/queues/{name}/limits"),
+        ("delete", "/api/v1/queues/{name}/limits"), ("get", "/api/v1/queues/{name}/limits/{type}"),
+        ("put", "/api/v1/queues/{name}/limits/{type}"), ("delete", "/api/v1/queues/{name}/limits/{type}"),
     }  # fmt: skip
     documented = {(m, p) for p, item in doc["paths"].items() for m in item if m != "parameters"}
     assert documented == expected

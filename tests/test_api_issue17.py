@@ -189,6 +189,16 @@ async def test_forget_queue_over_http(api: Api) -> None:
     error_of(await api.http.delete("/queues/typo"), 404, "queue_not_found")
 
 
+async def test_forget_a_queue_holding_a_workflow_is_409(api: Api) -> None:
+    tree = {"type": "echo", "payload": {"text": "a"}}
+    wf = (await api.http.post("/workflows", json={"tree": tree, "queue": "flows"})).json()
+    assert (await api.http.delete(f"/workflows/{wf['id']}")).status_code == 200  # cancel it: no job is left
+    err = error_of(await api.http.delete("/queues/flows"), 409, "queue_not_empty")
+    assert "1 workflows" in err["message"] and err["details"]["workflows"] == 1
+    assert (await api.http.delete(f"/workflows/{wf['id']}/record")).status_code == 200
+    assert (await api.http.delete("/queues/flows")).status_code == 200
+
+
 async def test_forget_a_served_queue_is_409(api_pool: Api) -> None:
     err = error_of(await api_pool.http.delete("/queues/default"), 409, "queue_not_empty")
     assert "served by" in err["message"] and api_pool.tickr.worker_id in err["details"]["workers"]

@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import ThreadedApi, register_api_test_jobs
+from helpers import ThreadedApi, eventually, register_api_test_jobs
 from timing import deadline
 
 from tickr_app import Registry, Tickr, chain, group, sig
@@ -145,3 +145,38 @@ async def test_payloads_are_checked_strictly_as_post_jobs_does(raw: httpx.AsyncC
             "/workflows", json={"tree": {"chain": [{"type": "echo", "payload": {"text": "a", "times": "2"}}]}}
         )
         assert r.status_code == 422 and "node 0" in r.json()["error"]["message"], r.text
+
+
+async def test_delete_idempotency_key_and_the_job_naming_its_workflow(raw: httpx.AsyncClient) -> None:
+    """DELETE on the workflow cancels it (as on a job); DELETE on its /record deletes it once it
+    ended; an Idempotency-Key submits once; GET /jobs/{id} names a node's workflow."""
+    async with raw:
+        body = {"tree": {"chain": [{"type": "block"}, {"type": "echo", "payload": {"text": "x"}}]}}
+        first = await raw.post("/workflows", json=body, headers={"Idempotency-Key": "k-1"})
+        assert first.status_code == 202, first.text
+        wf = first.json()
+        again = await raw.post("/workflows", json=body, headers={"Idempotency-Key": "k-1"})
+        assert again.status_code == 202 and again.json()["id"] == wf["id"]
+        other = {"tree": {"type": "block"}}
+        conflict = await raw.post("/workflows", json=other, headers={"Idempotency-Key": "k-1"})
+        assert conflict.status_code == 409 and conflict.json()["error"]["details"] == {"workflow_id": wf["id"]}
+        bad = await raw.post("/workflows", json=other, headers={"Idempotency-Key": "x" * 201})
+        assert bad.status_code == 422, bad.text
+
+        job = (await raw.get(f"/jobs/{wf['nodes'][0]['job_id']}")).json()
+        assert (job["workflow_id"], job["node"]) == (wf["id"], 0)
+
+        running = await raw.delete(f"/workflows/{wf['id']}/record")
+        assert running.status_code == 409 and "cancel it first" in running.json()["error"]["message"]
+        assert (await raw.delete(f"/workflows/{wf['id']}")).json()["status"] == "cancelled"
+
+        async def deleted() -> bool:  # the running block node is asked to stop: 409 until it has
+            r = await raw.delete(f"/workflows/{wf['id']}/record")
+            assert r.status_code in (200, 409), r.text
+            return r.status_code == 200 and r.json() == {"id": wf["id"], "deleted": True}
+
+        await eventually(deleted, message="the workflow deleted")
+        assert (await raw.get(f"/workflows/{wf['id']}")).status_code == 404
+        assert (await raw.get(f"/jobs/{wf['nodes'][0]['job_id']}")).status_code == 404
+        assert (await raw.delete(f"/workflows/{wf['id']}/record")).status_code == 404
+        assert (await raw.delete("/workflows/not-a-uuid/record")).status_code == 404

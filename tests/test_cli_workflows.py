@@ -66,3 +66,16 @@ def test_workflows_cli_round_trip(
             assert code == 1 and out == "" and len(err.strip().splitlines()) == 1 and says in err, err
         code, _, err = run("show", "00000000-0000-4000-8000-000000000000")
         assert code == 1 and "workflow_not_found" in err
+
+        tree.write_bytes(orjson.dumps(chain(sig("echo", {"text": "k"})).to_json()))
+        code, out, err = run("submit", str(tree), "--idempotency-key", "nightly-7", "--json")
+        assert code == 0, err
+        once = orjson.loads(out)  # --json prints the workflow
+        code, out, _ = run("submit", str(tree), "--idempotency-key", "nightly-7")
+        assert code == 0 and out.strip() == once["id"]
+        code, _, err = run("delete", blocked)
+        assert code == 0 or "409" in err  # its block node may still be stopping
+        code, out, err = run("delete", wf_id)
+        assert code == 0 and out.strip() == f"deleted workflow {wf_id}", err
+        code, _, err = run("delete", wf_id)
+        assert code == 1 and len(err.strip().splitlines()) == 1 and "workflow_not_found" in err

@@ -575,3 +575,30 @@ async def test_a_job_runs_through_a_sentinel_url(sentinel: SentinelServer, tmp_p
         assert c.hget(f"tickrsn:{{default}}:job:{job.id}", "status") == "succeeded", "written to the master"
         with pytest.raises(sync_redis.AuthenticationError):
             sentinel.master.client(password="wrong").ping()
+
+
+@needs_server
+async def test_limits_on_a_cluster(cluster: RedisClusterServers, cprefix: str, engines: Any) -> None:
+    """Rate and concurrency limits, held jobs and RateLimited touch only the queue's slot (the
+    limit keys are named from the queue's `active` key), on a queue away from the first node."""
+    qa, qb = _queues_on_distinct_nodes(cluster, cprefix, 2)
+    registry, _seen = _cluster_registry([qb])
+    producer = await engines(registry, workers=0, queues=[qb])
+    b = producer._broker
+    assert b is not None
+    await producer.set_limits(qb, rate="2/s")
+    await producer.set_limits(qb, "ok", concurrency=1)
+    await producer.submit_many([{"type": "ok", "queue": qb} for _ in range(3)])
+    fetched = await b.fetch_limited(qb, 5, "w1", 10_000)
+    assert fetched.jobs is not None and len(fetched.jobs) == 1, "one 'ok' at a time"
+    assert await b.heartbeat(qb, fetched.jobs, 10_000) == [1]
+    limits = await producer.get_limits(qb)
+    assert limits.types["ok"].held == 2 and limits.types["ok"].running == 1 and limits.limits.started == 1
+    assert await b.rate_limited(fetched.jobs[0], 50) is True
+    stats = await producer.queue_stats(qb)
+    assert stats.limits is not None and stats.rate_limited == 1
+    await producer.clear_limits(qb, "ok")
+    await producer.clear_limits(qb)
+    again = await b.fetch_limited(qb, 5, "w1", 10_000)
+    assert again.jobs is not None and len(again.jobs) == 3
+    assert await b.ack(qb, [(j, "null") for j in again.jobs]) == [True] * 3

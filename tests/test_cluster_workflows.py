@@ -40,3 +40,9 @@ async def test_workflows_in_two_queues(cluster: RedisClusterServers, cprefix: st
     blocked = await tickr.submit_workflow(chain(sig("block"), sig("ok")), queue=qa)
     assert (await tickr.cancel_workflow(blocked.id)).status == "cancelled"
     assert (await tickr.retry_workflow(failing.id)).status == "running"
+    # The review's scripts on a cluster too: an idempotent submit, and delete with its node jobs.
+    again = await tickr.submit_workflow(tree, queue=qb, idempotency_key="once")
+    assert (await tickr.submit_workflow(tree, queue=qb, idempotency_key="once")).id == again.id
+    done = await tickr.wait_workflow(again.id, timeout=deadline(10))
+    await tickr.delete_workflow(done.id)
+    assert await tickr.get(done.nodes[0].job_id) is None

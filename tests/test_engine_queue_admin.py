@@ -86,7 +86,7 @@ async def test_forget_queue_refuses_while_jobs_remain(make_tickr, registry: Regi
     j = await tickr.submit("work", {}, queue="later", delay=600)
     with pytest.raises(QueueNotEmpty, match="1 waiting") as info:
         await tickr.forget_queue("later")
-    assert info.value.details == {"ready": 0, "waiting": 1, "active": 0, "dead": 0, "schedules": 0}
+    assert info.value.details == {"ready": 0, "waiting": 1, "active": 0, "dead": 0, "schedules": 0, "workflows": 0}
     assert "later" in await tickr.stats()
     assert (await tickr.get(j.id)).status == "waiting"
 
@@ -125,7 +125,7 @@ async def test_forget_queue_refuses_while_schedules_remain(make_tickr, registry:
     assert "reports" in await tickr._broker.queues()
     with pytest.raises(QueueNotEmpty, match=r"still holds schedules \(1 schedules\)") as info:
         await tickr.forget_queue("reports")
-    assert info.value.details == {"ready": 0, "waiting": 0, "active": 0, "dead": 0, "schedules": 1}
+    assert info.value.details == {"ready": 0, "waiting": 0, "active": 0, "dead": 0, "schedules": 1, "workflows": 0}
     assert "reports" in await tickr._broker.queues()
     assert (await tickr.get_schedule("nightly")).queue == "reports"
 

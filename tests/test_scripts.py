@@ -93,6 +93,15 @@ async def test_each_call_passes_the_declared_number_of_keys(broker: Broker) -> N
     await broker.command_worker("w", concurrency=3)
     assert await broker.register_worker(info, 5000) == {"concurrency": "3"}
 
+    # Flow control: a limited queue takes the limits path of fetch, ack and heartbeat too.
+    limited = f"{Q}-limited"
+    assert await broker.set_limits(limited, "t", concurrency=1) is True
+    await broker.enqueue(limited, [spec(), spec()])
+    fetched = await broker.fetch_limited(limited, 5, "w", 30_000)
+    assert fetched.jobs is not None and len(fetched.jobs) == 1 and not fetched.throttled
+    assert await broker.heartbeat(limited, fetched.jobs, 30_000) == [1]
+    assert await broker.rate_limited(fetched.jobs[0], 50) is True
+
     assert await broker.delete_dead(Q) == 0  # the dead job above was retried
     assert await broker.forget_queue(f"{Q}-unused") is None
 
@@ -112,6 +121,8 @@ async def test_each_call_passes_the_declared_number_of_keys(broker: Broker) -> N
     submitted = await workflows.submit(build_submission(registry, chain(sig("t"), sig("t")), queue=Q, policy="fail_fast"))
     assert (await workflows.cancel(submitted.id)).status == "cancelled"
     assert (await workflows.retry(submitted.id)).status == "running"
+    await workflows.cancel(submitted.id)
+    await workflows.delete(submitted.id)
 
     declared = declared_numkeys()
     assert set(calls) == set(declared), "every script was exercised"

@@ -5,6 +5,7 @@ dead nodes; and the outline that keeps a 1,000-wide fan-in to a few dozen tree l
 from __future__ import annotations
 
 import asyncio
+import html
 from collections import Counter
 
 from conftest import TickrFactory
@@ -124,6 +125,11 @@ async def test_pane_shows_progress_tree_error_and_retries_dead_nodes(
                 pilot, lambda: app.screen if isinstance(app.screen, JobDetailScreen) else None, "the job"
             )
             assert screen.job_id == node_job_ids(pane)[1]
+            await wait_for(  # the job says which workflow and node it is
+                pilot,
+                lambda: f"{failed.id}  node 1" in html.unescape(app.export_screenshot()).replace("\xa0", " "),
+                "the job's workflow shown",
+            )
             await pilot.press("escape")
 
             fixed.set()
@@ -160,6 +166,17 @@ async def test_cancel_asks_first_then_cancels(make_tickr: TickrFactory, registry
             assert done.status == "cancelled"
             await wait_for(pilot, lambda: row_of(pane, wf.id)[2] == "cancelled", "cancelled shown")
             await wait_for(pilot, lambda: "#1 add  skipped" in tree_text(pane), "the next step skipped")
+
+            async def stopped() -> bool:  # the running gate node has stopped as asked
+                return (await tickr.get_workflow(wf.id)).nodes[0].status == "cancelled"
+
+            await wait_for(pilot, stopped, "the gate stopped")
+            pane.table.focus()
+            await pilot.press("D")  # delete asks first too
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmScreen), "the delete question")
+            await pilot.press("y")
+            await wait_for(pilot, lambda: wf.id not in [str(k.value) for k in pane.table.rows], "the row gone")
+            assert [w.id for w in await tickr.list_workflows()] == []
     finally:
         opened.set()
 

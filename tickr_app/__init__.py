@@ -20,6 +20,7 @@ __all__ = [
     "JobContext",
     "JobRequest",
     "PermanentError",
+    "RateLimited",
     "Registry",
     "Tickr",
     "TickrError",
@@ -38,6 +39,7 @@ _EXPORTS = {
     "JobContext": ".core.context",
     "JobRequest": ".core.engine",
     "PermanentError": ".core.errors",
+    "RateLimited": ".core.errors",
     "Registry": ".core.registry",
     "Tickr": ".core.engine",
     "TickrError": ".core.errors",
@@ -54,7 +56,7 @@ if TYPE_CHECKING:
     from .client import Client
     from .core.context import JobContext
     from .core.engine import JobRequest, Tickr
-    from .core.errors import PermanentError, TickrError
+    from .core.errors import PermanentError, RateLimited, TickrError
     from .core.job import Job
     from .core.registry import Registry, default_registry, job
     from .core.workflow_records import WorkflowInfo, WorkflowNode

@@ -124,6 +124,9 @@ def build_parser(*, with_bench: bool = True) -> argparse.ArgumentParser:
     from .cli_workflows import add_parser as add_workflows_parser
 
     add_workflows_parser(sub)
+    from .cli_limits import add_parser as add_limits_parser
+
+    add_limits_parser(sub)
 
     queues = sub.add_parser("queues", help="queue housekeeping through the HTTP API")
     queue_actions = queues.add_subparsers(dest="queue_action", parser_class=_Parser, metavar="ACTION", required=True)
@@ -384,6 +387,12 @@ def _workflows(args: argparse.Namespace) -> int:
     return run(args)
 
 
+def _limits(args: argparse.Namespace) -> int:
+    from .cli_limits import run
+
+    return run(args)
+
+
 def _bench(args: argparse.Namespace) -> int:
     from . import bench
 
@@ -405,6 +414,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         "submit": _submit,
         "schedules": _schedules,
         "workflows": _workflows,
+        "limits": _limits,
         "queues": _queues,
         "web": _web,
         "redis": _redis,

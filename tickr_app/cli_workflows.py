@@ -1,4 +1,4 @@
-"""``tickr workflows submit FILE.json|list|show ID|cancel ID|retry ID``: workflows through the
+"""``tickr workflows submit FILE.json|list|show ID|cancel ID|retry ID|delete ID``: workflows through the
 HTTP API, for scripts. Errors are one line on stderr and exit 1."""
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ class BadFile(Exception):
 
 
 def add_parser(sub: Any) -> None:
-    p = sub.add_parser("workflows", help="submit, list, show, cancel or retry workflows (through the HTTP API)")
+    p = sub.add_parser("workflows", help="submit, list, show, cancel, retry or delete workflows (through the HTTP API)")
     actions = p.add_subparsers(dest="action", metavar="ACTION", required=True, parser_class=type(p))
 
     def api_flags(a: argparse.ArgumentParser) -> None:
@@ -37,6 +37,9 @@ def add_parser(sub: Any) -> None:
     submit.add_argument("--queue", help="the queue every node runs in")
     submit.add_argument("--policy", choices=("fail_fast", "continue"), help="failure policy (default fail_fast)")
     submit.add_argument("--wait", action="store_true", help="wait until it ends; exit 1 unless it succeeded")
+    submit.add_argument(
+        "--idempotency-key", help="submit once: a repeat with this key returns the first workflow (24 h, per queue)"
+    )
     api_flags(submit)
     listing = actions.add_parser("list", help="workflows, newest first, with their progress")
     listing.add_argument("--queue")
@@ -47,6 +50,7 @@ def add_parser(sub: Any) -> None:
         ("show", "one workflow with every node's status"),
         ("cancel", "cancel a running workflow"),
         ("retry", "run a workflow's dead and cancelled nodes again"),
+        ("delete", "delete an ended workflow's record and its node jobs' records"),
     ):
         a = actions.add_parser(name, help=text)
         a.add_argument("id")
@@ -104,11 +108,16 @@ def run(args: argparse.Namespace) -> int:
                 except BadFile as exc:
                     return _fail(prog, str(exc))
                 result: Any = client.submit_workflow(
-                    body["tree"], queue=args.queue or body.get("queue"), policy=args.policy or body.get("policy")
+                    body["tree"],
+                    queue=args.queue or body.get("queue"),
+                    policy=args.policy or body.get("policy"),
+                    idempotency_key=args.idempotency_key,
                 )
                 if args.wait:
                     result = client.wait_workflow(result["id"])
-                if not args.json:
+                if args.json:
+                    sys.stdout.write(orjson.dumps(result, option=orjson.OPT_INDENT_2).decode() + "\n")
+                else:
                     print(_show(result) if args.wait else result["id"])
                 return 0 if not args.wait or result["status"] == "succeeded" else 1
             if args.action == "list":
@@ -120,6 +129,12 @@ def run(args: argparse.Namespace) -> int:
                 result = client.get_workflow(args.id)
             elif args.action == "cancel":
                 result = client.cancel_workflow(args.id)
+            elif args.action == "delete":
+                client.delete_workflow(args.id)
+                result = {"id": args.id, "deleted": True}
+                if not args.json:
+                    print(f"deleted workflow {args.id}")
+                    return 0
             else:
                 result = client.retry_workflow(args.id)
             if not args.json:

@@ -212,6 +212,29 @@ def _list_params(queue: str | None, status: str | None, limit: int | None, type:
     return params
 
 
+def _limits_path(queue: str, job_type: str | None) -> str:
+    path = f"{API}/queues/{_segment(queue)}/limits"
+    return path if job_type is None else f"{path}/{_segment(job_type)}"
+
+
+def _limits_body(rate: str | None, concurrency: int | None) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if rate is not None:
+        body["rate"] = rate
+    if concurrency is not None:
+        body["concurrency"] = concurrency
+    return body
+
+
+def _clear_request(queue: str, job_type: str | None, rate: bool, concurrency: bool) -> tuple[str, str, dict[str, Any]]:
+    """(method, path, request kwargs) removing the live rate and/or concurrency limit."""
+    path = _limits_path(queue, job_type)
+    if rate and concurrency:
+        return "DELETE", path, {}
+    body = {name: None for name, on in (("rate", rate), ("concurrency", concurrency)) if on}
+    return ("PUT", path, {"json": body}) if body else ("GET", path, {})
+
+
 def _worker_body(concurrency: int | None, paused: bool | None) -> dict[str, Any]:
     body: dict[str, Any] = {}
     if concurrency is not None:
@@ -356,10 +379,14 @@ class Client:
 
     # -- workflows -------------------------------------------------------------------------
 
-    def submit_workflow(self, tree: Any, *, queue: str | None = None, policy: str | None = None) -> dict[str, Any]:
+    def submit_workflow(
+        self, tree: Any, *, queue: str | None = None, policy: str | None = None, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         """Submit a workflow (``chain``/``group``/``sig`` or its JSON form); returns it with
-        every node. ``policy``: "fail_fast" (default) or "continue"."""
-        return self._request("POST", f"{API}/workflows", json=_workflow_body(tree, queue, policy))
+        every node. ``policy``: "fail_fast" (default) or "continue". A retry with the same
+        ``idempotency_key`` gets the first workflow back instead of a second one."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else None
+        return self._request("POST", f"{API}/workflows", json=_workflow_body(tree, queue, policy), headers=headers)
 
     def get_workflow(self, workflow_id: str) -> dict[str, Any]:
         return self._request("GET", f"{API}/workflows/{_segment(workflow_id)}")
@@ -372,6 +399,10 @@ class Client:
 
     def cancel_workflow(self, workflow_id: str) -> dict[str, Any]:
         return self._request("DELETE", f"{API}/workflows/{_segment(workflow_id)}")
+
+    def delete_workflow(self, workflow_id: str) -> None:
+        """Delete an ended workflow's record and its node jobs' records."""
+        self._request("DELETE", f"{API}/workflows/{_segment(workflow_id)}/record")
 
     def retry_workflow(self, workflow_id: str) -> dict[str, Any]:
         """Run a workflow's dead and cancelled nodes again; returns it."""
@@ -387,6 +418,25 @@ class Client:
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"workflow {workflow_id} is still {wf['status']} after {timeout:g} s")
             time.sleep(interval)
+
+    # -- limits ----------------------------------------------------------------------------
+
+    def limits(self, queue: str = "default", job_type: str | None = None) -> dict[str, Any]:
+        """A queue's limits (or one job type's in it) and what they hold back now."""
+        return self._request("GET", _limits_path(queue, job_type))
+
+    def set_limits(
+        self, queue: str = "default", job_type: str | None = None, *, rate: str | None = None, concurrency: int | None = None
+    ) -> dict[str, Any]:
+        """Cluster-wide limits, live: ``rate`` "100/s", "10/min"; ``concurrency`` running at once."""
+        return self._request("PUT", _limits_path(queue, job_type), json=_limits_body(rate, concurrency))
+
+    def clear_limits(
+        self, queue: str = "default", job_type: str | None = None, *, rate: bool = True, concurrency: bool = True
+    ) -> dict[str, Any]:
+        """Remove live limits (a default declared on @job applies again)."""
+        method, path, kwargs = _clear_request(queue, job_type, rate, concurrency)
+        return self._request(method, path, **kwargs)
 
     # -- schedules -------------------------------------------------------------------------
 
@@ -546,9 +596,13 @@ class AsyncClient:
 
     # -- workflows -------------------------------------------------------------------------
 
-    async def submit_workflow(self, tree: Any, *, queue: str | None = None, policy: str | None = None) -> dict[str, Any]:
+    async def submit_workflow(
+        self, tree: Any, *, queue: str | None = None, policy: str | None = None, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         """Submit a workflow; as ``Client.submit_workflow``."""
-        return await self._request("POST", f"{API}/workflows", json=_workflow_body(tree, queue, policy))
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key is not None else None
+        body = _workflow_body(tree, queue, policy)
+        return await self._request("POST", f"{API}/workflows", json=body, headers=headers)
 
     async def get_workflow(self, workflow_id: str) -> dict[str, Any]:
         return await self._request("GET", f"{API}/workflows/{_segment(workflow_id)}")
@@ -560,6 +614,9 @@ class AsyncClient:
 
     async def cancel_workflow(self, workflow_id: str) -> dict[str, Any]:
         return await self._request("DELETE", f"{API}/workflows/{_segment(workflow_id)}")
+
+    async def delete_workflow(self, workflow_id: str) -> None:
+        await self._request("DELETE", f"{API}/workflows/{_segment(workflow_id)}/record")
 
     async def retry_workflow(self, workflow_id: str) -> dict[str, Any]:
         return await self._request("POST", f"{API}/workflows/{_segment(workflow_id)}/retry")
@@ -576,6 +633,22 @@ class AsyncClient:
             if deadline is not None and time.monotonic() >= deadline:
                 raise TimeoutError(f"workflow {workflow_id} is still {wf['status']} after {timeout:g} s")
             await asyncio.sleep(interval)
+
+    # -- limits ----------------------------------------------------------------------------
+
+    async def limits(self, queue: str = "default", job_type: str | None = None) -> dict[str, Any]:
+        return await self._request("GET", _limits_path(queue, job_type))
+
+    async def set_limits(
+        self, queue: str = "default", job_type: str | None = None, *, rate: str | None = None, concurrency: int | None = None
+    ) -> dict[str, Any]:
+        return await self._request("PUT", _limits_path(queue, job_type), json=_limits_body(rate, concurrency))
+
+    async def clear_limits(
+        self, queue: str = "default", job_type: str | None = None, *, rate: bool = True, concurrency: bool = True
+    ) -> dict[str, Any]:
+        method, path, kwargs = _clear_request(queue, job_type, rate, concurrency)
+        return await self._request(method, path, **kwargs)
 
     # -- schedules -------------------------------------------------------------------------
 

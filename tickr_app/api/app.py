@@ -9,7 +9,7 @@ from aiohttp import web
 
 from tickr_app.core.engine import Tickr
 
-from . import routes_jobs, routes_queues, routes_schedules, routes_service, routes_workers, routes_workflows
+from . import routes_jobs, routes_limits, routes_queues, routes_schedules, routes_service, routes_workers, routes_workflows
 from .auth import auth_middleware
 from .errors import error_middleware
 from .metrics import ApiMetrics
@@ -46,7 +46,7 @@ def create_app(tickr: Tickr, *, token: str | None = None) -> web.Application:
     app[TICKR] = tickr
     app[AUTH_REQUIRED] = bool(token)
     app[METRICS] = ApiMetrics()
-    for module in (routes_jobs, routes_queues, routes_workers, routes_service, routes_schedules, routes_workflows):
+    for module in (routes_jobs, routes_queues, routes_workers, routes_service, routes_schedules, routes_workflows, routes_limits):
         app.router.add_routes(module.routes())
     app.on_startup.append(_attach_metrics)
     app.on_cleanup.append(_detach_metrics)

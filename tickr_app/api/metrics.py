@@ -40,6 +40,8 @@ _TYPE_COUNTERS = (
     ("failed", "tickr_jobs_failed", "Failed attempts (each retried or dead job counts once per failure)."),
     ("retried", "tickr_jobs_retried", "Failed attempts that were scheduled for a retry."),
     ("dead", "tickr_jobs_dead", "Jobs moved to the dead letter queue."),
+    ("limited", "tickr_jobs_limited", "Jobs a rate or concurrency limit (or a RateLimited pause) held back to wait."),
+    ("rate_limited", "tickr_jobs_rate_limited", "Times a handler raised RateLimited (the type paused, no attempt counted)."),
 )
 _QUEUE_COUNTERS = (
     ("enqueued", "tickr_queue_enqueued", "Jobs enqueued, per queue."),
@@ -48,6 +50,7 @@ _QUEUE_COUNTERS = (
     ("failed", "tickr_queue_failed", "Failed attempts, per queue."),
     ("retried", "tickr_queue_retried", "Failed attempts scheduled for a retry, per queue."),
     ("cancelled", "tickr_queue_cancelled", "Jobs cancelled, per queue."),
+    ("limited", "tickr_queue_limited", "Jobs held back by a limit to wait (limited waits), per queue."),
 )
 _DEPTHS = ("ready", "waiting", "active", "dead")
 
@@ -87,6 +90,7 @@ class RedisCollector(Collector):
             for q in snap.queues:
                 family.add_metric([q.name], getattr(q, what))
             yield family
+        yield from _limit_families(snap.queues)
         depth = GaugeMetricFamily("tickr_queue_jobs", "Jobs in a queue by state.", labels=["queue", "state"])
         paused = GaugeMetricFamily("tickr_queue_paused", "1 when the queue is paused for every process.", labels=["queue"])
         for q in snap.queues:
@@ -112,6 +116,35 @@ class RedisCollector(Collector):
             if w.loop is not None:
                 lag.add_metric([w.id], w.loop.lag_ms / 1000)
         yield lag
+
+
+def _limit_families(queues: list[QueueStats]) -> Iterator[Metric]:
+    """Flow control: time throttled (counted in Redis by the fetch script, so every process's
+    share is in it) per queue and per type, and the limits' state now."""
+    throttled = CounterMetricFamily(
+        "tickr_queue_throttled_seconds", "Time the queue's own rate or concurrency limit let nothing start.", labels=["queue"]
+    )
+    type_throttled = CounterMetricFamily(
+        "tickr_type_throttled_seconds", "Time a job type had jobs held back by its limits or a pause.", labels=["queue", "type"]
+    )
+    state = GaugeMetricFamily("tickr_limit_throttled", "1 while a limit holds work back.", labels=["queue", "type"])
+    running = GaugeMetricFamily("tickr_limit_running", "Running jobs a concurrency limit counts.", labels=["queue", "type"])
+    held = GaugeMetricFamily("tickr_limit_held_jobs", "Jobs waiting for a limit to free.", labels=["queue", "type"])
+    rate = GaugeMetricFamily("tickr_limit_current_rate", "Jobs started per second in the rate window.", labels=["queue", "type"])
+    for q in queues:
+        throttled.add_metric([q.name], q.throttled_ms / 1000)
+        for jtype, counts in sorted(q.by_type.items()):
+            if "throttled_ms" in counts:
+                type_throttled.add_metric([q.name, jtype], counts["throttled_ms"] / 1000)
+        if q.limits is None:
+            continue
+        for jtype, s in [("", q.limits.limits), *sorted(q.limits.types.items())]:
+            state.add_metric([q.name, jtype], 1.0 if s.throttled else 0.0)
+            running.add_metric([q.name, jtype], s.running)
+            held.add_metric([q.name, jtype], s.held)
+            if s.current_rate is not None:
+                rate.add_metric([q.name, jtype], s.current_rate)
+    yield from (throttled, type_throttled, state, running, held, rate)
 
 
 class ApiMetrics:

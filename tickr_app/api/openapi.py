@@ -13,6 +13,7 @@ import tickr_app
 from tickr_app.core.job import STATUSES
 from tickr_app.core.registry import Registry
 
+from .openapi_limits import limit_paths
 from .openapi_schedules import schedule_paths
 from .openapi_workflows import workflow_paths
 from .schedule_schemas import UpsertSchedule
@@ -234,7 +235,7 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
                 "tags": ["queues"],
                 "summary": "Forget a queue that holds no jobs and that no live worker serves",
                 "description": "Its finished records, counters and events go too. 409 while it holds "
-                "ready, waiting, active or dead jobs or schedules, or a live worker process serves it.",
+                "ready, waiting, active or dead jobs, schedules or workflow records, or a live worker process serves it.",
                 "responses": _responses(200, b.model(QueueForgotten), [404, 409]),
             },
         },
@@ -317,6 +318,7 @@ def build_openapi(registry: Registry, *, auth_required: bool) -> dict[str, Any]:
     }
     paths.update(schedule_paths(b, _responses, _per_type(b, registry, UpsertSchedule, "Schedule")))
     paths.update(workflow_paths(b, _responses, registry))
+    paths.update(limit_paths(b, _responses))
     for item in paths.values():
         for op in item.values():
             if isinstance(op, dict) and "responses" in op and "405" not in op["responses"]:

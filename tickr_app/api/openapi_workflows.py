@@ -14,9 +14,9 @@ from pydantic import BaseModel
 from tickr_app.core.registry import Registry
 from tickr_app.core.workflows import MAX_DEPTH, MAX_EDGES, MAX_ITEMS, MAX_NODES, NAME_MAX
 
-from .schemas import QUEUE_NAME_PATTERN, UUID_PATTERN
+from .schemas import IDEMPOTENCY_KEY_PATTERN, QUEUE_NAME_PATTERN, UUID_PATTERN
 from .state import API_PREFIX
-from .workflow_schemas import SubmitWorkflow, WorkflowList, WorkflowOut
+from .workflow_schemas import SubmitWorkflow, WorkflowDeleted, WorkflowList, WorkflowOut
 
 REF = "#/components/schemas/"
 
@@ -104,8 +104,18 @@ def workflow_paths(b: _Builder, responses: Responses, registry: Registry) -> dic
                 "summary": "Submit a workflow atomically (every payload is validated first)",
                 "description": "Every node runs in one queue. 422 names the node and field of an unknown type or a "
                 "payload failing its schema, an empty chain or group, or a tree over the size limits.",
+                "parameters": [
+                    {
+                        "name": "Idempotency-Key",
+                        "in": "header",
+                        "required": False,
+                        "description": "a submit with a key seen in the last 24 h (in the same queue) returns the "
+                        "original workflow; 409 if that one was asked for with another tree, queue or policy",
+                        "schema": {"type": "string", "pattern": IDEMPOTENCY_KEY_PATTERN},
+                    }
+                ],
                 "requestBody": {"required": True, "content": {"application/json": {"schema": body}}},
-                "responses": responses(202, workflow, [400, 413, 415, 422], "The workflow, with every node"),
+                "responses": responses(202, workflow, [400, 409, 413, 415, 422], "The workflow, with every node"),
             },
             "get": {
                 "operationId": "listWorkflows",
@@ -140,6 +150,17 @@ def workflow_paths(b: _Builder, responses: Responses, registry: Registry) -> dic
                 "tags": ["workflows"],
                 "summary": "Cancel a running workflow: pending nodes are skipped, running ones asked to stop",
                 "responses": responses(200, workflow, [404, 409]),
+            },
+        },
+        f"{p}/{{id}}/record": {
+            "parameters": [wid],
+            "delete": {
+                "operationId": "deleteWorkflow",
+                "tags": ["workflows"],
+                "summary": "Delete an ended workflow's record and its node jobs' records",
+                "description": "DELETE on the workflow itself cancels it (as DELETE /jobs/{id} cancels a job). "
+                "409 while it runs (cancel it first) or while nodes it asked to stop still run.",
+                "responses": responses(200, b.model(WorkflowDeleted), [404, 409]),
             },
         },
         f"{p}/{{id}}/retry": {

@@ -1,4 +1,4 @@
-"""/api/v1/workflows: submit, read, list, cancel and retry workflows (core/workflow_methods.py)."""
+"""/api/v1/workflows: submit, read, list, cancel, retry and delete workflows (core/workflow_methods.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tickr_app.core.workflows import Node, flatten, from_json
 
 from .body import read_model, validate
 from .errors import json_response
-from .routes_jobs import _check_payload_strictly
+from .routes_jobs import _check_payload_strictly, _idempotency_key
 from .schemas import is_job_id
 from .state import API_PREFIX, tickr_of
 from .workflow_schemas import ListWorkflowsQuery, SubmitWorkflow
@@ -26,12 +26,13 @@ def _id(request: web.Request) -> str:
 
 async def submit_workflow(request: web.Request) -> web.Response:
     body = await read_model(request, SubmitWorkflow)
+    key = _idempotency_key(request)
     if body.queue is not None:
         check_queue_name(body.queue)
     tickr = tickr_of(request)
     tree = from_json(body.tree)
     _check_payloads_strictly(tickr.registry, tree)
-    wf = await tickr.submit_workflow(tree, queue=body.queue, policy=body.policy)
+    wf = await tickr.submit_workflow(tree, queue=body.queue, policy=body.policy, idempotency_key=key)
     return json_response(wf.to_dict(), 202, {"Location": f"{API_PREFIX}/workflows/{wf.id}"})
 
 
@@ -60,6 +61,14 @@ async def cancel_workflow(request: web.Request) -> web.Response:
     return json_response((await tickr_of(request).cancel_workflow(_id(request))).to_dict())
 
 
+async def delete_workflow(request: web.Request) -> web.Response:
+    """DELETE on the workflow cancels it, as DELETE /jobs/{id} cancels a job; its record (and
+    its node jobs' records) goes with DELETE on /record, once it has ended."""
+    workflow_id = _id(request)
+    await tickr_of(request).delete_workflow(workflow_id)
+    return json_response({"id": workflow_id, "deleted": True})
+
+
 async def retry_workflow(request: web.Request) -> web.Response:
     return json_response((await tickr_of(request).retry_workflow(_id(request))).to_dict())
 
@@ -72,4 +81,5 @@ def routes() -> list[web.RouteDef]:
         web.get(f"{p}/{{id:[^/]+}}", get_workflow),
         web.delete(f"{p}/{{id:[^/]+}}", cancel_workflow),
         web.post(f"{p}/{{id:[^/]+}}/retry", retry_workflow),
+        web.delete(f"{p}/{{id:[^/]+}}/record", delete_workflow),
     ]

@@ -15,6 +15,8 @@ from tickr_app.core.engine import MAX_DELAY_S, MAX_RUN_AT_S
 from tickr_app.core.job import Status
 from tickr_app.core.keys import QUEUE_NAME_PATTERN, QUEUE_NAME_RULE, is_queue_name  # noqa: F401  (re-exported)
 
+from .limit_schemas import QueueLimitsOut
+
 MAX_BODY_BYTES = 1024**2
 MAX_LIST_LIMIT = 1000
 DEFAULT_LIST_LIMIT = 50
@@ -261,6 +263,8 @@ class JobOut(_Response):
     timeout_ms: int | None = None
     idempotency_key: str | None = None
     cancel_requested: bool = False
+    workflow_id: str | None = Field(default=None, description="the workflow this job is a node of (null: a plain job)")
+    node: int | None = Field(default=None, description="the node's index in that workflow")
 
 
 class SubmittedJob(JobOut):
@@ -311,6 +315,8 @@ class JobTypeOut(_Response):
         description="where the handler runs: the event loop (async def), a thread (def) or a worker process"
     )
     backoff: Backoff
+    rate_limit: str | None = Field(description="declared default: at most N started per period in its queue")
+    concurrency: int | None = Field(description="declared default: at most N running at once in its queue")
     payload_schema: dict[str, Any]
 
 
@@ -331,7 +337,11 @@ class QueueOut(_Response):
     failed: int = Field(description="failed attempts (retried or dead)")
     retried: int
     cancelled: int
+    limited: int = Field(description="jobs a rate or concurrency limit held back for a while")
+    rate_limited: int = Field(description="times a handler raised RateLimited")
+    throttled_ms: int = Field(description="time the queue's own limits let nothing start")
     by_type: dict[str, dict[str, int]]
+    limits: QueueLimitsOut | None = Field(description="the queue's limits and their state; null when it has none")
 
 
 class QueueList(_Response):

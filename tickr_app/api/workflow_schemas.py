@@ -3,7 +3,7 @@ its schema in the OpenAPI document is written in openapi_workflows.py, one varia
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -72,6 +72,11 @@ class WorkflowOut(_Response):
     error: str | None
     shape: Any = Field(description='the tree with node indices at the leaves, e.g. {"chain": [0, {"group": [1, 2]}]}')
     nodes: list[WorkflowNodeOut] | None = Field(default=None, description="every node (not in listings)")
+
+
+class WorkflowDeleted(_Response):
+    id: str
+    deleted: Literal[True]
 
 
 class WorkflowSummary(WorkflowOut):

@@ -12,6 +12,7 @@ from typing import Any
 
 from .adapter import TickrAdapter
 from .http import workload_http
+from .limits import workload_ratelimit
 from .measure import peak_rss_mb, rss_mb
 from .report import loop_name, machine_info, render_table
 from .schedules import workload_schedules
@@ -174,6 +175,7 @@ async def run(args: argparse.Namespace) -> int:
             ("delayed", lambda: workload_delayed(adapter, concurrency)),
             ("schedules", lambda: workload_schedules(adapter, concurrency)),
             ("workflows", lambda: workload_workflows(adapter, concurrency, chain_nodes, fan_in)),
+            ("ratelimit", lambda: workload_ratelimit(adapter, concurrency)),
             ("http", lambda: workload_http(adapter)),
         ]
         for name, make in phases:

@@ -17,6 +17,7 @@ TARGETS = {
     "delayed": "p50 ≤ 1 ms, p99 ≤ 2 ms, 0 early",
     "schedules": "as delayed; 0 duplicates, 0 skipped",
     "workflows": "near the plain jobs beside it",
+    "ratelimit": "±2% of the limit, never over it in any 1 s",
     "http": "≥ 3,000 req/s, 0 errors",
 }
 
@@ -110,6 +111,14 @@ def _result_lines(results: dict[str, Any], concurrency: int) -> list[tuple[str, 
                 )
             else:
                 text = "no slot fired"
+        elif phase == "ratelimit":
+            label = f"rate limit {r['rate']:,}/s ({r['window_s']} s, c={r.get('concurrency', concurrency)})"
+            if r.get("started"):
+                text = (
+                    f"{_fmt_rate(r['achieved_per_s'])}  ({r['error_pct']:+.2f}%)  max in any 1 s: {r['max_in_any_1s']:,}"
+                )
+            else:
+                text = "no job started"
         else:  # http
             label = f"http POST /api/v1/jobs ({r['clients']} clients)"
             text = f"{_fmt_rate(r['req_per_s'], 'req/s')}  errors {r['errors']}"

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 from .measure import percentile, rss_mb
 from .progress import Progress, ProgressFactory, _NullProgress
 
-PHASES = ("drain", "enqueue", "bulk", "latency", "delayed", "schedules", "workflows", "http")
+PHASES = ("drain", "enqueue", "bulk", "latency", "delayed", "schedules", "workflows", "ratelimit", "http")
 LATENCY_RATE = 200.0
 LATENCY_SECONDS = 5.0
 DELAYED_JOBS = 500

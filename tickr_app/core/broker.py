@@ -15,6 +15,7 @@ from . import defaults
 from .errors import InvalidRequest, JobNotFound, WrongState
 from .job import STATUSES, Job
 from .keys import DEFAULT_PREFIX, GlobalKeys, QueueKeys, queue_keys
+from .limits import LimitState, QueueLimits, Rate, limited_types, scope_config
 from .records import (  # noqa: F401  (re-exported: older imports from the broker keep working)
     EnqueueSpec,
     LagStats,
@@ -25,7 +26,7 @@ from .records import (  # noqa: F401  (re-exported: older imports from the broke
     event_count,
     event_job_ids,
 )
-from .scripts import Enqueued, FailOutcome, LeaseState, Promoted, Scripts
+from .scripts import Enqueued, FailOutcome, Fetched, LeaseState, Promoted, Scripts
 
 HOUR_MS = 3_600_000
 REREGISTER_S = 10.0
@@ -45,7 +46,17 @@ class BrokerSettings:
     """Approximate length of each queue's event stream."""
 
 
-_STAT_FIELDS = ("enqueued", "processed", "succeeded", "failed", "retried", "cancelled")
+_STAT_FIELDS = (
+    "enqueued",
+    "processed",
+    "succeeded",
+    "failed",
+    "retried",
+    "cancelled",
+    "limited",
+    "rate_limited",
+    "throttled_ms",
+)
 
 
 class Broker:
@@ -118,8 +129,11 @@ class Broker:
         pipe.zcard(k.dead)
         pipe.exists(k.paused)
         pipe.hgetall(k.stats)
-        ready, waiting, active, dead, paused, counters = await pipe.execute()
+        pipe.exists(k.limits, k.held)
+        ready, waiting, active, dead, paused, counters, limited = await pipe.execute()
         stats = QueueStats(queue, ready, waiting, active, dead, bool(paused))
+        if limited:
+            stats.limits = await self.limits(queue)
         for name, value in counters.items():
             if "|" in name:
                 what, jtype = name.split("|", 1)
@@ -127,6 +141,79 @@ class Broker:
             elif name in _STAT_FIELDS:
                 setattr(stats, name, int(value))
         return stats
+
+    # -- limits ----------------------------------------------------------------------------
+
+    async def set_limits(
+        self,
+        queue: str,
+        job_type: str | None,
+        *,
+        rate: Rate | None = None,
+        concurrency: int | None = None,
+        clear_rate: bool = False,
+        clear_concurrency: bool = False,
+        declared: bool = False,
+    ) -> bool:
+        """Set or clear one scope's limits (``declared``: the @job defaults, which do not list the
+        type's queue in the queue set: a worker start must not conjure up queues); True if changed."""
+        if not declared:
+            await self.register_queues([queue])
+        return await self.scripts.limits_set(
+            self.keys(queue),
+            job_type or "",
+            declared=declared,
+            rate="-" if clear_rate else (str(rate.count) if rate else ""),
+            per_ms=rate.per_ms if rate else 0,
+            concurrency="-" if clear_concurrency else (str(concurrency) if concurrency else ""),
+        )
+
+    async def limits(self, queue: str) -> QueueLimits:
+        """The queue's limits and what they hold back now (read without a script: a snapshot)."""
+        k = self.keys(queue)
+        now = await self.time_ms()  # not in the pipeline: a cluster pipeline refuses keyless TIME
+        pipe = self.redis.pipeline(transaction=False)
+        pipe.hgetall(k.limits)
+        pipe.zrange(k.held, 0, -1)
+        cfg, held = await pipe.execute()
+        out = QueueLimits(queue, scope_config(cfg, ""))
+        types = sorted(limited_types(cfg) | set(held))
+        for jtype in types:
+            out.types[jtype] = scope_config(cfg, "|" + jtype)
+        pipe = self.redis.pipeline(transaction=False)
+        scopes: list[tuple[LimitState, str | None]] = [(out.limits, None)] + [(out.types[t], t) for t in types]
+        for state, jtype in scopes:
+            rate = _rate_of(cfg, "" if jtype is None else "|" + jtype)
+            pipe.zcount(k.rate_log(jtype), f"({now - rate.per_ms}" if rate else "+inf", "+inf")
+            pipe.zcount(k.active if jtype is None else k.running(jtype), f"({now}", "+inf")
+            if jtype is None:
+                pipe.zcard(k.held)
+            else:
+                pipe.llen(k.held_jobs(jtype))
+        replies = await pipe.execute()
+        for i, (state, jtype) in enumerate(scopes):
+            started, running, held_n = replies[i * 3 : i * 3 + 3]
+            rate = _rate_of(cfg, "" if jtype is None else "|" + jtype)
+            state.running = int(running)
+            if rate:
+                state.started = int(started)
+                state.current_rate = round(int(started) * 1000 / rate.per_ms, 3)
+            if jtype is None:
+                state.throttled = bool(
+                    (rate and state.started is not None and state.started >= rate.count)
+                    or (state.concurrency and state.running >= state.concurrency)
+                )
+                continue
+            state.held = int(held_n)
+            pause = int(cfg.get("pause|" + jtype, 0))
+            state.paused_ms = max(0, pause - now)
+            state.throttled = bool(
+                state.paused_ms
+                or (rate and state.started is not None and state.started >= rate.count)
+                or (state.concurrency and state.running >= state.concurrency)
+            )
+        out.limits.held = sum(t.held for t in out.types.values())
+        return out
 
     # -- enqueue ---------------------------------------------------------------------------
 
@@ -141,6 +228,10 @@ class Broker:
 
     async def fetch(self, queue: str, n: int, worker_id: str, lease_ms: int) -> list[LeasedJob] | None:
         """Lease up to n jobs (at most 1,000 per call); None when the queue is paused for every process."""
+        return (await self.scripts.fetch(self.keys(queue), n, worker_id, lease_ms)).jobs
+
+    async def fetch_limited(self, queue: str, n: int, worker_id: str, lease_ms: int) -> Fetched[LeasedJob]:
+        """``fetch`` that also says whether the queue's limits throttled it and for how long."""
         return await self.scripts.fetch(self.keys(queue), n, worker_id, lease_ms)
 
     async def wait_for_ready(self, queue: str, timeout_s: float) -> bool:
@@ -172,6 +263,10 @@ class Broker:
 
     async def release(self, job: LeasedJob) -> bool:
         return await self.scripts.release(self.keys(job.queue), job)
+
+    async def rate_limited(self, job: LeasedJob, retry_after_ms: int) -> bool:
+        """The handler raised RateLimited: give the job back uncounted and pause its type."""
+        return await self.scripts.rate_limited(self.keys(job.queue), job, retry_after_ms)
 
     async def finish_cancel(self, job: LeasedJob) -> bool:
         return await self.scripts.finish_cancel(self.keys(job.queue), job)
@@ -427,6 +522,15 @@ class Broker:
         await self.redis.publish(g.control_prefix + worker_id, orjson.dumps(mapping).decode())
 
 
+
+
+def _rate_of(cfg: dict[str, str], scope: str) -> Rate | None:
+    """The rate in force for a scope of the limits hash (live, else declared)."""
+    for pre in ("", "d"):
+        count, per = cfg.get(pre + "rate" + scope), cfg.get(pre + "per" + scope)
+        if count and per:
+            return Rate(int(count), int(per))
+    return None
 
 
 def _checked(result: str, job_id: str, ok: tuple[str, ...], action: str) -> str:

@@ -32,6 +32,7 @@ from .home import tickr_home
 from .job import Job
 from .ids import new_job_id
 from .keys import DEFAULT_PREFIX, DEFAULT_QUEUE, check_queue_name
+from .limit_methods import LimitMethods
 from .notify import Listener
 from .pool import PoolSettings, WorkerPool
 from .records import (
@@ -129,7 +130,7 @@ class JobRequest:
     idempotency_key: str | None = None
 
 
-class Tickr(ScheduleMethods, WorkflowMethods):
+class Tickr(ScheduleMethods, WorkflowMethods, LimitMethods):
     def __init__(
         self,
         redis_url: str | None = None,
@@ -247,6 +248,7 @@ class Tickr(ScheduleMethods, WorkflowMethods):
             if self._scheduler is not None and self._pool is not None:
                 self._scheduler.pool = self._pool
             if self._pool:
+                await self._apply_declared_limits()
                 await self._pool.start()  # registers its wake and control channels
                 for lag_observer in self._lag_observers:
                     self._add_to_monitor(lag_observer)
@@ -686,7 +688,8 @@ class Tickr(ScheduleMethods, WorkflowMethods):
         """Forget a queue that holds no jobs and that no live worker serves (a typo, a fuzzer's
         queue): it leaves ``stats()``, the API and the TUI. Raises ``QueueNotFound`` for a name
         nobody knows and ``QueueNotEmpty`` (409 over HTTP) when it still holds ready, waiting,
-        active or dead jobs or schedules (they would go on firing into it), or a live worker
+        active or dead jobs, schedules (they would go on firing into it) or workflow records
+        (``delete_workflow`` them first), or a live worker
         process serves it. A name that breaks the queue-name rule is refused with
         ``InvalidRequest`` unless it is in the queue set (left there by an older version), so
         such a name can still be cleaned up."""
@@ -703,8 +706,9 @@ class Tickr(ScheduleMethods, WorkflowMethods):
         left = await broker.forget_queue(queue)
         if left is not None:
             held = ", ".join(f"{n} {status}" for status, n in left.items() if n)
+            jobs = sum(left.values()) - left["schedules"] - left["workflows"]
             kinds = " and ".join(
-                kind for kind, n in (("jobs", sum(left.values()) - left["schedules"]), ("schedules", left["schedules"])) if n
+                kind for kind, n in (("jobs", jobs), ("schedules", left["schedules"]), ("workflows", left["workflows"])) if n
             )
             raise QueueNotEmpty(f"queue {queue[:100]!r} still holds {kinds} ({held}); delete them first", details=left)
         self._valid_queues.discard(queue)

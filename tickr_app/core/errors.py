@@ -83,3 +83,22 @@ class PermanentError(Exception):
     """Raise from a handler to send the job to the dead letter queue without more retries.
 
     Not a ``TickrError``: handlers raise it, the engine never does."""
+
+
+class RateLimited(Exception):
+    """Raise from a handler when the remote side said "back off for N seconds": the job goes back
+    to wait without counting the attempt, and its job type pauses in its queue for
+    ``retry_after`` seconds in every process (a later, longer pause wins).
+
+    Not a ``TickrError``: handlers raise it, the engine never does."""
+
+    def __init__(self, retry_after: float = 1.0, message: str = "") -> None:
+        if isinstance(retry_after, bool) or not isinstance(retry_after, (int, float)) or not 0 <= retry_after <= 86_400:
+            raise ValueError(f"retry_after must be 0 to 86400 seconds, not {retry_after!r}")
+        super().__init__(retry_after, message)
+        self.retry_after = float(retry_after)
+        self.message = message
+
+    def __str__(self) -> str:
+        text = f"rate limited: retry after {self.retry_after:g} s"
+        return f"{text} ({self.message})" if self.message else text

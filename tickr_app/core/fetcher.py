@@ -240,6 +240,9 @@ class Fetcher:
         self._reserved = 0
         self._stopping = False
         self._queue_resumed: dict[str, asyncio.Event] = {q: asyncio.Event() for q in self.queues}
+        self._limits_freed: dict[str, asyncio.Event] = {q: asyncio.Event() for q in self.queues}
+        self.throttled_s: dict[str, float] = dict.fromkeys(self.queues, 0.0)
+        """Time each queue's fetch loop slept because the queue's own limits let nothing start."""
         self.tasks: list[asyncio.Task[None]] = []
         self._background: set[asyncio.Task[None]] = set()
 
@@ -267,6 +270,19 @@ class Fetcher:
         """A message on the queue's wake channel ("resume": a paused queue may be fetched)."""
         if message == "resume":
             self._queue_resumed[queue].set()
+        elif message == "limits":  # on the limits channel: a limit changed or a limited job ended
+            self._limits_freed[queue].set()
+
+    async def _wait_for_limits(self, queue: str, wait_ms: int) -> None:
+        """The queue's limits let nothing start: sleep until they free (``wait_ms``; -1: until a
+        running job ends somewhere, which publishes "limits"), not spin on the fetch."""
+        timeout = self._block_s if wait_ms < 0 else max(wait_ms, 1) / 1000
+        started = time.monotonic()
+        try:
+            await asyncio.wait_for(self._limits_freed[queue].wait(), timeout)
+        except TimeoutError:
+            pass
+        self.throttled_s[queue] += time.monotonic() - started
 
     # -- the scheduler's hand-off ------------------------------------------------------------
 
@@ -311,9 +327,10 @@ class Fetcher:
                 await self._capacity.wait()
                 continue
             self._reserved += free
-            fetch = asyncio.ensure_future(self._broker.fetch(queue, free, self._worker_id, self._lease_ms))
+            self._limits_freed[queue].clear()
+            fetch = asyncio.ensure_future(self._broker.fetch_limited(queue, free, self._worker_id, self._lease_ms))
             try:
-                jobs = await asyncio.shield(fetch)
+                fetched = await asyncio.shield(fetch)
             except asyncio.CancelledError:
                 # The script may already have leased jobs to us: hold them so stop() gives
                 # them back at once, instead of leaving them to lease expiry as a lost attempt.
@@ -322,7 +339,7 @@ class Fetcher:
                     # As long as a lease, not a fixed 2 s: on a starved host the reply can be
                     # late, and jobs dropped here would come back only by lease expiry, as a
                     # lost attempt (a job on its last attempt would go dead without running).
-                    leased = await asyncio.wait_for(fetch, self._lease_ms / 1000)
+                    leased = (await asyncio.wait_for(fetch, self._lease_ms / 1000)).jobs
                 except BaseException:
                     leased = None
                 if leased:
@@ -339,6 +356,7 @@ class Fetcher:
                 self._reserved -= free
                 raise
             self._reserved -= free
+            jobs = fetched.jobs
             if jobs is None or len(jobs) < free:
                 # Unused reservation: fetchers of other queues that saw no free slot re-check.
                 self._capacity.set()
@@ -351,9 +369,15 @@ class Fetcher:
                 except TimeoutError:
                     pass
                 continue
+            if fetched.throttled:
+                await self._wait_for_limits(queue, fetched.wait_ms)
+                continue
             if not jobs:
+                block_s = self._block_s
+                if fetched.wait_ms >= 0:  # held jobs of a limited type are due then
+                    block_s = min(block_s, max(fetched.wait_ms, 5) / 1000)
                 try:
-                    await self._broker.wait_for_ready(queue, self._block_s)
+                    await self._broker.wait_for_ready(queue, block_s)
                 except RedisError as exc:
                     log.warning("waiting on queue %s failed (%s); retrying", queue, exc)
                     await asyncio.sleep(backoff.next_delay())

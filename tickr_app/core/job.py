@@ -49,6 +49,9 @@ class Job:
     timeout_ms: int | None = None
     idempotency_key: str | None = None
     cancel_requested: bool = False
+    workflow_id: str | None = None
+    """The workflow this job is a node of (None for a plain job), and the node's index in it."""
+    node: int | None = None
 
     @classmethod
     def from_hash(cls, h: dict[str, str]) -> Job:
@@ -73,6 +76,8 @@ class Job:
             timeout_ms=_int(h.get("timeout_ms")),
             idempotency_key=h.get("idempotency_key") or None,
             cancel_requested=h.get("cancel_requested") == "1",
+            workflow_id=h.get("wf") or None,
+            node=_int(h.get("node")),
         )
 
     @property

@@ -99,6 +99,31 @@ class QueueKeys:
     def job_prefix(self) -> str:
         return f"{self.base}:job:"
 
+    # Flow control (lua/_common.lua names these from `active`; Python reads them for stats).
+    @property
+    def limits(self) -> str:
+        return f"{self.base}:limits"
+
+    @property
+    def held(self) -> str:
+        """Zset: job types with jobs held back by a limit."""
+        return f"{self.base}:held"
+
+    def held_jobs(self, job_type: str) -> str:
+        return f"{self.base}:held:{job_type}"
+
+    def rate_log(self, job_type: str | None = None) -> str:
+        return f"{self.base}:rlog" if job_type is None else f"{self.base}:rlog:{job_type}"
+
+    def running(self, job_type: str) -> str:
+        return f"{self.base}:run:{job_type}"
+
+    @property
+    def limits_channel(self) -> str:
+        """Pub/sub channel that wakes fetchers when a limit changed or a limited job ended (its
+        own channel: schedulers need not wake for it)."""
+        return f"{self.base}:limits_wake"
+
     def job(self, job_id: str) -> str:
         return f"{self.base}:job:{job_id}"
 
@@ -133,6 +158,10 @@ class QueueKeys:
     @property
     def workflows(self) -> str:
         return f"{self.base}:workflows"
+
+    def workflow_idempotency(self, key: str) -> str:
+        """Apart from the jobs' keys: one key may name a job and a workflow, each its own."""
+        return f"{self.base}:wfidem:{key}"
 
     @property
     def schedule_wake_channel(self) -> str:

@@ -32,7 +32,7 @@ from .acks import AckBatcher
 from .backoff import Reconnect, full_jitter_ms
 from .broker import Broker
 from .context import JobContext, StatsSource
-from .errors import InvalidPayload, PermanentError
+from .errors import InvalidPayload, PermanentError, RateLimited
 from .fetcher import CancelReason, Fetcher, Slot, Slots
 from .leases import HeldLeases
 from .loop_monitor import LoopMonitor
@@ -68,6 +68,7 @@ class PoolCounters:
     failed: int = 0
     cancelled: int = 0
     released: int = 0
+    rate_limited: int = 0
     rejected_acks: int = 0
     durations: list[float] = field(default_factory=list)
 
@@ -188,6 +189,7 @@ class WorkerPool:
         await self.broker.register_queues(self.queues)
         for queue in self.queues:
             self.listener.on(self.broker.keys(queue).wake_channel, partial(self._fetcher.on_wake, queue))
+            self.listener.on(self.broker.keys(queue).limits_channel, partial(self._fetcher.on_wake, queue))
         self._slots.resize(self._concurrency)
         self._fetcher.start()
         self._upkeep.append(asyncio.create_task(self._acks.run(), name="tickr-acks"))
@@ -405,6 +407,9 @@ class WorkerPool:
         except PermanentError as exc:
             await self._record_failure(job, _describe(exc), tb.format_exc(), retryable=False)
             return
+        except RateLimited as exc:
+            await self._record_rate_limited(job, exc.retry_after)
+            return
         except Exception as exc:
             await self._record_failure(job, _describe(exc), tb.format_exc(), retryable=True)
             return
@@ -446,6 +451,21 @@ class WorkerPool:
                 break
             except RedisError:
                 await asyncio.sleep(0.1 * (attempt + 1))
+        self._held.drop(job.id)
+
+    async def _record_rate_limited(self, job: LeasedJob, retry_after: float) -> None:
+        """Give the job back uncounted and pause its type everywhere (RateLimited)."""
+        backoff = Reconnect()
+        while True:
+            try:
+                if await self.broker.rate_limited(job, round(retry_after * 1000)):
+                    self.counters.rate_limited += 1
+                break
+            except RedisError as exc:
+                if self._stopping:
+                    log.warning("could not give back rate-limited job %s (%s); its lease will bring it back", job.id, exc)
+                    break
+                await asyncio.sleep(backoff.next_delay())
         self._held.drop(job.id)
 
     async def _record_failure(self, job: LeasedJob, error: str, trace: str, *, retryable: bool) -> None:

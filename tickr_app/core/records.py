@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from .job import Status
+from .limits import QueueLimits
 from .slots import DEFAULT_MAX_CATCHUP, Timing, make_timing, upcoming
 
 ListableStatus = Status
@@ -70,7 +71,15 @@ class QueueStats:
     failed: int = 0
     retried: int = 0
     cancelled: int = 0
+    limited: int = 0
+    """Jobs a rate or concurrency limit (or a RateLimited pause) held back for a while."""
+    rate_limited: int = 0
+    """Times a handler raised RateLimited."""
+    throttled_ms: int = 0
+    """Time the queue's own limits let nothing start."""
     by_type: dict[str, dict[str, int]] = field(default_factory=dict)
+    limits: QueueLimits | None = None
+    """The queue's limits and their state; None when it has none."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -86,7 +95,11 @@ class QueueStats:
             "failed": self.failed,
             "retried": self.retried,
             "cancelled": self.cancelled,
+            "limited": self.limited,
+            "rate_limited": self.rate_limited,
+            "throttled_ms": self.throttled_ms,
             "by_type": self.by_type,
+            "limits": self.limits.to_dict() if self.limits is not None else None,
         }
 
     # Notebook displays (see reprs.py).

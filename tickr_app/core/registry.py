@@ -19,8 +19,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from . import defaults
-from .errors import InvalidPayload, UnknownJobType
+from .errors import InvalidPayload, InvalidRequest, UnknownJobType
 from .keys import DEFAULT_QUEUE, QUEUE_NAME_RULE, is_queue_name
+from .limits import Rate, check_concurrency, parse_rate
 
 Handler = Callable[..., Awaitable[Any]] | Callable[..., Any]
 RunIn = Literal["loop", "thread", "process"]
@@ -68,6 +69,11 @@ class JobType:
     wants_dict: bool = False
     schedule: DeclaredSchedule | None = None
     run_in: RunIn = "loop"
+    rate_limit: Rate | None = None
+    """Declared default: at most this many jobs of the type started per period in its queue,
+    across every process (a limit set live wins; see core/limit_methods.py)."""
+    concurrency: int | None = None
+    """Declared default: at most this many running at once in its queue, across every process."""
 
     def validate(self, payload: Any) -> BaseModel:
         """Validate a payload (dict, or JSON text/bytes) or raise InvalidPayload with field errors."""
@@ -92,6 +98,8 @@ class JobType:
             "timeout": self.timeout,
             "max_attempts": self.max_attempts,
             "run_in": self.run_in,
+            "rate_limit": str(self.rate_limit) if self.rate_limit else None,
+            "concurrency": self.concurrency,
             "backoff": {"base": self.backoff_base, "cap": self.backoff_cap},
             "payload_schema": self.json_schema(),
         }
@@ -151,12 +159,20 @@ class Registry:
         misfire: str = "skip",
         overlap: str = "allow",
         run_in: RunIn | None = None,
+        rate_limit: str | int | None = None,
+        concurrency: int | None = None,
     ) -> Callable[[Handler], Handler]:
         """Decorator registering a handler ``(payload: Model, ctx: JobContext)``; the model
         comes from the first parameter's annotation unless ``payload_model`` is given.
         ``run_in`` defaults to ``"loop"`` for ``async def`` and ``"thread"`` for ``def``.
         With ``cron=`` or ``every=`` the type also runs on that schedule, with
-        ``schedule_payload``."""
+        ``schedule_payload``. ``rate_limit`` ("100/s", "10/min") and ``concurrency`` are
+        cluster-wide defaults for the type in its queue (a limit set live wins)."""
+        try:
+            rate = parse_rate(rate_limit) if rate_limit is not None else None
+            conc = check_concurrency(concurrency) if concurrency is not None else None
+        except InvalidRequest as exc:
+            raise ValueError(exc.message) from None
         declared = None
         if cron is not None or every is not None:
             from .slots import interval_ms, make_timing
@@ -186,6 +202,8 @@ class Registry:
                     wants_dict=wants_dict,
                     schedule=declared,
                     run_in=where,
+                    rate_limit=rate,
+                    concurrency=conc,
                 )
             )
             return handler
@@ -254,7 +272,7 @@ def _resolve(annotation: str, handler: Handler) -> Any:
 
     namespace = {**vars(builtins), **getattr(handler, "__globals__", {})}
     try:
-        return eval(annotation, namespace)  # noqa: S307 - an annotation the handler's author wrote
+        return eval(annotation, namespace)
     except Exception:
         return annotation
 
@@ -278,6 +296,8 @@ def job(
     misfire: str = "skip",
     overlap: str = "allow",
     run_in: RunIn | None = None,
+    rate_limit: str | int | None = None,
+    concurrency: int | None = None,
 ) -> Callable[[Handler], Handler]:
     """Register a job type in the default registry (see ``Registry.job``)."""
     return default_registry.job(
@@ -295,5 +315,7 @@ def job(
         misfire=misfire,
         overlap=overlap,
         run_in=run_in,
+        rate_limit=rate_limit,
+        concurrency=concurrency,
     )
 

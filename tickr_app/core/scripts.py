@@ -113,13 +113,14 @@ _CREATED: dict[int, bool | None] = {1: True, 0: False, 2: None}
 
 
 class QueueHeld(NamedTuple):
-    """Jobs and schedules that keep a queue from being forgotten."""
+    """Jobs, schedules and workflow records that keep a queue from being forgotten."""
 
     ready: int
     waiting: int
     active: int
     dead: int
     schedules: int
+    workflows: int
 
 
 class Promoted(NamedTuple, Generic[LeaseT]):
@@ -132,6 +133,18 @@ class Promoted(NamedTuple, Generic[LeaseT]):
     """Redis's clock when the script ran, in microseconds."""
     leased: list[LeaseT]
     """Jobs leased to the caller in the same call (only when it asked for some)."""
+
+
+class Fetched(NamedTuple, Generic[LeaseT]):
+    """Reply of the fetch script."""
+
+    jobs: list[LeaseT] | None
+    """None when the queue is paused for every process."""
+    throttled: bool = False
+    """The queue's own rate or concurrency limit let nothing start."""
+    wait_ms: int = -1
+    """When limits held work back: ms until the next limit frees (-1: none known; a job that
+    ends wakes the fetchers through the queue's wake channel)."""
 
 
 class WorkerCommands(NamedTuple):
@@ -238,7 +251,11 @@ class Scripts(Generic[LeaseT]):
         self._schedule_delete = handles.pop("schedule_delete")
         self._delete_dead = handles.pop("delete_dead")
         self._forget_queue = handles.pop("forget_queue")
-        self.workflow = WorkflowScripts(handles, events_maxlen=events_maxlen, retention_ms=retention_ms)
+        self.workflow = WorkflowScripts(
+            handles, events_maxlen=events_maxlen, retention_ms=retention_ms, idempotency_ttl_ms=idempotency_ttl_ms
+        )
+        self._limits_set = handles.pop("limits_set")
+        self._rate_limited = handles.pop("rate_limited")
         if handles:
             raise RuntimeError(f"Lua scripts without a Scripts method: {sorted(handles)}")
 
@@ -271,15 +288,17 @@ class Scripts(Generic[LeaseT]):
 
     # -- leasing -----------------------------------------------------------------------------
 
-    async def fetch(self, k: QueueKeys, n: int, worker_id: str, lease_ms: int) -> list[LeaseT] | None:
-        """Lease up to n ready jobs (at most ``MAX_FETCH``); None when the queue is paused."""
+    async def fetch(self, k: QueueKeys, n: int, worker_id: str, lease_ms: int) -> Fetched[LeaseT]:
+        """Lease up to n ready jobs (at most ``MAX_FETCH``) within the queue's limits."""
         flat = await self._fetch(
             [k.ready, k.active, k.events, k.paused, k.job_prefix],
             [min(n, MAX_FETCH), worker_id, lease_ms, self._events_maxlen],
         )
         if flat and flat[0] == "paused":
-            return None
-        return self._leased(k.queue, flat, 0)
+            return Fetched(None)
+        if flat and flat[0] == "limited":
+            return Fetched(self._leased(k.queue, flat, 3), int(flat[1]) == 1, int(flat[2]))
+        return Fetched(self._leased(k.queue, flat, 0))
 
     async def ack(self, k: QueueKeys, items: Sequence[tuple[LeaseT, str]]) -> list[bool]:
         """Mark jobs succeeded with their JSON results; per job, False if its lease was lost."""
@@ -332,6 +351,25 @@ class Scripts(Generic[LeaseT]):
         )
         return r == "cancelled"
 
+    async def rate_limited(self, k: QueueKeys, job: LeaseT, retry_after_ms: int) -> bool:
+        """Give a job back uncounted and pause its type for ``retry_after_ms`` in every process;
+        False if its lease was lost."""
+        r = await self._rate_limited(
+            [k.active, k.events, k.stats, k.job(job.id)],
+            [job.id, job.token, max(0, retry_after_ms), self._events_maxlen],
+        )
+        return r == "paused"
+
+    async def limits_set(
+        self, k: QueueKeys, job_type: str, *, declared: bool, rate: str, per_ms: int, concurrency: str
+    ) -> bool:
+        """Set (a number), remove ('-') or keep ('') the rate and concurrency limits of a queue
+        (``job_type`` '') or a job type; True when something changed."""
+        r = await self._limits_set(
+            [k.active, k.limits, k.job_prefix], [job_type, "1" if declared else "0", rate, per_ms, concurrency]
+        )
+        return int(r) == 1
+
     async def progress(self, k: QueueKeys, job_id: str, token: str, percent: float, message: str) -> bool:
         """Store a running job's progress; False if its lease was lost."""
         r = await self._progress([k.job(job_id), k.events], [job_id, token, percent, message, self._events_maxlen])
@@ -351,8 +389,8 @@ class Scripts(Generic[LeaseT]):
         """Take back jobs whose lease expired; how many. ``rnd`` in [0, 1) jitters their retry."""
         return int(
             await self._recover(
-                [k.active, k.waiting, k.dead, k.events, k.stats, k.job_prefix],
-                [batch, rnd, self._dead_cap, self._events_maxlen, k.wake_channel],
+                [k.active, k.waiting, k.dead, k.events, k.stats, k.job_prefix, k.cancelled],
+                [batch, rnd, self._dead_cap, self._events_maxlen, k.wake_channel, self._retention_ms],
             )
         )
 
@@ -390,14 +428,13 @@ class Scripts(Generic[LeaseT]):
         return int(await self._delete_dead([k.dead, k.events, k.job_prefix], [self._events_maxlen]))
 
     async def forget_queue(self, k: QueueKeys) -> QueueHeld | None:
-        """Drop the finished records, counters, events and pause flag of a queue with no jobs
-        and no schedules; None when done, else what it still holds (nothing changed)."""
+        """Drop the finished records, counters, events and pause flag of a queue with no jobs,
+        no schedules and no workflow records; None when done, else what it still holds (nothing changed)."""
         keys = [k.ready, k.waiting, k.active, k.dead, k.succeeded, k.cancelled, k.events, k.stats, k.paused]
-        reply = await self._forget_queue([*keys, k.job_prefix, k.schedules], [])
+        reply = await self._forget_queue([*keys, k.job_prefix, k.schedules, k.workflows], [])
         if int(reply[0]) == 1:
             return None
-        ready, waiting, active, dead, schedules = (int(x) for x in reply[1:6])
-        return QueueHeld(ready, waiting, active, dead, schedules)
+        return QueueHeld(*(int(x) for x in reply[1:7]))
 
     # -- worker registry ---------------------------------------------------------------------
 

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 class WorkflowMethods:
     """``submit_workflow``, ``get_workflow``, ``list_workflows``, ``cancel_workflow``,
-    ``retry_workflow`` and ``wait_workflow``."""
+    ``retry_workflow``, ``delete_workflow`` and ``wait_workflow``."""
 
     registry: Registry
 
@@ -45,18 +45,29 @@ class WorkflowMethods:
         return store
 
     async def submit_workflow(
-        self, tree: Node | Mapping[str, Any], *, queue: str | None = None, policy: str = "fail_fast"
+        self,
+        tree: Node | Mapping[str, Any],
+        *,
+        queue: str | None = None,
+        policy: str = "fail_fast",
+        idempotency_key: str | None = None,
     ) -> WorkflowInfo:
         """Submit a workflow atomically (every payload is validated first; nothing is stored if
         one fails). ``tree`` is ``chain``/``group``/``sig`` or its JSON form. The whole workflow
         runs in one queue: ``queue``, else the queue of its first node's job type.
-        ``policy``: "fail_fast" (default) or "continue"."""
+        ``policy``: "fail_fast" (default) or "continue". With an ``idempotency_key`` seen in
+        that queue in the last 24 h, the first workflow is returned instead (a client retrying
+        after a lost reply submits once), or ``IdempotencyConflict`` if it asked for another."""
         node = tree if not isinstance(tree, Mapping) else from_json(tree)
         if policy not in FAILURE_POLICIES:
             raise InvalidRequest(f"policy must be one of {', '.join(FAILURE_POLICIES)}")
         if queue is not None:
             check_queue_name(queue)
-        submission = build_submission(self.registry, node, queue=queue, policy=policy)
+        if idempotency_key is not None and (
+            not isinstance(idempotency_key, str) or not 1 <= len(idempotency_key) <= 200
+        ):
+            raise InvalidRequest("idempotency key must be a string of 1 to 200 characters")
+        submission = build_submission(self.registry, node, queue=queue, policy=policy, idempotency_key=idempotency_key)
         return await self._redis(self._workflow_store().submit(submission))
 
     async def get_workflow(self, workflow_id: str) -> WorkflowInfo:
@@ -79,6 +90,12 @@ class WorkflowMethods:
         """Cancel a running workflow: nodes not started are skipped, ready and waiting ones are
         cancelled, running ones are asked to stop. ``WrongState`` if it already ended."""
         return await self._redis(self._workflow_store().cancel(workflow_id))
+
+    async def delete_workflow(self, workflow_id: str) -> None:
+        """Delete an ended workflow's record and its node jobs' records (a failed workflow is
+        kept until deleted or retried, and its record keeps its queue from being forgotten).
+        ``WrongState`` while it runs (cancel it first) or while nodes it asked to stop still run."""
+        await self._redis(self._workflow_store().delete(workflow_id))
 
     async def retry_workflow(self, workflow_id: str) -> WorkflowInfo:
         """Resume a failed or cancelled workflow: its dead and cancelled nodes run again and

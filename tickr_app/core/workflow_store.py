@@ -9,6 +9,7 @@ exists only as its spec in the workflow hash.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -17,7 +18,14 @@ from typing import Any
 import orjson
 
 from .broker import Broker
-from .errors import InvalidPayload, InvalidRequest, UnknownJobType, WorkflowNotFound, WrongState
+from .errors import (
+    IdempotencyConflict,
+    InvalidPayload,
+    InvalidRequest,
+    UnknownJobType,
+    WorkflowNotFound,
+    WrongState,
+)
 from .ids import new_job_id
 from .keys import QueueKeys, check_queue_name
 from .records import LeasedJob
@@ -49,9 +57,22 @@ class Submission:
     policy: str
     shape_json: str
     specs: list[str]
+    idempotency_key: str | None = None
+
+    def fingerprint(self) -> str:
+        """A digest of what was asked for (queue, policy, tree, payloads; not the fresh ids), to
+        tell a re-sent submit from a different one reusing an idempotency key."""
+        digest = hashlib.blake2b(digest_size=16)
+        for part in (self.queue, self.policy, self.shape_json):
+            digest.update(part.encode() + b"\0")
+        for spec in self.specs:
+            digest.update(spec[spec.index(",") :].encode() + b"\0")  # after "id": each spec starts with it
+        return digest.hexdigest()
 
 
-def build_submission(registry: Registry, tree: Node, *, queue: str | None, policy: str) -> Submission:
+def build_submission(
+    registry: Registry, tree: Node, *, queue: str | None, policy: str, idempotency_key: str | None = None
+) -> Submission:
     """Validate every node against its job type (as ``submit`` does) and encode the specs;
     errors name the node (``node 3 (merge): ...``)."""
     flat = flatten(tree)
@@ -88,7 +109,7 @@ def build_submission(registry: Registry, tree: Node, *, queue: str | None, polic
             ).decode()
         )
     chosen = check_queue_name(queue if queue is not None else first_queue or "default")
-    return Submission(new_job_id(), chosen, policy, orjson.dumps(flat.shape).decode(), specs)
+    return Submission(new_job_id(), chosen, policy, orjson.dumps(flat.shape).decode(), specs, idempotency_key)
 
 
 class WorkflowStore:
@@ -102,9 +123,31 @@ class WorkflowStore:
     async def submit(self, s: Submission) -> WorkflowInfo:
         await self.broker.register_queues([s.queue])
         submitted = await self._scripts.submit(
-            self._keys(s.queue), s.id, s.policy, s.shape_json, self.broker.global_keys.control_prefix, s.specs
+            self._keys(s.queue),
+            s.id,
+            s.policy,
+            s.shape_json,
+            self.broker.global_keys.control_prefix,
+            s.specs,
+            s.idempotency_key,
+            s.fingerprint() if s.idempotency_key else "",
         )
-        return await self.get(s.id, queue=s.queue, created_at=submitted.created_at)
+        if submitted.earlier is None:
+            return await self.get(s.id, queue=s.queue, created_at=submitted.created_at)
+        key = s.idempotency_key or ""
+        shown = key if len(key) <= 80 else key[:77] + "..."
+        if not submitted.same_request:
+            raise IdempotencyConflict(
+                f"Idempotency-Key {shown!r} was already used for a different workflow ({submitted.earlier}); "
+                "send the same tree, queue and policy to get that workflow, or use a new key",
+                details={"workflow_id": submitted.earlier},
+            )
+        try:
+            return await self.get(submitted.earlier, queue=s.queue)
+        except WorkflowNotFound:
+            raise WorkflowNotFound(
+                f"the workflow for this idempotency key ({submitted.earlier}) no longer exists"
+            ) from None
 
     async def find_queue(self, workflow_id: str) -> str | None:
         queues = await self.broker.queues()
@@ -212,6 +255,20 @@ class WorkflowStore:
         if outcome != "stopped":
             raise WrongState(f"cannot cancel workflow {workflow_id}: it is {outcome}", details={"status": outcome})
         return await self.get(workflow_id, queue=queue)
+
+    async def delete(self, workflow_id: str) -> None:
+        """Delete an ended workflow with its node jobs' records."""
+        queue = await self._queue_of(workflow_id)
+        outcome = await self._scripts.delete(self._keys(queue), workflow_id)
+        if outcome == "missing":
+            raise WorkflowNotFound(f"no workflow with id {workflow_id!r}")
+        if outcome == "running":
+            raise WrongState(f"workflow {workflow_id} is running; cancel it first", details={"status": "running"})
+        if outcome == "stopping":
+            raise WrongState(
+                f"workflow {workflow_id} still has nodes running that were asked to stop; try again when they have",
+                details={"status": "stopping"},
+            )
 
     async def retry(self, workflow_id: str) -> WorkflowInfo:
         queue = await self._queue_of(workflow_id)

@@ -30,7 +30,7 @@ from ..gc_policy import settle_gc
 from .commands import SCOPE_BY_ACTION, TickrCommands, TuiCommand, bindings
 from .controller import PoolTarget, TuiController
 from .format import loop_lag_text
-from .messages import ConfirmRequested, JobsChanged, OpenJob, ScheduleFormRequested
+from .messages import ConfirmRequested, JobsChanged, LimitsFormRequested, OpenJob, ScheduleFormRequested
 from .screens.confirm import ConfirmScreen
 from .screens.drain import DrainScreen
 from .screens.find import FindJobScreen, TypeFilterScreen
@@ -402,6 +402,13 @@ class TickrApp(App[None]):
         from .screens.schedule_form import ScheduleFormScreen
 
         self.push_screen(ScheduleFormScreen(self.tickr), message.on_saved)
+
+    def on_limits_form_requested(self, message: LimitsFormRequested) -> None:
+        from .screens.limits_form import LimitsFormScreen
+
+        stats = self.queues_pane.stats.get(message.queue)
+        current = stats.limits if stats is not None else None
+        self.push_screen(LimitsFormScreen(self.tickr, message.queue, current), message.on_saved)
 
     def _dead_jobs_of_queue(self) -> tuple[str, str] | None:
         """The selected queue and how to name its dead jobs in a question; None (and a word to

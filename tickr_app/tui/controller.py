@@ -105,6 +105,11 @@ class TuiController:
         info = await self.tickr.cancel_workflow(workflow_id)
         return f"Workflow {short_id(workflow_id)} {info.status}: {info.done} of {info.total} nodes had succeeded."
 
+    async def delete_workflow(self, workflow_id: str) -> str:
+        """Delete an ended workflow and its node jobs' records."""
+        await self.tickr.delete_workflow(workflow_id)
+        return f"Workflow {short_id(workflow_id)} deleted."
+
     async def retry_workflow(self, workflow_id: str) -> str:
         """Run a failed or cancelled workflow's dead and cancelled nodes again; the nodes they
         stopped follow once they succeed."""

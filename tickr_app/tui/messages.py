@@ -51,3 +51,12 @@ class ScheduleFormRequested(Message):
     """Open the add-a-schedule form; ``on_saved`` hears the saved id (None if cancelled)."""
 
     on_saved: Callable[[str | None], None]
+
+
+@dataclass
+class LimitsFormRequested(Message):
+    """Open the form that sets or clears a queue's rate and concurrency limit; ``on_saved``
+    hears a summary of the change (None if cancelled)."""
+
+    queue: str
+    on_saved: Callable[[str | None], None]

@@ -42,14 +42,21 @@ local function wf_start_node(base, wk, wf_id, queue, i, now)
   return spec.id
 end
 
--- Start a node again from scratch (retry): its old job record and index entries go first.
+-- Start a node again from scratch (retry): its old job record and index entries go first. The
+-- fetch count goes on from at least the clock in ms (even if the old record is gone): lease
+-- tokens are <worker>/<fetches>, and a count from 0 would hand the same worker the token of an
+-- attempt it may still be finishing, whose late ack would then pass.
 local function wf_restart_node(base, wk, wf_id, queue, i, now)
   local spec = cjson.decode(redis.call('HGET', wk, 'n:' .. i))
+  local key = base .. ':job:' .. spec.id
+  local fetches = redis.call('HGET', key, 'fetches')
   redis.call('ZREM', base .. ':dead', spec.id)
   redis.call('ZREM', base .. ':cancelled', spec.id)
-  redis.call('DEL', base .. ':job:' .. spec.id)
+  redis.call('DEL', key)
   redis.call('HDEL', wk, 'e:' .. i)
-  return wf_start_node(base, wk, wf_id, queue, i, now)
+  local id = wf_start_node(base, wk, wf_id, queue, i, now)
+  redis.call('HSET', key, 'fetches', math.max(tonumber(fetches) or 0, now))
+  return id
 end
 
 -- End a running workflow when nothing is left to do: succeeded when every node did, failed when
@@ -79,7 +86,9 @@ local function wf_stop(base, wk, status, now, maxlen)
       local key = base .. ':job:' .. spec.id
       local f = redis.call('HMGET', key, 'status', 'worker')
       if f[1] == 'active' then
-        redis.call('HSET', key, 'cancel_requested', 1)
+        -- wf_stop marks the request as the workflow's: if the workflow is resumed before the
+        -- worker stops, the node runs again instead of failing the resumed workflow (wf_on_end).
+        redis.call('HSET', key, 'cancel_requested', 1, 'wf_stop', 1)
         if f[2] then redis.call('PUBLISH', m[3] .. f[2], 'cancel ' .. spec.id) end
       else
         if f[1] == 'waiting' then
@@ -107,10 +116,13 @@ end
 
 -- Ack hook: node `id` succeeded. Its result is kept in the workflow hash; each child whose last
 -- dependency this was becomes ready here, in the ack's own script (held if the workflow stopped).
+-- Its own copy of its parents' results goes: only a run needs it (a 1,000-wide fan-in's would
+-- otherwise be kept twice, here and in the workflow, for the whole retention).
 local function wf_on_success(qkey, key, id, result, now, maxlen)
   if not wf_is_node(id) then return end
   local f = redis.call('HMGET', key, 'wf', 'node')
   if not f[1] then return end
+  redis.call('HDEL', key, 'inputs')
   local base = wf_base_of(qkey)
   local wk = base .. ':wf:' .. f[1]
   local i = f[2]
@@ -138,7 +150,7 @@ end
 -- delete): under fail_fast the workflow fails and stops; under continue the others go on.
 local function wf_on_end(qkey, key, id, status, now, maxlen)
   if not wf_is_node(id) then return end
-  local f = redis.call('HMGET', key, 'wf', 'node', 'error')
+  local f = redis.call('HMGET', key, 'wf', 'node', 'error', 'wf_stop')
   if not f[1] then return end
   local base = wf_base_of(qkey)
   local wk = base .. ':wf:' .. f[1]
@@ -148,8 +160,13 @@ local function wf_on_end(qkey, key, id, status, now, maxlen)
   if status == 'cancelled' then err = 'cancelled' end
   redis.call('HSET', wk, 's:' .. i, status, 'e:' .. i, err)
   redis.call('HINCRBY', wk, 'live', -1)
-  local m = redis.call('HMGET', wk, 'status', 'policy', 'failed_node')
+  local m = redis.call('HMGET', wk, 'status', 'policy', 'failed_node', 'queue')
   if m[1] ~= 'running' then return end
+  if status == 'cancelled' and f[4] == '1' then
+    -- Stopped by its workflow, which was resumed before the worker stopped: run it again.
+    emit_batch(base .. ':events', maxlen, 'ready', {wf_restart_node(base, wk, f[1], m[4], i, now)})
+    return
+  end
   if m[2] == 'fail_fast' then
     redis.call('HSET', wk, 'failed_node', i, 'error', err)
     wf_stop(base, wk, 'failed', now, maxlen)
@@ -198,4 +215,21 @@ local function wf_on_retry(qkey, key, id, now, maxlen)
   elseif redis.call('HGET', wk, 'failed_node') == i then
     redis.call('HDEL', wk, 'failed_node', 'error')
   end
+end
+
+-- Drop index entries whose workflow hash has expired (a finished workflow's hash expires with the
+-- queue's retention; its entry would stay for ever). `sample` > 0 looks at that many random
+-- entries (each submit does: the index then holds at most a few times the live workflows);
+-- 0 looks at all. Returns the entries left.
+local function wf_prune_index(index, base, sample)
+  local ids
+  if sample > 0 then
+    ids = redis.call('ZRANDMEMBER', index, sample)
+  else
+    ids = redis.call('ZRANGE', index, 0, -1)
+  end
+  for _, id in ipairs(ids) do
+    if redis.call('EXISTS', base .. ':wf:' .. id) == 0 then redis.call('ZREM', index, id) end
+  end
+  return redis.call('ZCARD', index)
 end

@@ -8,6 +8,7 @@ local retention, maxlen, n = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
 local now = now_ms()
 local out = {}
 local done = {}
+local done_types = {}
 local zargs = {}
 local by_type = {}
 for i = 0, n - 1 do
@@ -20,6 +21,7 @@ for i = 0, n - 1 do
     redis.call('PEXPIRE', key, retention)
     wf_on_success(active, key, id, ARGV[a + 2], now, maxlen)
     done[#done + 1] = id
+    done_types[#done_types + 1] = jtype
     zargs[#zargs + 1] = now
     zargs[#zargs + 1] = id
     by_type[jtype] = (by_type[jtype] or 0) + 1
@@ -30,6 +32,7 @@ for i = 0, n - 1 do
 end
 if #done > 0 then
   redis.call('ZREM', active, unpack(done))
+  limits_release(active, done, done_types)
   redis.call('ZADD', succeeded, unpack(zargs))
   redis.call('HINCRBY', stats, 'succeeded', #done)
   redis.call('HINCRBY', stats, 'processed', #done)

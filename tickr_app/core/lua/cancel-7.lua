@@ -9,6 +9,7 @@ local status = redis.call('HGET', key, 'status')
 if not status then return 'missing' end
 if status == 'active' then
   redis.call('HSET', key, 'cancel_requested', 1)
+  redis.call('HDEL', key, 'wf_stop')  -- asked of this job, not of its workflow (_workflow.lua)
   local worker = redis.call('HGET', key, 'worker')
   if worker then
     redis.call('PUBLISH', ARGV[4] .. worker, 'cancel ' .. id)

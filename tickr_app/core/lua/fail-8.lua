@@ -16,6 +16,7 @@ local attempts = tonumber(redis.call('HGET', key, 'attempts'))
 local max_attempts = tonumber(redis.call('HGET', key, 'max_attempts'))
 local jtype = redis.call('HGET', key, 'type')
 redis.call('ZREM', active, id)
+limits_release(active, {id}, {jtype})
 redis.call('HDEL', key, 'lease')
 redis.call('HSET', key, 'error', ARGV[3], 'traceback', ARGV[4], 'failed_at', now)
 redis.call('HINCRBY', stats, 'failed', 1)
@@ -33,11 +34,13 @@ end
 if attempts >= max_attempts or ARGV[9] == '1' then
   redis.call('HSET', key, 'status', 'dead', 'finished_at', now)
   redis.call('ZADD', dead, now, id)
-  trim_dead(dead, KEYS[7], tonumber(ARGV[6]))
   redis.call('HINCRBY', stats, 'dead', 1)
   redis.call('HINCRBY', stats, 'dead|' .. jtype, 1)
   emit(events, ARGV[7], 'dead', id)
+  -- The hook first: trimming may drop this very record (a small cap, or ties in the same ms),
+  -- and the hook reads its workflow from it.
   wf_on_end(active, key, id, 'dead', now, ARGV[7])
+  trim_dead(dead, KEYS[7], tonumber(ARGV[6]))
   return 'dead'
 end
 local due = now + tonumber(ARGV[5])

@@ -7,6 +7,7 @@ local id, token = ARGV[1], ARGV[2]
 if redis.call('HGET', key, 'lease') ~= token then return 'rejected' end
 local now = now_ms()
 redis.call('ZREM', active, id)
+limits_release(active, {id}, {redis.call('HGET', key, 'type')})
 redis.call('HDEL', key, 'lease')
 redis.call('HSET', key, 'status', 'cancelled', 'finished_at', now)
 redis.call('PEXPIRE', key, tonumber(ARGV[3]))

@@ -7,6 +7,7 @@ local active, ready, events, key = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
 local id, token = ARGV[1], ARGV[2]
 if redis.call('HGET', key, 'lease') ~= token then return 'rejected' end
 redis.call('ZREM', active, id)
+limits_release(active, {id}, {redis.call('HGET', key, 'type')})
 redis.call('HINCRBY', key, 'attempts', -1)
 redis.call('HDEL', key, 'lease', 'worker', 'started_at')
 redis.call('HSET', key, 'status', 'ready')

@@ -104,6 +104,8 @@ class JobDetailScreen(ModalScreen[None]):
         meta.add_column(style="bold", no_wrap=True)
         meta.add_column()
         meta.add_row("Queue", Text(job.queue))
+        if job.workflow_id:
+            meta.add_row("Workflow", Text(f"{job.workflow_id}  node {job.node}"))
         meta.add_row("Attempts", Text(f"{job.attempts} of {job.max_attempts}"))
         if job.worker:
             meta.add_row("Worker", Text(job.worker))

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 
 from rich.text import Text
 
+from ...core.limits import QueueLimits
 from ...core.records import QueueStats
 from ..messages import QueueSelected
 from .job_table import theme_colors
@@ -22,6 +23,24 @@ COLUMNS = (
     Column("failed", "Failed", "right"),
     Column("state", "State"),
 )
+
+
+def limits_line(limits: QueueLimits) -> str:
+    """The limits of the selected queue in words, with the current rate, for the status line
+    under the tables (the table's State column says "limited" or "throttled")."""
+    s = limits.limits
+    parts = []
+    if s.rate:
+        parts.append(f"rate {s.rate} (now {s.current_rate:g}/s)" if s.current_rate is not None else f"rate {s.rate}")
+    if s.concurrency:
+        parts.append(f"concurrency {s.running}/{s.concurrency}")
+    for name, t in limits.types.items():
+        bits = [b for b in (t.rate, f"≤{t.concurrency}" if t.concurrency else None) if b]
+        extra = f", {t.held} held" if t.held else ""
+        extra += f", paused {t.paused_ms / 1000:.0f}s" if t.paused_ms else ""
+        parts.append(f"{name} {' '.join(bits) or 'paused'}{extra}")
+    text = "limits: " + "; ".join(parts)
+    return text + ("  THROTTLED" if limits.throttled else "")
 
 
 def _count(n: int, style: str = "") -> Text:
@@ -54,6 +73,10 @@ class QueueTable(LiveTable):
             state = Text("paused", style=f"bold {c.get('warning', '')}")
         elif unserved:  # its jobs would wait forever: say so where the user looks
             state = Text("no worker", style=f"bold {c.get('error', '')}")
+        elif s.limits is not None and s.limits.throttled:  # a limit holds work back (l shows it)
+            state = Text("throttled", style=f"bold {c.get('warning', '')}")
+        elif s.limits is not None and s.limits.any:  # limits set, nothing held back now
+            state = Text("limited", style=c.get("accent", ""))
         else:
             state = Text("running", style="dim")
         return (

@@ -28,9 +28,9 @@ from ...core.job import Job
 from ...core.keys import DEFAULT_QUEUE
 from ...core.records import QueueStats, event_count
 from ..format import now_ms
-from ..messages import QueueSelected
+from ..messages import LimitsFormRequested, QueueSelected
 from .job_table import LIMIT, JobTable, TableStatus, theme_colors
-from .queue_table import QueueTable
+from .queue_table import QueueTable, limits_line
 from .tab_strip import TabStrip
 from .throughput import BUCKET_S, BUCKETS, Throughput
 
@@ -65,6 +65,9 @@ class QueuesPane(Vertical):
     BINDINGS = [
         Binding("left_square_bracket", "cycle_table(-1)", "Prev table", key_display="[", show=False),
         Binding("right_square_bracket", "cycle_table(1)", "Next table", key_display="]", show=False),
+        Binding(
+            "l", "edit_limits", "Limits", show=False, tooltip="Set or clear the selected queue's rate and concurrency limit"
+        ),
     ]
 
     def __init__(self, tickr: Tickr, *, id: str | None = None) -> None:
@@ -136,6 +139,16 @@ class QueuesPane(Vertical):
             for table in self.query(JobTable):
                 table.set_jobs([])
             self.refresh_now()
+
+    def action_edit_limits(self) -> None:
+        queue = self.queue
+
+        def saved(summary: str | None) -> None:
+            if summary is not None:
+                self.notify(f"Queue {queue}: {summary}.", title="Limits")
+                self.refresh_now()
+
+        self.post_message(LimitsFormRequested(queue, saved))
 
     # -- refreshing ------------------------------------------------------------------------
 
@@ -278,6 +291,9 @@ class QueuesPane(Vertical):
             line.append(f" · queue {self.queue}")
             if current is not None and current.paused:
                 line.append("  PAUSED for every process (P resumes)", style=f"bold {c.get('warning', '')}")
+            if current is not None and current.limits is not None:
+                style = f"bold {c.get('warning', '')}" if current.limits.throttled else "dim"
+                line.append(f"  {limits_line(current.limits)} (l changes)", style=style)
             if self.served is not None and self.queue not in self.served:
                 line.append("  no live worker serves it: its jobs wait", style=f"bold {c.get('error', '')}")
             if self.type_filter is not None:

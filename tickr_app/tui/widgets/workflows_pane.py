@@ -90,6 +90,7 @@ class WorkflowsPane(Vertical):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("c", "cancel_workflow", "Cancel workflow"),
         Binding("r", "retry_workflow", "Retry dead nodes"),
+        Binding("D,shift+d", "delete_workflow", "Delete workflow", key_display="D"),
     ]
 
     def __init__(self, tickr: Tickr, *, id: str | None = None) -> None:
@@ -228,7 +229,8 @@ class WorkflowsPane(Vertical):
         title = Text.assemble(
             ("Workflows", "bold"),
             f"  {n} listed, {running} running   ",
-            ("c", "bold"), " cancel  ", ("r", "bold"), " retry dead nodes  ", ("enter", "bold"), " node's job",
+            ("c", "bold"), " cancel  ", ("r", "bold"), " retry dead nodes  ", ("D", "bold"), " delete  ",
+            ("enter", "bold"), " node's job",
         )  # fmt: skip
         if self.error:
             title.append(f"   {self.error}", style=theme_colors(self.app).get("error", ""))
@@ -454,6 +456,23 @@ class WorkflowsPane(Vertical):
         if w is not None:
             self._command("Retry workflow", lambda: self.controller.retry_workflow(w.id))
 
+    def action_delete_workflow(self) -> None:
+        w = self._selected_or_warn()
+        if w is None:
+            return
+        if not w.is_final:
+            self.notify(f"Workflow {short_id(w.id)} is running: cancel it first (c).", severity="warning")
+            return
+        self.post_message(
+            ConfirmRequested(
+                "Delete workflow?",
+                f"Delete workflow {short_id(w.id)} ({w.status}, {w.done:,} of {w.total:,} done) and its "
+                "node jobs' records? It cannot be retried afterwards.",
+                "Delete workflow",
+                lambda: self._command("Delete workflow", lambda: self.controller.delete_workflow(w.id)),
+            )
+        )
+
 
 class WorkflowCommands(Provider):
     """The Workflows pane's keys in the command palette, offered while that pane is shown."""
@@ -465,6 +484,7 @@ class WorkflowCommands(Provider):
             "action_retry_workflow",
             "Run the selected workflow's dead and cancelled nodes again (r)",
         ),
+        ("Delete workflow", "action_delete_workflow", "Delete the selected ended workflow, asking first (D)"),
     )
 
     def _pane(self) -> WorkflowsPane | None:
