@@ -2,9 +2,11 @@
 # Slow mode: run the README's test command with the CPU throttled so that everything runs about
 # SLOW_FACTOR (default 5) times slower, as on a heavily shared CI host.
 #
-#   scripts/slow_suite.sh                      # the whole suite, ~5x slower, under xdist like CI
+#   scripts/slow_suite.sh                      # the whole suite, ~5x slower, serially
 #   SLOW_FACTOR=10 scripts/slow_suite.sh -x tests/test_engine_delays.py
-#   scripts/slow_suite.sh -n 0 ...             # serially (a later -n wins)
+#
+# Serially on purpose: the quota below is for everything at once, so 3 xdist workers inside it
+# would each run ~15x slower, not 5x (-n 3 --dist loadgroup can still be passed for that).
 #   SLOW_HOW=hogs scripts/slow_suite.sh ...    # force the fallback (no cgroup)
 #
 # How: the suite (pytest and every process it starts) runs in a cgroup whose CPU quota is
@@ -85,7 +87,7 @@ echo "slow mode: $HOW; CPU loop ${REFERENCE}s quiet reference, ${OUTSIDE}s outsi
 
 START=$(date +%s)
 set +e
-python -m pytest -q -n 3 --dist loadgroup "$@"
+python -m pytest -q "$@"
 CODE=$?
 set -e
 echo "slow mode: pytest exit $CODE after $(( $(date +%s) - START )) s wall (x$MEASURED measured)"
