@@ -3,7 +3,7 @@ every few seconds and starts a replacement. At the end every job must have succe
 be lost, and every extra execution must come from a killed process (at-least-once).
 
     python bench/chaos.py --redis redis://127.0.0.1:6379/0                 # 10,000 jobs
-    python bench/chaos.py --jobs 1500 --kill-every 1.5 --lease 1 --rate 100  # the CI variant
+    python bench/chaos.py --jobs 1000 --kill-every 1.5 --lease 1 --rate 80   # the CI variant
 
 Jobs are `chaos_record` (bench/chaosjobs.py: each execution appends "<job id> <pid>" to a log
 file, then works --job-ms milliseconds) or, with --job record, the instant `record` type of

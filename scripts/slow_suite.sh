@@ -2,8 +2,11 @@
 # Slow mode: run the README's test command with the CPU throttled so that everything runs about
 # SLOW_FACTOR (default 5) times slower, as on a heavily shared CI host.
 #
-#   scripts/slow_suite.sh                      # the whole suite, ~5x slower
+#   scripts/slow_suite.sh                      # the whole suite, ~5x slower, serially
 #   SLOW_FACTOR=10 scripts/slow_suite.sh -x tests/test_engine_delays.py
+#
+# Serially on purpose: the quota below is for everything at once, so 3 xdist workers inside it
+# would each run ~15x slower, not 5x (-n 3 --dist loadgroup can still be passed for that).
 #   SLOW_HOW=hogs scripts/slow_suite.sh ...    # force the fallback (no cgroup)
 #
 # How: the suite (pytest and every process it starts) runs in a cgroup whose CPU quota is

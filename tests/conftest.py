@@ -26,9 +26,29 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     terminalreporter.write_line(timing.describe())
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    """Under pytest-xdist, in the session that starts the workers: measure the slowdown once,
+    with one CPU loop per worker running at the same time, and hand it to the workers."""
+    distributed = getattr(config.option, "dist", "no") != "no" and not config.option.collectonly
+    if distributed and not hasattr(config, "workerinput"):
+        timing.measure_for_workers(len(getattr(config.option, "tx", None) or []))  # one "popen" per worker
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the xdist_group markers
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Scale each test's pytest-timeout (its own ``@pytest.mark.timeout`` or the ini default)
-    by the slowdown factor: the timeout guards against hangs, not against a slow host."""
+    by the slowdown factor: the timeout guards against hangs, not against a slow host.
+
+    For ``--dist loadgroup``: tests that share a module- or class-scoped fixture (a Redis
+    cluster, a TLS server) run on one worker, so that fixture is made once, not per worker; and
+    in a worker the ``slow`` (process-level, longest) tests come first, so that xdist hands them
+    out early and the run does not end waiting for one long test (the sort is stable: every
+    worker collects the same order)."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None and _uses_shared_fixture(item):
+            item.add_marker(pytest.mark.xdist_group(f"module:{item.module.__name__}"))  # type: ignore[attr-defined]
+    if hasattr(config, "workerinput"):
+        items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     default = getattr(config, "_env_timeout", None)
     if timing.SLOWDOWN == 1.0:
         return
@@ -37,6 +57,13 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         base = (marker.kwargs.get("timeout") or (marker.args[0] if marker.args else None)) if marker else default
         if base:
             item.add_marker(pytest.mark.timeout(float(base) * timing.SLOWDOWN), append=False)
+
+
+def _uses_shared_fixture(item: pytest.Item) -> bool:
+    info = getattr(item, "_fixtureinfo", None)
+    if info is None or getattr(item, "module", None) is None:
+        return False
+    return any(d.scope in ("module", "class", "package") for defs in info.name2fixturedefs.values() for d in defs)
 
 
 @pytest.fixture(scope="session")

@@ -264,6 +264,7 @@ async def test_get_job(api: Api) -> None:
 @pytest.mark.parametrize(
     "path",
     [f"/jobs/{uuid.uuid4()}", "/jobs/not-a-uuid", "/jobs/123", f"/jobs/{uuid.uuid4().hex}", "/jobs/%7B%7D", "/jobs/..%2F..%2Fetc"],
+    ids=["unknown-uuid", "not-a-uuid", "123", "unknown-uuid-hex", "braces", "dot-dot"],  # alike in each xdist worker
 )
 async def test_unknown_or_malformed_job_id_is_json_404(api: Api, path: str) -> None:
     for method in ("GET", "DELETE"):

@@ -93,9 +93,11 @@ async def test_rate_limited_pauses_the_type_in_every_process(producer: Tickr, wo
     redis = producer._broker.redis
 
     async def first_ran() -> bool:
-        return await redis.llen(log) >= 1
+        # Its call is logged, and its RateLimited recorded (the pause is in Redis): jobs
+        # submitted between the two could start anywhere, rightly.
+        return await redis.llen(log) >= 1 and (await producer.queue_stats(Q)).rate_limited >= 1
 
-    await wait_until_async(first_ran, 20, "the first call")
+    await wait_until_async(first_ran, 20, "the first call and its RateLimited")
     others = await producer.submit_many([JobRequest("api", payload) for _ in range(6)])
     done = [await producer.wait(j.id, deadline(20)) for j in [first, *others]]
     assert all(d.status == "succeeded" for d in done)

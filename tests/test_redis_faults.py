@@ -117,6 +117,7 @@ async def _health(http: httpx.AsyncClient) -> int:
 
 
 @pytest.mark.slow
+@pytest.mark.xdist_group("heavy")  # one machine-loading test at a time under xdist
 async def test_redis_restarts_under_http_load_lose_no_acknowledged_job(
     aof_redis: RedisServer, prefix: str, tmp_path: Path
 ) -> None:

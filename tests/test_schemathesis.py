@@ -1,8 +1,9 @@
 """Schemathesis against a real `tickr serve`: every documented operation, every check
 (schemathesis 4 runs all by default), all four phases including the stateful one (it follows the
 document's links: submit, then get, cancel, retry the job it made). The document and the server must agree:
-zero failures. Bounded: a fixed number of examples per operation (about a minute), and a
-fixed seed so CI is reproducible (TICKR_ST_SEED picks another; TICKR_ST_EXAMPLES more cases).
+zero failures. Bounded: a fixed number of examples per operation (about a minute in all, in two
+runs that xdist can run side by side), and a fixed seed so CI is reproducible (TICKR_ST_SEED
+picks another; TICKR_ST_EXAMPLES more cases).
 
 The server's log must stay free of tracebacks and aiohttp ERROR lines while it is fuzzed."""
 
@@ -41,9 +42,16 @@ def _free_port() -> int:
         return int(s.getsockname()[1])
 
 
+# The four phases in two runs, each against a server of its own: under pytest-xdist they run at
+# the same time (each is a long chain of requests, waiting more than computing). Every phase and
+# every check still runs on every operation, with the same seed and examples.
+PHASE_RUNS = ["examples,coverage", "fuzzing,stateful"]
+
+
 @pytest.mark.skipif(ST is None, reason="schemathesis is not installed (pip install -e '.[test]')")
 @pytest.mark.timeout(300)
-async def test_schemathesis_finds_nothing(redis_url: str, prefix: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("phases", PHASE_RUNS)
+async def test_schemathesis_finds_nothing(redis_url: str, prefix: str, tmp_path: Path, phases: str) -> None:
     port = _free_port()
     server = spawn_tickr(
         ["serve", "--redis", redis_url, "--prefix", prefix, "--port", str(port), "--workers", "2",
@@ -67,7 +75,7 @@ async def test_schemathesis_finds_nothing(redis_url: str, prefix: str, tmp_path:
             # Every check runs (schemathesis 4's default); naming them with `--checks all` would
             # also override the per-operation setting in CONFIG, as the command line wins.
             "--exclude-checks", EXCLUDED_CHECKS,
-            "--phases", "examples,coverage,fuzzing,stateful",
+            "--phases", phases,
             "--max-examples", os.environ.get("TICKR_ST_EXAMPLES", "25"),
             "--seed", os.environ.get("TICKR_ST_SEED", "17"),
             "--request-timeout", f"{deadline(15):g}",
@@ -78,7 +86,10 @@ async def test_schemathesis_finds_nothing(redis_url: str, prefix: str, tmp_path:
         out, _ = await asyncio.wait_for(proc.communicate(), deadline(280))
         report = out.decode(errors="replace")
         assert proc.returncode == 0, report[-6000:]
-        assert "Stateful" in report and "Scenarios:" in report, report[-3000:]  # the stateful phase ran
+        for phase in phases.split(","):  # each phase of this run ran (the stateful one has scenarios)
+            assert f"{phase.capitalize()} (in " in report, report[-3000:]
+        if "stateful" in phases:
+            assert "Scenarios:" in report, report[-3000:]
     finally:
         _, log = stop(server)
     assert "Traceback" not in log and "ERROR" not in log, log[-3000:]

@@ -5,6 +5,7 @@ Every wait is a condition polled with a deadline (``wait_for``), never a fixed s
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -161,7 +162,8 @@ async def test_the_last_submitted_box_follows_the_job_until_it_ran(make_tickr, j
     async with app.run_test(size=SIZE) as pilot:
         form = await choose_type(pilot, app, "greet")
         form.query_one("#input-0", Input).value = "Ada"
-        app.query_one("#delay", Input).value = "1"
+        # Long enough that it is still waiting when the box is first read, on a busy host too.
+        app.query_one("#delay", Input).value = str(math.ceil(deadline(2)))
         await pilot.press("ctrl+s")
         pane = app.query_one(SubmitPane)
         await wait_for(pilot, lambda: pane.last_job is not None, "the submit")

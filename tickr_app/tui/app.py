@@ -134,7 +134,7 @@ class TickrApp(App[None]):
 
     def _follow_labels(self) -> None:
         state = self._label_state()
-        if state != self._labels:
+        if state != self._labels and self.screen_stack:  # not once the app has closed its screens
             self._labels = state
             self.refresh_bindings()
 
