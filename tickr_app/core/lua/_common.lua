@@ -140,11 +140,27 @@ local function pop_ready(ready, n)
   return ids
 end
 
--- Take one job off the ready structures (cancel, delete, a priority change).
-local function remove_ready(ready, id)
-  if redis.call('ZREM', prio_key(ready), id) == 0 then
-    redis.call('LREM', ready, 0, id)
+-- Take one job off the ready structures (cancel, delete). A job of type `jtype` held back by a
+-- limit (lease_limited) is on its type's held list instead: it leaves that too, so a job that
+-- is retried later is never in a held list and on the ready structures at once. Returns true
+-- when the job was found on the ready list or set, false when held (or nowhere).
+local function remove_ready(ready, id, jtype)
+  if redis.call('ZREM', prio_key(ready), id) == 1 or redis.call('LREM', ready, 0, id) > 0 then
+    return true
   end
+  if jtype then
+    local base = string.sub(ready, 1, -6)
+    local list = base .. 'held:' .. jtype
+    if redis.call('LREM', list, 0, id) > 0 and redis.call('LLEN', list) == 0 then
+      redis.call('ZREM', base .. 'held', jtype)
+      local since = redis.call('HGET', base .. 'limits', 'since|' .. jtype)
+      if since then
+        redis.call('HINCRBY', base .. 'stats', 'throttled_ms|' .. jtype, now_ms() - tonumber(since))
+        redis.call('HDEL', base .. 'limits', 'since|' .. jtype)
+      end
+    end
+  end
+  return false
 end
 
 -- Lease the given ready jobs to one worker: mark them active and put them on the lease set.
