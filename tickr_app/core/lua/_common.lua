@@ -348,7 +348,8 @@ end
 -- lease_ready when the queue has limits: the queue-wide room caps how many start; then held
 -- types whose time came go first (oldest first), then the ready list, where a job whose type has
 -- no room (or has older held jobs) moves to its type's held list instead of blocking the rest.
--- Leaves {throttled 0|1, wait ms or -1} in limits_reply_state for the fetch reply.
+-- Leaves {throttled 0|1, wait ms or -1} in limits_reply_state for the fetch reply (throttled
+-- also when this fetch took the queue's last room: the queue is not empty, it is full).
 local function lease_limited(ready, active, events, job_prefix, n, worker, lease_ms, maxlen)
   local base = limit_base(active)
   local cfg = limits_config(base)
@@ -360,7 +361,8 @@ local function lease_limited(ready, active, events, job_prefix, n, worker, lease
     return {}
   end
   if cfg['since'] then limits_clock(base, 'since', 'throttled_ms', now, false) end
-  if room < n then n = room end
+  local capped = room < n
+  if capped then n = room end
   local chosen, chosen_types, rooms, held_types = {}, {}, {}, {}
   local function room_of(jtype)
     local r = rooms[jtype]
@@ -429,12 +431,19 @@ local function lease_limited(ready, active, events, job_prefix, n, worker, lease
       limits_started(base, cfg, id, chosen_types[i], now, now + lease_ms)
     end
   end
+  if capped and #chosen >= n then
+    -- The queue's room ran out in this very fetch: say so (and when it frees), or the caller
+    -- takes "fewer than asked" for an empty queue and waits for a push that may never come.
+    local _, w = queue_room(base, active, cfg, now)
+    limits_reply_state = {1, w}
+  end
   local total = 0
   for jtype, c in pairs(limited) do
     redis.call('HINCRBY', base .. 'stats', 'limited|' .. jtype, c)
     total = total + c
   end
   if total > 0 then redis.call('HINCRBY', base .. 'stats', 'limited', total) end
+  if limits_reply_state then return out end
   local head = redis.call('ZRANGE', held, 0, 0, 'WITHSCORES')
   local hint = -1
   if head[2] then hint = math.max(0, tonumber(head[2]) - now) end

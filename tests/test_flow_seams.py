@@ -1,0 +1,133 @@
+"""Seams between priorities, weighted queues and limits (review of the #14 merge): the fetch
+loop never parks a queue that still has work behind a watcher that wakes too late or a wake
+that came during a fetch, and a held job is never in two ready structures at once.
+
+The engines here block for an hour when a queue looks empty (``_block_s``), so only a correct
+wake or the reply's own due time can bring a queue back: a stall fails the test instead of
+costing a second."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from helpers import Gate, eventually, never, wait_all
+
+from tickr_app import JobContext, JobRequest, Registry, Tickr
+
+
+async def _idle_for_an_hour(tickr: Tickr, registry: Registry) -> None:
+    """Make the engine's fetcher block for an hour on an empty queue, with that watcher live."""
+    assert tickr._pool is not None
+    fetcher = tickr._pool._fetcher
+    fetcher._block_s = 3600.0
+    job = await tickr.submit("work", {})  # ends the 1 s watcher; the next one is an hour long
+    await tickr.wait(job.id, 5)
+    await eventually(
+        lambda: not fetcher._maybe_ready["default"] and "default" in fetcher._watchers,
+        message="the fetcher watches the empty queue",
+    )
+
+
+async def test_prioritised_jobs_under_a_queue_rate_limit_keep_flowing(make_tickr, registry: Registry) -> None:
+    """A fetch capped by the queue's rate room takes fewer jobs than asked: the reply says the
+    queue is throttled (with the ms until the window frees), not empty, and that reply wins over
+    the hour-long watcher already waiting on the ready list (prioritised jobs never land there)."""
+
+    @registry.job("work")
+    async def work(payload: dict) -> None: ...
+
+    tickr = await make_tickr(workers=4)
+    await _idle_for_an_hour(tickr, registry)
+    await tickr.set_limits("default", rate="2/300ms")
+    jobs = await tickr.submit_many([JobRequest("work", {}, priority=5) for _ in range(6)])
+    done = await wait_all(tickr, [j.id for j in jobs], timeout=10)
+    assert all(d.status == "succeeded" for d in done)
+
+
+async def test_a_wake_during_a_fetch_is_not_lost(make_tickr, registry: Registry) -> None:
+    """A prioritised job pushed while a fetch that found the queue empty is on the wire: its
+    'ready' message arrives before the reply, and the reply must not park the queue over it."""
+
+    @registry.job("work")
+    async def work(payload: dict) -> None: ...
+
+    tickr = await make_tickr(workers=2)
+    await _idle_for_an_hour(tickr, registry)
+    assert tickr._pool is not None
+    fetcher = tickr._pool._fetcher
+    broker = tickr._broker
+    real = broker.fetch_limited
+    late: list[Any] = []
+
+    async def push_during_reply(*args: Any, **kwargs: Any) -> Any:
+        fetched = await real(*args, **kwargs)
+        if not late and not fetched.jobs:
+            late.append(await tickr.submit("work", {}, priority=3))
+            await eventually(lambda: fetcher._maybe_ready["default"], message="the 'ready' message arrives")
+        return fetched
+
+    broker.fetch_limited = push_during_reply  # type: ignore[method-assign]
+    fetcher.on_wake("default", "ready")  # a fetch that finds nothing
+    await eventually(lambda: late, message="a job pushed during the fetch")
+    assert (await tickr.wait(late[0].id, 5)).status == "succeeded"
+
+
+async def test_a_held_job_stays_in_one_place_when_its_priority_changes(make_tickr, registry: Registry) -> None:
+    """set_priority on a job held back by its type's limit records the priority but leaves the
+    job in its held line: pushing it to the ready structures too put one job in two places
+    (counted twice, and popped twice into the held list)."""
+    gate = Gate()
+
+    @registry.job("slow")
+    async def slow(payload: dict, ctx: JobContext) -> None:
+        await gate.hold(ctx.id)
+
+    tickr = await make_tickr(workers=3)
+    await tickr.set_limits("default", "slow", concurrency=1)
+    first, held = await tickr.submit_many([JobRequest("slow", {}), JobRequest("slow", {})])
+    await eventually(lambda: gate.inside == 1)
+    await eventually(lambda: _held(tickr, 1), message="the second job is held")
+    assert await tickr.set_priority(held.id, 7) == "ready"
+    assert (await tickr.get(held.id)).priority == 7
+    stats = await tickr.queue_stats("default")
+    assert stats.ready == 0, "the held job was copied onto the ready structures"
+    await never(lambda: _not_held(tickr, 1), 0.3, message="the held job left (or doubled in) its held line")
+    gate.open.set()
+    done = await wait_all(tickr, [first.id, held.id], timeout=10)
+    assert [d.status for d in done] == ["succeeded", "succeeded"]
+    assert gate.entered.count(held.id) == 1
+
+
+async def test_a_cancelled_held_job_leaves_its_held_line(make_tickr, registry: Registry) -> None:
+    """Cancel and delete take a held job off its type's held list: left there, a cancelled then
+    retried job sat in the held list and on the ready list at once, and the held counts (the
+    Queues pane, forget_queue) kept counting jobs that were gone."""
+    gate = Gate()
+
+    @registry.job("slow")
+    async def slow(payload: dict, ctx: JobContext) -> None:
+        await gate.hold(ctx.id)
+
+    tickr = await make_tickr(workers=3)
+    await tickr.set_limits("default", "slow", concurrency=1)
+    first, a, b = await tickr.submit_many([JobRequest("slow", {}) for _ in range(3)])
+    await eventually(lambda: gate.inside == 1)
+    await eventually(lambda: _held(tickr, 2), message="two jobs held")
+    assert await tickr.cancel(a.id) == "cancelled"
+    await tickr.delete(b.id)
+    assert await _held(tickr, 0), "cancelled/deleted jobs still counted as held"
+    assert await tickr.retry(a.id) == "ready"
+    await eventually(lambda: _held(tickr, 1), message="the retried job is held once")
+    gate.open.set()
+    done = await wait_all(tickr, [first.id, a.id], timeout=10)
+    assert [d.status for d in done] == ["succeeded", "succeeded"]
+    assert gate.entered.count(a.id) == 1
+
+
+async def _held(tickr: Tickr, n: int) -> bool:
+    state = (await tickr.get_limits("default")).types.get("slow")
+    return (state.held if state is not None else 0) == n
+
+
+async def _not_held(tickr: Tickr, n: int) -> bool:
+    return not await _held(tickr, n)
