@@ -131,3 +131,36 @@ async def _held(tickr: Tickr, n: int) -> bool:
 
 async def _not_held(tickr: Tickr, n: int) -> bool:
     return not await _held(tickr, n)
+
+
+async def test_pushes_to_a_throttled_queue_do_not_make_it_fetch(make_tickr, registry: Registry) -> None:
+    """While the queue's own rate limit lets nothing start, each prioritised push ('ready' on the
+    wake channel) used to trigger a fetch that could only reply 'throttled' again: a burst of
+    pushes became a burst of fetch scripts from every process."""
+
+    @registry.job("work")
+    async def work(payload: dict) -> None: ...
+
+    tickr = await make_tickr(workers=2)
+    await tickr.set_limits("default", rate="1/min")
+    first = await tickr.submit("work", {})
+    await tickr.wait(first.id, 5)
+    assert tickr._pool is not None
+    fetcher = tickr._pool._fetcher
+    broker = tickr._broker
+    real = broker.fetch_limited
+    fetches = 0
+
+    async def counting(*args: Any, **kwargs: Any) -> Any:
+        nonlocal fetches
+        fetches += 1
+        return await real(*args, **kwargs)
+
+    broker.fetch_limited = counting  # type: ignore[method-assign]
+    fetcher.on_wake("default", "ready")
+    await eventually(lambda: fetches == 1 and not fetcher._maybe_ready["default"], message="found throttled")
+    for _ in range(20):
+        await tickr.submit("work", {}, priority=5)
+    stats = await tickr.queue_stats("default")
+    assert stats.ready == 20
+    await never(lambda: fetches > 3, 0.3, message="20 pushes to a throttled queue made it fetch")

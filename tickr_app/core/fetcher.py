@@ -261,6 +261,9 @@ class Fetcher:
         self._rechecks: dict[str, asyncio.TimerHandle] = {}
         """A re-fetch timer for a queue whose watcher was already running when a later reply
         asked to look again sooner (held jobs due, a limit's window freeing)."""
+        self._throttled: set[str] = set()
+        """Queues whose last reply said their own limits let nothing start: a pushed job cannot
+        change that, so their 'ready' messages are ignored until the limits free."""
         self._wakes: dict[str, int] = dict.fromkeys(self.queues, 0)
         """Counts each queue's wakes: one that arrives while a fetch is on the wire outvotes a
         reply that found the queue empty."""
@@ -298,8 +301,10 @@ class Fetcher:
         if message == "resume":
             self._queue_resumed[queue].set()
         elif message == "ready":
-            self._mark_ready(queue)
+            if queue not in self._throttled:
+                self._mark_ready(queue)
         elif message == "limits":  # on the limits channel: a limit changed or a limited job ended
+            self._throttled.discard(queue)
             self._limits_freed[queue].set()
             self._mark_ready(queue)
 
@@ -374,13 +379,16 @@ class Fetcher:
                 if isinstance(fetched, RedisError):
                     failed = True
                     log.warning("fetch from queue %s failed (%s); retrying", queue, fetched)
-                elif self._wakes[queue] != wakes[queue]:
+                    continue
+                self._throttled.discard(queue)
+                if self._wakes[queue] != wakes[queue]:
                     continue  # woken while the fetch was on the wire: the reply is already stale
-                elif fetched.jobs is None:  # queue paused for every process
+                if fetched.jobs is None:  # queue paused for every process
                     self._maybe_ready[queue] = False
                     self._watch(queue, self._wait_resumed(queue), 1.0)
                 elif fetched.throttled:  # the queue's own limits let nothing (more) start
                     self._maybe_ready[queue] = False
+                    self._throttled.add(queue)
                     timeout = self._block_s if fetched.wait_ms < 0 else max(fetched.wait_ms, 1) / 1000
                     self._watch(queue, self._wait_for_limits(queue, timeout), timeout)
                 elif len(fetched.jobs) < n:
@@ -463,6 +471,7 @@ class Fetcher:
         except TimeoutError:
             pass
         self.throttled_s[queue] += time.monotonic() - started
+        self._throttled.discard(queue)
         self._mark_ready(queue)
 
     async def _wait_resumed(self, queue: str) -> None:
