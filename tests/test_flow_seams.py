@@ -73,9 +73,9 @@ async def test_a_wake_during_a_fetch_is_not_lost(make_tickr, registry: Registry)
 
 
 async def test_a_held_job_stays_in_one_place_when_its_priority_changes(make_tickr, registry: Registry) -> None:
-    """set_priority on a job held back by its type's limit records the priority but leaves the
-    job in its held line: pushing it to the ready structures too put one job in two places
-    (counted twice, and popped twice into the held list)."""
+    """set_priority on a job held back by its type's limit moves it within its type's held jobs:
+    pushing it to the ready structures too put one job in two places (counted twice, and popped
+    twice into the held list)."""
     gate = Gate()
 
     @registry.job("slow")
@@ -164,3 +164,28 @@ async def test_pushes_to_a_throttled_queue_do_not_make_it_fetch(make_tickr, regi
     stats = await tickr.queue_stats("default")
     assert stats.ready == 20
     await never(lambda: fetches > 3, 0.3, message="20 pushes to a throttled queue made it fetch")
+
+
+async def test_held_jobs_start_by_priority(make_tickr, registry: Registry) -> None:
+    """A type's held jobs start by priority, then in the order held: an urgent job of a type held
+    back by its concurrency limit does not queue behind the type's whole backlog, and a priority
+    changed while held counts too."""
+    gate = Gate()
+
+    @registry.job("slow")
+    async def slow(payload: dict, ctx: JobContext) -> None:
+        await gate.hold(ctx.id)
+
+    tickr = await make_tickr(workers=3)
+    await tickr.set_limits("default", "slow", concurrency=1)
+    first = await tickr.submit("slow", {})
+    await eventually(lambda: gate.inside == 1)
+    backlog = await tickr.submit_many([JobRequest("slow", {}) for _ in range(3)])
+    await eventually(lambda: _held(tickr, 3), message="the backlog is held")
+    urgent = await tickr.submit("slow", {}, priority=10)
+    await eventually(lambda: _held(tickr, 4), message="the urgent job is held too")
+    assert await tickr.set_priority(backlog[2].id, 5) == "ready"
+    gate.open.set()
+    await wait_all(tickr, [first.id, urgent.id, *(j.id for j in backlog)], timeout=10)
+    order = [first.id, urgent.id, backlog[2].id, backlog[0].id, backlog[1].id]
+    assert gate.entered == order

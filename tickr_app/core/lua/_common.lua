@@ -151,7 +151,7 @@ local function remove_ready(ready, id, jtype)
   if jtype then
     local base = string.sub(ready, 1, -6)
     local list = base .. 'held:' .. jtype
-    if redis.call('LREM', list, 0, id) > 0 and redis.call('LLEN', list) == 0 then
+    if redis.call('ZREM', list, id) > 0 and redis.call('ZCARD', list) == 0 then
       redis.call('ZREM', base .. 'held', jtype)
       local since = redis.call('HGET', base .. 'limits', 'since|' .. jtype)
       if since then
@@ -208,7 +208,8 @@ end
 --   rlog, rlog:T  zset: starts in the current window (member id@ms, score ms)
 --   run:T         zset: running jobs of type T by lease deadline (the queue uses `active`)
 --   held          zset: job types with held jobs, by the ms to look at them again
---   held:T        list: jobs of type T held back by a limit, oldest at the right (like ready)
+--   held:T        zset: jobs of type T held back by a limit, scored like the ready set (by
+--                 priority, then in the order held: held_score)
 -- A held job keeps status 'ready': it waits, it neither fails nor spends an attempt.
 local LIMITS_RECHECK_MS = 250
 local LIMITS_SCAN = 1000
@@ -332,10 +333,19 @@ local function limits_started(base, cfg, id, jtype, now, deadline)
   end
 end
 
--- Hold a ready job of a limited type: behind the type's older held jobs, looked at again when
--- its limit frees (wait ms; 0 keeps the type's time, -1 a re-check, or a wake on release).
-local function hold_job(base, held_types, jtype, id, wait, now)
-  redis.call('LPUSH', base .. 'held:' .. jtype, id)
+-- A held job's score in its type's held set: by priority, then in the order held (like the
+-- ready set; at_head: first within its priority, as a job given back by RateLimited).
+local function held_score(base, priority, at_head)
+  local seq = redis.call('INCR', base .. 'ready:seq')
+  if at_head then seq = -seq end
+  return string.format('%.0f', -(tonumber(priority) or 0) * PRIO_STEP + PRIO_MID + seq)
+end
+
+-- Hold a ready job of a limited type: behind the type's older held jobs of its priority, looked
+-- at again when its limit frees (wait ms; 0 keeps the type's time, -1 a re-check, or a wake on
+-- release).
+local function hold_job(base, held_types, jtype, id, priority, wait, now)
+  redis.call('ZADD', base .. 'held:' .. jtype, held_score(base, priority, false), id)
   if not held_types[jtype] then
     local at = now + LIMITS_RECHECK_MS
     if wait > 0 then at = now + wait end
@@ -387,11 +397,12 @@ local function lease_limited(ready, active, events, job_prefix, n, worker, lease
     local list = base .. 'held:' .. jtype
     local r = room_of(jtype)
     while r[1] > 0 and #chosen < n do
-      local id = redis.call('RPOP', list)
-      if not id then break end
+      local top = redis.call('ZPOPMIN', list)
+      if #top == 0 then break end
+      local id = top[1]
       if redis.call('HGET', job_prefix .. id, 'status') == 'ready' then choose(id, jtype, r) end
     end
-    local left = redis.call('LLEN', list)
+    local left = redis.call('ZCARD', list)
     limits_clock(base, 'since|' .. jtype, 'throttled_ms|' .. jtype, now, left > 0)
     if left == 0 then
       redis.call('ZREM', held, jtype)
@@ -410,7 +421,7 @@ local function lease_limited(ready, active, events, job_prefix, n, worker, lease
     if #ids == 0 then break end
     budget = budget - #ids
     for _, id in ipairs(ids) do
-      local f = redis.call('HMGET', job_prefix .. id, 'status', 'type')
+      local f = redis.call('HMGET', job_prefix .. id, 'status', 'type', 'priority')
       if f[1] == 'ready' then
         local jtype = f[2]
         local r = nil
@@ -418,7 +429,7 @@ local function lease_limited(ready, active, events, job_prefix, n, worker, lease
         if r and r[1] > 0 then
           choose(id, jtype, r)
         else
-          hold_job(base, held_types, jtype, id, r and r[2] or 0, now)
+          hold_job(base, held_types, jtype, id, f[3], r and r[2] or 0, now)
           limited[jtype] = (limited[jtype] or 0) + 1
         end
       end
@@ -480,7 +491,7 @@ local function limits_held_jobs(active)
   local base = limit_base(active)
   local n = 0
   for _, jtype in ipairs(redis.call('ZRANGE', base .. 'held', 0, -1)) do
-    n = n + redis.call('LLEN', base .. 'held:' .. jtype)
+    n = n + redis.call('ZCARD', base .. 'held:' .. jtype)
   end
   return n
 end
