@@ -8,11 +8,22 @@ costing a second."""
 
 from __future__ import annotations
 
+import contextlib
+import random
+import uuid
 from typing import Any
 
+import pytest
 from helpers import Gate, eventually, never, wait_all
 
 from tickr_app import JobContext, JobRequest, Registry, Tickr
+from tickr_app.core.broker import Broker, BrokerSettings
+from tickr_app.core.connection import connect
+from tickr_app.core.errors import JobNotFound, WrongState
+from tickr_app.core.records import EnqueueSpec, LeasedJob
+
+Q = "default"
+OPS = ["submit", "submit", "prio", "limits", "cancel", "retry", "delete", "fetch", "fetch", "ack", "release", "backoff"]
 
 
 async def _idle_for_an_hour(tickr: Tickr, registry: Registry) -> None:
@@ -189,3 +200,106 @@ async def test_held_jobs_start_by_priority(make_tickr, registry: Registry) -> No
     await wait_all(tickr, [first.id, urgent.id, *(j.id for j in backlog)], timeout=10)
     order = [first.id, urgent.id, backlog[2].id, backlog[0].id, backlog[1].id]
     assert gate.entered == order
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_random_flow_operations_never_lease_a_job_twice_or_lose_one(
+    redis_url: str, prefix: str, seed: int
+) -> None:
+    """Random submits (two types, mixed priorities), priority changes, limits set and cleared,
+    cancels, retries, deletes, fetches, acks, releases and RateLimited give-backs on a real Redis.
+    After every step each ready job sits in exactly one ready structure (list, priority set or
+    its type's held set) and nothing else does; a fetch never returns a job already leased;
+    at the end, with the limits cleared, every job not cancelled or deleted runs and succeeds."""
+    rnd = random.Random(seed)
+    broker = Broker(connect(redis_url), BrokerSettings(prefix=prefix))
+    k = broker.keys(Q)
+    jobs: list[str] = []
+    active: dict[str, LeasedJob] = {}
+    gone: set[str] = set()
+    try:
+
+        async def fetch(n: int) -> None:
+            fetched = await broker.fetch_limited(Q, n, "w", 30_000)
+            for job in fetched.jobs or []:
+                assert job.id not in active, f"{job.id} leased twice"
+                active[job.id] = job
+
+        for _step in range(120):
+            op = rnd.choice(OPS)
+            job_id = rnd.choice(jobs) if jobs else None
+            if op == "submit":
+                specs = [
+                    EnqueueSpec(
+                        str(uuid.uuid4()), rnd.choice("ab"), "{}", 3, 0, 1, 1, priority=rnd.choice([-3, 0, 0, 5])
+                    )
+                    for _ in range(rnd.randint(1, 3))
+                ]
+                await broker.enqueue(Q, specs)
+                jobs += [s.id for s in specs]
+            elif op == "prio" and job_id:
+                with contextlib.suppress(WrongState, JobNotFound):
+                    await broker.set_priority(job_id, rnd.choice([-5, 0, 2, 9]))
+            elif op == "limits":
+                scope = rnd.choice([None, "a", "b"])
+                if rnd.random() < 0.4:
+                    await broker.set_limits(Q, scope, clear_rate=True, clear_concurrency=True)
+                else:
+                    await broker.set_limits(Q, scope, concurrency=rnd.randint(1, 3))
+            elif op == "cancel" and job_id and job_id not in active:
+                with contextlib.suppress(WrongState, JobNotFound):
+                    await broker.cancel(job_id)
+            elif op == "retry" and job_id:
+                with contextlib.suppress(WrongState, JobNotFound):
+                    await broker.retry(job_id)
+            elif op == "delete" and job_id and job_id not in active:
+                with contextlib.suppress(WrongState, JobNotFound):
+                    await broker.delete(job_id)
+                    gone.add(job_id)
+            elif op == "fetch":
+                await fetch(rnd.randint(1, 4))
+            elif op in ("ack", "release", "backoff") and active:
+                job = active.pop(rnd.choice(sorted(active)))
+                if op == "ack":
+                    assert await broker.ack(Q, [(job, "null")]) == [True]
+                elif op == "release":
+                    assert await broker.release(job)
+                else:
+                    assert await broker.rate_limited(job, 0)
+            await _check_structures(broker, k, set(jobs) - gone)
+
+        for scope in (None, "a", "b"):
+            await broker.set_limits(Q, scope, clear_rate=True, clear_concurrency=True)
+        for job in list(active.values()):
+            assert await broker.ack(Q, [(job, "null")]) == [True]
+        active.clear()
+        while True:
+            await fetch(50)
+            if not active:
+                break
+            assert await broker.ack(Q, [(j, "null") for j in active.values()]) == [True] * len(active)
+            active.clear()
+        await _check_structures(broker, k, set(jobs) - gone)
+        for job_id in set(jobs) - gone:
+            status = await broker.redis.hget(k.job(job_id), "status")
+            assert status in ("succeeded", "cancelled"), f"{job_id} ended {status}: lost"
+    finally:
+        await broker.close()
+
+
+async def _check_structures(broker: Broker, k: Any, known: set[str]) -> None:
+    """Every ready job in exactly one ready structure; no other job in any."""
+    places: list[str] = [*await broker.redis.lrange(k.ready, 0, -1), *await broker.redis.zrange(k.ready_prio, 0, -1)]
+    for jtype in ("a", "b"):
+        key = k.held_jobs(jtype)
+        if await broker.redis.type(key) == "list":  # the layout before held jobs had priorities
+            places += await broker.redis.lrange(key, 0, -1)
+        else:
+            places += await broker.redis.zrange(key, 0, -1)
+    for job_id in known:
+        status = await broker.redis.hget(k.job(job_id), "status")
+        count = places.count(job_id)
+        if status == "ready":
+            assert count == 1, f"ready job {job_id} in {count} ready structures"
+        else:
+            assert count == 0, f"{status} job {job_id} still in a ready structure"
