@@ -303,3 +303,31 @@ async def _check_structures(broker: Broker, k: Any, known: set[str]) -> None:
             assert count == 1, f"ready job {job_id} in {count} ready structures"
         else:
             assert count == 0, f"{status} job {job_id} still in a ready structure"
+
+
+async def test_a_cancelled_workflow_takes_its_held_node_off_the_held_line(make_tickr, registry: Registry) -> None:
+    """Cancelling a workflow cancels its ready nodes wherever they wait: a node held back by its
+    type's limit stayed in the held set, and a retry of the workflow put the same id there twice."""
+    from tickr_app.core.workflows import chain, sig
+
+    gate = Gate()
+
+    @registry.job("slow")
+    async def slow(payload: dict, ctx: JobContext) -> None:
+        await gate.hold(ctx.id)
+
+    tickr = await make_tickr(workers=3)
+    await tickr.set_limits("default", "slow", concurrency=1)
+    first = await tickr.submit("slow", {})
+    await eventually(lambda: gate.inside == 1)
+    wf = await tickr.submit_workflow(chain(sig("slow", {}), sig("slow", {})))
+    await eventually(lambda: _held(tickr, 1), message="the workflow's first node is held")
+    await tickr.cancel_workflow(wf.id)
+    assert await _held(tickr, 0), "the cancelled node is still held"
+    await tickr.retry_workflow(wf.id)
+    await eventually(lambda: _held(tickr, 1), message="the restarted node is held once")
+    gate.open.set()
+    assert (await tickr.wait(first.id, 5)).status == "succeeded"
+    done = await tickr.wait_workflow(wf.id, timeout=10)
+    assert done.status == "succeeded"
+    assert len(gate.entered) == len(set(gate.entered)) == 3

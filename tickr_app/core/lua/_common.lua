@@ -140,27 +140,29 @@ local function pop_ready(ready, n)
   return ids
 end
 
--- Take one job off the ready structures (cancel, delete). A job of type `jtype` held back by a
--- limit (lease_limited) is on its type's held list instead: it leaves that too, so a job that
--- is retried later is never in a held list and on the ready structures at once. Returns true
--- when the job was found on the ready list or set, false when held (or nowhere).
+-- Take one job off the ready structures (cancel, delete, a workflow stopping). A job of type
+-- `jtype` held back by a limit (lease_limited) is in its type's held set instead: it leaves that
+-- too, so a job retried later is never held and on the ready structures at once. The held set
+-- is looked at before the list: LREM scans the list (from the head, where recent pushes are; an
+-- id is on it at most once). Returns true when the job was on the ready list or set.
 local function remove_ready(ready, id, jtype)
-  if redis.call('ZREM', prio_key(ready), id) == 1 or redis.call('LREM', ready, 0, id) > 0 then
-    return true
-  end
+  if redis.call('ZREM', prio_key(ready), id) == 1 then return true end
   if jtype then
     local base = string.sub(ready, 1, -6)
-    local list = base .. 'held:' .. jtype
-    if redis.call('ZREM', list, id) > 0 and redis.call('ZCARD', list) == 0 then
-      redis.call('ZREM', base .. 'held', jtype)
-      local since = redis.call('HGET', base .. 'limits', 'since|' .. jtype)
-      if since then
-        redis.call('HINCRBY', base .. 'stats', 'throttled_ms|' .. jtype, now_ms() - tonumber(since))
-        redis.call('HDEL', base .. 'limits', 'since|' .. jtype)
+    local held = base .. 'held:' .. jtype
+    if redis.call('ZREM', held, id) == 1 then
+      if redis.call('ZCARD', held) == 0 then
+        redis.call('ZREM', base .. 'held', jtype)
+        local since = redis.call('HGET', base .. 'limits', 'since|' .. jtype)
+        if since then
+          redis.call('HINCRBY', base .. 'stats', 'throttled_ms|' .. jtype, now_ms() - tonumber(since))
+          redis.call('HDEL', base .. 'limits', 'since|' .. jtype)
+        end
       end
+      return false
     end
   end
-  return false
+  return redis.call('LREM', ready, 1, id) > 0
 end
 
 -- Lease the given ready jobs to one worker: mark them active and put them on the lease set.
