@@ -195,7 +195,7 @@ class Broker:
             if jtype is None:
                 pipe.zcard(k.held)
             else:
-                pipe.llen(k.held_jobs(jtype))
+                pipe.zcard(k.held_jobs(jtype))
         replies = await pipe.execute()
         for i, (state, jtype) in enumerate(scopes):
             started, running, held_n = replies[i * 3 : i * 3 + 3]

@@ -258,6 +258,15 @@ class Fetcher:
         self._maybe_ready: dict[str, bool] = dict.fromkeys(self.queues, True)
         """False while a queue was found empty (or paused) and its watcher waits."""
         self._watchers: dict[str, asyncio.Task[None]] = {}
+        self._rechecks: dict[str, asyncio.TimerHandle] = {}
+        """A re-fetch timer for a queue whose watcher was already running when a later reply
+        asked to look again sooner (held jobs due, a limit's window freeing)."""
+        self._throttled: set[str] = set()
+        """Queues whose last reply said their own limits let nothing start: a pushed job cannot
+        change that, so their 'ready' messages are ignored until the limits free."""
+        self._wakes: dict[str, int] = dict.fromkeys(self.queues, 0)
+        """Counts each queue's wakes: one that arrives while a fetch is on the wire outvotes a
+        reply that found the queue empty."""
         self._woken = asyncio.Event()
         """Set when a queue may have jobs again."""
         self._backoff = Reconnect()
@@ -279,6 +288,9 @@ class Fetcher:
         self._stopping = True
         tasks = [*self.tasks, *self._watchers.values()]
         self._watchers.clear()
+        for handle in self._rechecks.values():
+            handle.cancel()
+        self._rechecks.clear()
         for task in tasks:
             task.cancel()
         return tasks
@@ -289,8 +301,10 @@ class Fetcher:
         if message == "resume":
             self._queue_resumed[queue].set()
         elif message == "ready":
-            self._mark_ready(queue)
+            if queue not in self._throttled:
+                self._mark_ready(queue)
         elif message == "limits":  # on the limits channel: a limit changed or a limited job ended
+            self._throttled.discard(queue)
             self._limits_freed[queue].set()
             self._mark_ready(queue)
 
@@ -332,6 +346,7 @@ class Fetcher:
 
     def _mark_ready(self, queue: str) -> None:
         self._maybe_ready[queue] = True
+        self._wakes[queue] += 1
         self._woken.set()
 
     async def _fetch_loop(self) -> None:
@@ -349,6 +364,7 @@ class Fetcher:
                 await self._woken.wait()
                 continue
             plan = self.policy.assign(free, candidates)
+            wakes = {q: self._wakes[q] for q in plan}
             self._reserved += free
             try:
                 if len(plan) == 1:
@@ -363,18 +379,24 @@ class Fetcher:
                 if isinstance(fetched, RedisError):
                     failed = True
                     log.warning("fetch from queue %s failed (%s); retrying", queue, fetched)
-                elif fetched.jobs is None:  # queue paused for every process
+                    continue
+                self._throttled.discard(queue)
+                if self._wakes[queue] != wakes[queue]:
+                    continue  # woken while the fetch was on the wire: the reply is already stale
+                if fetched.jobs is None:  # queue paused for every process
                     self._maybe_ready[queue] = False
-                    self._watch(queue, self._wait_resumed(queue))
-                elif fetched.throttled:  # the queue's own limits let nothing start
+                    self._watch(queue, self._wait_resumed(queue), 1.0)
+                elif fetched.throttled:  # the queue's own limits let nothing (more) start
                     self._maybe_ready[queue] = False
-                    self._watch(queue, self._wait_for_limits(queue, fetched.wait_ms))
+                    self._throttled.add(queue)
+                    timeout = self._block_s if fetched.wait_ms < 0 else max(fetched.wait_ms, 1) / 1000
+                    self._watch(queue, self._wait_for_limits(queue, timeout), timeout)
                 elif len(fetched.jobs) < n:
                     self._maybe_ready[queue] = False
                     block_s = self._block_s
                     if fetched.wait_ms >= 0:  # held jobs of a limited type are due then
                         block_s = min(block_s, max(fetched.wait_ms, 5) / 1000)
-                    self._watch(queue, self._wait_ready(queue, block_s))
+                    self._watch(queue, self._wait_ready(queue, block_s), block_s)
             if failed:
                 await asyncio.sleep(self._backoff.next_delay())
             else:
@@ -409,11 +431,23 @@ class Fetcher:
             self._slots.deliver_all(fetched.jobs)
         return fetched
 
-    def _watch(self, queue: str, waiting: Coroutine[Any, Any, None]) -> None:
-        """Run ``waiting`` until the queue may have jobs again (one watcher per queue)."""
+    def _watch(self, queue: str, waiting: Coroutine[Any, Any, None], within_s: float) -> None:
+        """Run ``waiting`` until the queue may have jobs again (one watcher per queue); it ends
+        within ``within_s``. When a watcher already runs (it was started before a wake that
+        led to this reply), it may wake far later than this reply asks (an hour-long block on
+        the ready list while held jobs are due in 20 ms): a timer fetches again in time then,
+        without cutting its blocking call short (that would drop its connection)."""
         running = self._watchers.get(queue)
         if self._stopping or (running is not None and not running.done()):
             waiting.close()
+            if not self._stopping:
+                loop = asyncio.get_running_loop()
+                now = loop.time()
+                old = self._rechecks.get(queue)
+                if old is None or old.cancelled() or not now < old.when() <= now + within_s:
+                    if old is not None:
+                        old.cancel()
+                    self._rechecks[queue] = loop.call_later(within_s, self._mark_ready, queue)
             return
         task = asyncio.create_task(waiting, name=f"tickr-watch-{queue}")
         self._watchers[queue] = task
@@ -428,16 +462,16 @@ class Fetcher:
         # job whose wake message was lost is found this way).
         self._mark_ready(queue)
 
-    async def _wait_for_limits(self, queue: str, wait_ms: int) -> None:
-        """The queue's limits let nothing start: sleep until they free (``wait_ms``; -1: until a
+    async def _wait_for_limits(self, queue: str, timeout: float) -> None:
+        """The queue's limits let nothing start: sleep until they free (``timeout``, or until a
         running job ends somewhere, which publishes "limits"), not spin on the fetch."""
-        timeout = self._block_s if wait_ms < 0 else max(wait_ms, 1) / 1000
         started = time.monotonic()
         try:
             await asyncio.wait_for(self._limits_freed[queue].wait(), timeout)
         except TimeoutError:
             pass
         self.throttled_s[queue] += time.monotonic() - started
+        self._throttled.discard(queue)
         self._mark_ready(queue)
 
     async def _wait_resumed(self, queue: str) -> None:

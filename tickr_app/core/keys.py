@@ -121,6 +121,7 @@ class QueueKeys:
         return f"{self.base}:held"
 
     def held_jobs(self, job_type: str) -> str:
+        """Zset: one job type's held jobs, scored like ``ready_prio`` (priority, then order)."""
         return f"{self.base}:held:{job_type}"
 
     def rate_log(self, job_type: str | None = None) -> str:

@@ -143,7 +143,8 @@ class Fetched(NamedTuple, Generic[LeaseT]):
     jobs: list[LeaseT] | None
     """None when the queue is paused for every process."""
     throttled: bool = False
-    """The queue's own rate or concurrency limit let nothing start."""
+    """The queue's own rate or concurrency limit let nothing (more) start: ``jobs`` may hold
+    those that took its last room."""
     wait_ms: int = -1
     """When limits held work back: ms until the next limit frees (-1: none known; a job that
     ends wakes the fetchers through the queue's wake channel)."""

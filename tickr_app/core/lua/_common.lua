@@ -140,11 +140,29 @@ local function pop_ready(ready, n)
   return ids
 end
 
--- Take one job off the ready structures (cancel, delete, a priority change).
-local function remove_ready(ready, id)
-  if redis.call('ZREM', prio_key(ready), id) == 0 then
-    redis.call('LREM', ready, 0, id)
+-- Take one job off the ready structures (cancel, delete, a workflow stopping). A job of type
+-- `jtype` held back by a limit (lease_limited) is in its type's held set instead: it leaves that
+-- too, so a job retried later is never held and on the ready structures at once. The held set
+-- is looked at before the list: LREM scans the list (from the head, where recent pushes are; an
+-- id is on it at most once). Returns true when the job was on the ready list or set.
+local function remove_ready(ready, id, jtype)
+  if redis.call('ZREM', prio_key(ready), id) == 1 then return true end
+  if jtype then
+    local base = string.sub(ready, 1, -6)
+    local held = base .. 'held:' .. jtype
+    if redis.call('ZREM', held, id) == 1 then
+      if redis.call('ZCARD', held) == 0 then
+        redis.call('ZREM', base .. 'held', jtype)
+        local since = redis.call('HGET', base .. 'limits', 'since|' .. jtype)
+        if since then
+          redis.call('HINCRBY', base .. 'stats', 'throttled_ms|' .. jtype, now_ms() - tonumber(since))
+          redis.call('HDEL', base .. 'limits', 'since|' .. jtype)
+        end
+      end
+      return false
+    end
   end
+  return redis.call('LREM', ready, 1, id) > 0
 end
 
 -- Lease the given ready jobs to one worker: mark them active and put them on the lease set.
@@ -192,7 +210,8 @@ end
 --   rlog, rlog:T  zset: starts in the current window (member id@ms, score ms)
 --   run:T         zset: running jobs of type T by lease deadline (the queue uses `active`)
 --   held          zset: job types with held jobs, by the ms to look at them again
---   held:T        list: jobs of type T held back by a limit, oldest at the right (like ready)
+--   held:T        zset: jobs of type T held back by a limit, scored like the ready set (by
+--                 priority, then in the order held: held_score)
 -- A held job keeps status 'ready': it waits, it neither fails nor spends an attempt.
 local LIMITS_RECHECK_MS = 250
 local LIMITS_SCAN = 1000
@@ -316,10 +335,19 @@ local function limits_started(base, cfg, id, jtype, now, deadline)
   end
 end
 
--- Hold a ready job of a limited type: behind the type's older held jobs, looked at again when
--- its limit frees (wait ms; 0 keeps the type's time, -1 a re-check, or a wake on release).
-local function hold_job(base, held_types, jtype, id, wait, now)
-  redis.call('LPUSH', base .. 'held:' .. jtype, id)
+-- A held job's score in its type's held set: by priority, then in the order held (like the
+-- ready set; at_head: first within its priority, as a job given back by RateLimited).
+local function held_score(base, priority, at_head)
+  local seq = redis.call('INCR', base .. 'ready:seq')
+  if at_head then seq = -seq end
+  return string.format('%.0f', -(tonumber(priority) or 0) * PRIO_STEP + PRIO_MID + seq)
+end
+
+-- Hold a ready job of a limited type: behind the type's older held jobs of its priority, looked
+-- at again when its limit frees (wait ms; 0 keeps the type's time, -1 a re-check, or a wake on
+-- release).
+local function hold_job(base, held_types, jtype, id, priority, wait, now)
+  redis.call('ZADD', base .. 'held:' .. jtype, held_score(base, priority, false), id)
   if not held_types[jtype] then
     local at = now + LIMITS_RECHECK_MS
     if wait > 0 then at = now + wait end
@@ -332,7 +360,8 @@ end
 -- lease_ready when the queue has limits: the queue-wide room caps how many start; then held
 -- types whose time came go first (oldest first), then the ready list, where a job whose type has
 -- no room (or has older held jobs) moves to its type's held list instead of blocking the rest.
--- Leaves {throttled 0|1, wait ms or -1} in limits_reply_state for the fetch reply.
+-- Leaves {throttled 0|1, wait ms or -1} in limits_reply_state for the fetch reply (throttled
+-- also when this fetch took the queue's last room: the queue is not empty, it is full).
 local function lease_limited(ready, active, events, job_prefix, n, worker, lease_ms, maxlen)
   local base = limit_base(active)
   local cfg = limits_config(base)
@@ -344,7 +373,8 @@ local function lease_limited(ready, active, events, job_prefix, n, worker, lease
     return {}
   end
   if cfg['since'] then limits_clock(base, 'since', 'throttled_ms', now, false) end
-  if room < n then n = room end
+  local capped = room < n
+  if capped then n = room end
   local chosen, chosen_types, rooms, held_types = {}, {}, {}, {}
   local function room_of(jtype)
     local r = rooms[jtype]
@@ -369,11 +399,12 @@ local function lease_limited(ready, active, events, job_prefix, n, worker, lease
     local list = base .. 'held:' .. jtype
     local r = room_of(jtype)
     while r[1] > 0 and #chosen < n do
-      local id = redis.call('RPOP', list)
-      if not id then break end
+      local top = redis.call('ZPOPMIN', list)
+      if #top == 0 then break end
+      local id = top[1]
       if redis.call('HGET', job_prefix .. id, 'status') == 'ready' then choose(id, jtype, r) end
     end
-    local left = redis.call('LLEN', list)
+    local left = redis.call('ZCARD', list)
     limits_clock(base, 'since|' .. jtype, 'throttled_ms|' .. jtype, now, left > 0)
     if left == 0 then
       redis.call('ZREM', held, jtype)
@@ -392,7 +423,7 @@ local function lease_limited(ready, active, events, job_prefix, n, worker, lease
     if #ids == 0 then break end
     budget = budget - #ids
     for _, id in ipairs(ids) do
-      local f = redis.call('HMGET', job_prefix .. id, 'status', 'type')
+      local f = redis.call('HMGET', job_prefix .. id, 'status', 'type', 'priority')
       if f[1] == 'ready' then
         local jtype = f[2]
         local r = nil
@@ -400,7 +431,7 @@ local function lease_limited(ready, active, events, job_prefix, n, worker, lease
         if r and r[1] > 0 then
           choose(id, jtype, r)
         else
-          hold_job(base, held_types, jtype, id, r and r[2] or 0, now)
+          hold_job(base, held_types, jtype, id, f[3], r and r[2] or 0, now)
           limited[jtype] = (limited[jtype] or 0) + 1
         end
       end
@@ -413,12 +444,19 @@ local function lease_limited(ready, active, events, job_prefix, n, worker, lease
       limits_started(base, cfg, id, chosen_types[i], now, now + lease_ms)
     end
   end
+  if capped and #chosen >= n then
+    -- The queue's room ran out in this very fetch: say so (and when it frees), or the caller
+    -- takes "fewer than asked" for an empty queue and waits for a push that may never come.
+    local _, w = queue_room(base, active, cfg, now)
+    limits_reply_state = {1, w}
+  end
   local total = 0
   for jtype, c in pairs(limited) do
     redis.call('HINCRBY', base .. 'stats', 'limited|' .. jtype, c)
     total = total + c
   end
   if total > 0 then redis.call('HINCRBY', base .. 'stats', 'limited', total) end
+  if limits_reply_state then return out end
   local head = redis.call('ZRANGE', held, 0, 0, 'WITHSCORES')
   local hint = -1
   if head[2] then hint = math.max(0, tonumber(head[2]) - now) end
@@ -455,7 +493,7 @@ local function limits_held_jobs(active)
   local base = limit_base(active)
   local n = 0
   for _, jtype in ipairs(redis.call('ZRANGE', base .. 'held', 0, -1)) do
-    n = n + redis.call('LLEN', base .. 'held:' .. jtype)
+    n = n + redis.call('ZCARD', base .. 'held:' .. jtype)
   end
   return n
 end

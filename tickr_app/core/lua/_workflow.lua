@@ -94,9 +94,9 @@ local function wf_stop(base, wk, status, now, maxlen)
         if f[1] == 'waiting' then
           redis.call('ZREM', base .. ':waiting', spec.id)
         elseif f[1] == 'ready' then
-          -- Count 1 scans from the head, where recent pushes are; a stale id would be skipped
-          -- by the fetch anyway (it leases only jobs still 'ready').
-          redis.call('LREM', base .. ':ready', 1, spec.id)
+          -- Wherever it waits: the list, the priority set, or its type's held set (a restart
+          -- of the node would otherwise find its id there twice).
+          remove_ready(base .. ':ready', spec.id, redis.call('HGET', key, 'type'))
         end
         if f[1] then
           redis.call('HSET', key, 'status', 'cancelled', 'finished_at', now)

@@ -21,7 +21,7 @@ if status ~= 'waiting' and status ~= 'ready' then return status end
 if status == 'waiting' then
   redis.call('ZREM', waiting, id)
 else
-  remove_ready(ready, id)
+  remove_ready(ready, id, redis.call('HGET', key, 'type'))
 end
 local now = now_ms()
 redis.call('HSET', key, 'status', 'cancelled', 'finished_at', now)

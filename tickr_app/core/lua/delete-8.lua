@@ -10,7 +10,7 @@ if status == 'active' then return 'active' end
 if status == 'ready' or status == 'waiting' then
   wf_on_end(KEYS[3], key, id, 'cancelled', now_ms(), ARGV[2])
 end
-remove_ready(KEYS[1], id)
+remove_ready(KEYS[1], id, redis.call('HGET', key, 'type'))
 redis.call('ZREM', KEYS[2], id)
 redis.call('ZREM', KEYS[4], id)
 redis.call('ZREM', KEYS[5], id)

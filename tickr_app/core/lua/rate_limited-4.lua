@@ -1,5 +1,5 @@
 -- A handler raised RateLimited(retry_after): give the job back without counting the attempt, at
--- the head of its type's held jobs, and pause the type in this queue for every process until
+-- the head of its type's held jobs of its priority, and pause the type in this queue for every process until
 -- the pause ends (a later, longer pause wins; the fetch script checks it).
 -- KEYS: active, events, stats, job hash
 -- ARGV: id, token, retry_after_ms, events_maxlen
@@ -20,7 +20,7 @@ limits_release(active, {id}, {jtype})
 redis.call('HINCRBY', key, 'attempts', -1)
 redis.call('HDEL', key, 'lease', 'worker', 'started_at')
 redis.call('HSET', key, 'status', 'ready')
-redis.call('RPUSH', base .. 'held:' .. jtype, id)
+redis.call('ZADD', base .. 'held:' .. jtype, held_score(base, redis.call('HGET', key, 'priority'), true), id)
 redis.call('ZADD', base .. 'held', ends, jtype)
 redis.call('HSETNX', limits, 'since|' .. jtype, now)
 redis.call('HINCRBY', stats, 'rate_limited', 1)
