@@ -100,6 +100,15 @@ async def test_bad_values_are_json_422(http: tuple[Tickr, httpx.AsyncClient], bo
     assert error_of(r)["code"] == "invalid_request"
 
 
+async def test_bad_rate_names_the_rule(http: tuple[Tickr, httpx.AsyncClient]) -> None:
+    _, api = http
+    r = await api.put("/queues/default/limits", json={"rate": "5/xx"})
+    assert r.status_code == 422, r.text
+    [detail] = error_of(r)["details"]
+    assert detail["field"] == "rate" and "'100/s'" in detail["message"], detail
+    assert "pattern" not in detail["message"], "the rule in words, not the regular expression"
+
+
 async def test_unknown_queue_and_type(http: tuple[Tickr, httpx.AsyncClient]) -> None:
     _, api = http
     r = await api.put("/queues/no-such-queue/limits", json={"rate": "1/s"})
