@@ -38,7 +38,7 @@ def test_policy_shares_follow_the_weights_and_spread_out() -> None:
     with pytest.raises(ValueError, match="weight"):
         policy.set_weights({"high": 0})
     assert parse_queue_args(["high=5", "bulk"]) == {"high": 5, "bulk": 1}
-    for bad in (["high=0"], ["high=x"], ["bad name=1"], ["high=1001"]):
+    for bad in (["high=0"], ["high=x"], ["bad name=1"], ["high=1001"], ["high=3", "high=4"], ["high", "bulk", "high"]):
         with pytest.raises(ValueError):
             parse_queue_args(bad)
 

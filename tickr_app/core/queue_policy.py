@@ -71,6 +71,8 @@ def parse_queue_args(specs: Iterable[str]) -> dict[str, int]:
             weight = 0
         if not is_weight(weight):
             raise ValueError(f"weight of queue {name!r} must be {WEIGHT_RULE}, got {text!r}")
+        if name in out:  # which weight, and which place in --strict order? Say so, do not guess
+            raise ValueError(f"queue {name!r} is given twice")
         out[name] = weight
     return out
 
