@@ -45,6 +45,17 @@ def served(redis_url: str, prefix: str, registry: Registry, home: Path) -> Itera
         yield api
 
 
+def test_package_exports_every_public_name() -> None:
+    """``from tickr_app import X`` for what a user writes or catches: the lazy table and
+    ``__all__`` list the same names, and each resolves."""
+    assert sorted(tickr_app.__all__) == sorted(tickr_app._EXPORTS)
+    for name in tickr_app.__all__:
+        assert getattr(tickr_app, name) is not None, name
+    assert tickr_app.AsyncClient is AsyncClient
+    assert issubclass(tickr_app.WrongState, tickr_app.TickrError)
+    assert {"chain", "group", "sig", "RateLimited", "WorkflowInfo", "InvalidRequest"} <= set(tickr_app.__all__)
+
+
 def test_sync_client_covers_every_endpoint(served: ThreadedApi) -> None:
     assert tickr_app.Client is Client
     with Client(served.url, token=TOKEN, timeout=deadline(5)) as c:
@@ -179,7 +190,7 @@ async def test_async_client_covers_every_endpoint(api_url: tuple[Tickr, str]) ->
 
 
 async def test_async_client_typed_errors(api_url: tuple[Tickr, str]) -> None:
-    tickr, url = api_url
+    _, url = api_url
     async with AsyncClient(url) as c:
         with pytest.raises(NotFound):
             await c.retry(str(uuid.uuid4()))

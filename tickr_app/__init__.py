@@ -15,17 +15,29 @@ from .core.builtin_jobs import add_builtin_jobs
 __version__ = "0.1.0"
 
 __all__ = [
+    "AsyncClient",
     "Client",
+    "InvalidPayload",
+    "InvalidRequest",
     "Job",
     "JobContext",
+    "JobNotFound",
     "JobRequest",
     "PermanentError",
+    "QueueNotEmpty",
+    "QueueNotFound",
     "RateLimited",
+    "RedisUnavailable",
     "Registry",
+    "ScheduleNotFound",
     "Tickr",
     "TickrError",
+    "UnknownJobType",
+    "WorkerNotFound",
     "WorkflowInfo",
     "WorkflowNode",
+    "WorkflowNotFound",
+    "WrongState",
     "chain",
     "default_registry",
     "group",
@@ -33,8 +45,26 @@ __all__ = [
     "sig",
 ]
 
+# The engine's errors that callers catch. IdempotencyConflict is left out on purpose: the engine's
+# (core.errors) and the HTTP client's (client) are two classes; import the one you need from its module.
+_ENGINE_ERRORS = (
+    "InvalidPayload",
+    "InvalidRequest",
+    "JobNotFound",
+    "QueueNotEmpty",
+    "QueueNotFound",
+    "RedisUnavailable",
+    "ScheduleNotFound",
+    "UnknownJobType",
+    "WorkerNotFound",
+    "WorkflowNotFound",
+    "WrongState",
+)
+
 _EXPORTS = {
-    "Client": ".client",  # pulls in httpx
+    "AsyncClient": ".client",  # pulls in httpx
+    "Client": ".client",
+    **dict.fromkeys(_ENGINE_ERRORS, ".core.errors"),
     "Job": ".core.job",
     "JobContext": ".core.context",
     "JobRequest": ".core.engine",
@@ -53,10 +83,25 @@ _EXPORTS = {
 }
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .client import AsyncClient, Client
     from .core.context import JobContext
     from .core.engine import JobRequest, Tickr
-    from .core.errors import PermanentError, RateLimited, TickrError
+    from .core.errors import (
+        InvalidPayload,
+        InvalidRequest,
+        JobNotFound,
+        PermanentError,
+        QueueNotEmpty,
+        QueueNotFound,
+        RateLimited,
+        RedisUnavailable,
+        ScheduleNotFound,
+        TickrError,
+        UnknownJobType,
+        WorkerNotFound,
+        WorkflowNotFound,
+        WrongState,
+    )
     from .core.job import Job
     from .core.registry import Registry, default_registry, job
     from .core.workflow_records import WorkflowInfo, WorkflowNode
