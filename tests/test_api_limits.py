@@ -107,6 +107,7 @@ async def test_bad_rate_names_the_rule(http: tuple[Tickr, httpx.AsyncClient]) ->
     [detail] = error_of(r)["details"]
     assert detail["field"] == "rate" and "'100/s'" in detail["message"], detail
     assert "pattern" not in detail["message"], "the rule in words, not the regular expression"
+    assert detail["message"].startswith("invalid rate '5/xx'"), "no 'Value error, ' label in front"
 
 
 async def test_unknown_queue_and_type(http: tuple[Tickr, httpx.AsyncClient]) -> None:

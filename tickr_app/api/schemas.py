@@ -462,5 +462,8 @@ def field_errors(exc: ValidationError, *, prefix: str = "") -> list[dict[str, An
     for err in exc.errors(include_url=False, include_input=False, include_context=False)[:100]:
         loc = ".".join(str(p) for p in err["loc"])
         field = (prefix + "." + loc if prefix and loc else prefix or loc) or "(body)"
-        out.append({"field": field[:200], "message": str(err["msg"])[:500], "type": err["type"]})
+        message = str(err["msg"])
+        if err["type"] == "value_error":  # our validators' own sentence, without pydantic's label
+            message = message.removeprefix("Value error, ")
+        out.append({"field": field[:200], "message": message[:500], "type": err["type"]})
     return out
