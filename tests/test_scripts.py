@@ -130,3 +130,18 @@ async def test_each_call_passes_the_declared_number_of_keys(broker: Broker) -> N
     for name, numkeys in declared.items():
         if numkeys != "n":
             assert calls[name] == {int(numkeys)}, name
+
+
+def test_each_script_carries_only_the_helpers_it_reaches() -> None:
+    """Redis runs a script's whole text on every call: a helper prepended but unused still costs
+    a closure per call (all of them cost ~15 us a call once limits and workflows came)."""
+    from tickr_app.core.scripts import lua_sources
+
+    sources = lua_sources()
+    assert "local function lease_limited" not in sources["enqueue"]
+    assert "local function wf_on_success" not in sources["enqueue"]
+    assert "local function wf_on_success" in sources["ack"]
+    # What is reached through another helper comes too, defined before its caller.
+    fetch = sources["fetch"]
+    assert fetch.index("local function pop_ready") < fetch.index("local function lease_ready")
+    assert fetch.index("local function lease_limited") < fetch.index("local function lease_ready")

@@ -1,6 +1,7 @@
 """The Lua scripts, one file per atomic operation, and the one place that calls them.
 
-Each ``<name>-<numkeys>.lua`` gets ``_common.lua`` prepended; redis-py runs it by EVALSHA and
+Each ``<name>-<numkeys>.lua`` gets the shared helpers it uses (from ``_common.lua`` and
+``_workflow.lua``) prepended; redis-py runs it by EVALSHA and
 reloads it transparently after a SCRIPT FLUSH or a failover.
 
 ``Scripts`` has one method per script (as BullMQ's Python client does): it names the script's
@@ -12,6 +13,7 @@ decode with ``zip``/``iter`` instead of slices: they run for thousands of jobs p
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from functools import cache
 from importlib import resources
@@ -85,20 +87,66 @@ LeaseFactory = Callable[[str, str, str, int, str, str, int, int, int, int, int, 
 max_attempts, timeout_ms, backoff_base_ms, backoff_cap_ms, created_at, due_at)."""
 
 
+_DEFINITION = re.compile(r"local (?:function )?([A-Za-z_][A-Za-z0-9_]*)")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class _Helper(NamedTuple):
+    name: str
+    text: str
+    uses: frozenset[str]
+
+
+def _split_helpers(text: str) -> list[_Helper]:
+    """The top-level definitions of a helper file (``local function f`` or ``local X = ...``),
+    each with the comment lines just above it."""
+    lines = text.splitlines(keepends=True)
+    starts: list[int] = []
+    for i, line in enumerate(lines):
+        if _DEFINITION.match(line):
+            j = i
+            while j > 0 and lines[j - 1].startswith("--"):
+                j -= 1
+            starts.append(j)
+    helpers = []
+    for k, start in enumerate(starts):
+        end = starts[k + 1] if k + 1 < len(starts) else len(lines)
+        chunk = "".join(lines[start:end])
+        name = next(m.group(1) for line in lines[start:end] if (m := _DEFINITION.match(line)))
+        helpers.append(_Helper(name, chunk, frozenset(_IDENTIFIER.findall(chunk)) - {name}))
+    return helpers
+
+
+def _with_helpers(body: str, helpers: list[_Helper]) -> str:
+    """``body`` after just the helpers it reaches (transitively), in their files' order.
+    Redis runs a script's whole text on every call, so each helper defined costs every call a
+    closure: prepending all of them made every script pay for every feature's helpers."""
+    by_name = {h.name: h for h in helpers}
+    needed: set[str] = set()
+    todo = [n for n in _IDENTIFIER.findall(body) if n in by_name]
+    while todo:
+        name = todo.pop()
+        if name not in needed:
+            needed.add(name)
+            todo.extend(n for n in by_name[name].uses if n in by_name)
+    return "".join(h.text for h in helpers if h.name in needed) + "\n" + body
+
+
 @cache
 def lua_sources() -> dict[str, str]:
-    """Script name -> full source (common helpers + the operation)."""
+    """Script name -> full source (the shared helpers it uses + the operation)."""
     folder = resources.files(LUA_PACKAGE)
-    # _common.lua first, then the other shared helper files (_workflow.lua) in name order.
-    helpers = sorted((e for e in folder.iterdir() if e.name.startswith("_") and e.name.endswith(".lua")), key=lambda e: e.name)
-    common = "\n".join(e.read_text() for e in helpers)
+    # _common.lua first, then the other shared helper files (_workflow.lua) in name order:
+    # a helper only calls helpers defined above it.
+    files = sorted((e for e in folder.iterdir() if e.name.startswith("_") and e.name.endswith(".lua")), key=lambda e: e.name)
+    helpers = [h for e in files for h in _split_helpers(e.read_text())]
     sources: dict[str, str] = {}
     for entry in folder.iterdir():
         name = entry.name
         if not name.endswith(".lua") or name.startswith("_"):
             continue
         op = name[: -len(".lua")].rsplit("-", 1)[0]
-        sources[op] = common + "\n" + entry.read_text()
+        sources[op] = _with_helpers(entry.read_text(), helpers)
     return sources
 
 
