@@ -126,6 +126,50 @@ async def test_rate_limited_pauses_the_type_and_spends_no_attempt(make_tickr, re
     assert stats.rate_limited == 1 and stats.failed == 0
 
 
+async def test_rate_limited_with_queue_scope_pauses_every_type_in_the_queue(make_tickr, registry: Registry) -> None:
+    """RateLimited(scope="queue"): the remote side throttles the whole queue's client, so no job
+    of any type starts there until the pause ends; clearing the queue's limits lifts it."""
+    starts: list[tuple[str, int]] = []
+
+    @registry.job("api")
+    async def api(payload: dict, ctx: JobContext) -> str:
+        starts.append(("api", ctx.attempt))
+        if len(starts) == 1:
+            raise RateLimited(retry_after=3600, message="429 for the account", scope="queue")
+        return "ok"
+
+    @registry.job("other")
+    async def other(payload: dict) -> str:
+        starts.append(("other", 1))
+        return "ok"
+
+    tickr = await make_tickr(workers=4)
+    first = await tickr.submit("api", {})
+    limits = await eventually(lambda: _queue_paused(tickr), message="the queue is paused after RateLimited")
+    assert limits.limits.paused_ms > 0 and limits.limits.throttled
+    unrelated = await tickr.submit("other", {})
+    await never(lambda: len(starts) > 1, 0.5, message="no job of any type starts during the queue's pause")
+    assert (await tickr.get(unrelated.id)).status == "ready"
+    await tickr.clear_limits("default")  # lifts the pause, as for a type
+    done_first, done_other = await wait_all(tickr, [first.id, unrelated.id], timeout=10)
+    assert done_first.status == done_other.status == "succeeded"
+    assert done_first.attempts == 1, "the rate-limited try was not counted"
+
+
+def test_rate_limited_scope_is_checked_and_survives_pickling() -> None:
+    import pickle
+
+    exc = pickle.loads(pickle.dumps(RateLimited(2, "slow down", scope="queue")))
+    assert (exc.retry_after, exc.message, exc.scope) == (2.0, "slow down", "queue")
+    with pytest.raises(ValueError, match="scope"):
+        RateLimited(1, scope="everything")
+
+
+async def _queue_paused(tickr: Any) -> Any:
+    limits = await tickr.get_limits("default")
+    return limits if limits.limits.paused_ms > 0 else None
+
+
 async def _paused(tickr: Any, job_type: str) -> Any:
     limits = await tickr.get_limits("default")
     state = limits.types.get(job_type)

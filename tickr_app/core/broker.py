@@ -205,8 +205,10 @@ class Broker:
                 state.started = int(started)
                 state.current_rate = round(int(started) * 1000 / rate.per_ms, 3)
             if jtype is None:
+                state.paused_ms = max(0, int(cfg.get("pause", 0)) - now)
                 state.throttled = bool(
-                    (rate and state.started is not None and state.started >= rate.count)
+                    state.paused_ms
+                    or (rate and state.started is not None and state.started >= rate.count)
                     or (state.concurrency and state.running >= state.concurrency)
                 )
                 continue
@@ -270,9 +272,10 @@ class Broker:
     async def release(self, job: LeasedJob) -> bool:
         return await self.scripts.release(self.keys(job.queue), job)
 
-    async def rate_limited(self, job: LeasedJob, retry_after_ms: int) -> bool:
-        """The handler raised RateLimited: give the job back uncounted and pause its type."""
-        return await self.scripts.rate_limited(self.keys(job.queue), job, retry_after_ms)
+    async def rate_limited(self, job: LeasedJob, retry_after_ms: int, *, whole_queue: bool = False) -> bool:
+        """The handler raised RateLimited: give the job back uncounted and pause its type (or
+        its whole queue)."""
+        return await self.scripts.rate_limited(self.keys(job.queue), job, retry_after_ms, whole_queue=whole_queue)
 
     async def finish_cancel(self, job: LeasedJob) -> bool:
         return await self.scripts.finish_cancel(self.keys(job.queue), job)

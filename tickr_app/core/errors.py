@@ -87,17 +87,21 @@ class PermanentError(Exception):
 
 class RateLimited(Exception):
     """Raise from a handler when the remote side said "back off for N seconds": the job goes back
-    to wait without counting the attempt, and its job type pauses in its queue for
-    ``retry_after`` seconds in every process (a later, longer pause wins).
+    to wait without counting the attempt, and its job type (``scope="type"``, the default) or its
+    whole queue (``scope="queue"``: every type in it, for an API the whole queue calls) pauses
+    for ``retry_after`` seconds in every process (a later, longer pause wins).
 
     Not a ``TickrError``: handlers raise it, the engine never does."""
 
-    def __init__(self, retry_after: float = 1.0, message: str = "") -> None:
+    def __init__(self, retry_after: float = 1.0, message: str = "", scope: str = "type") -> None:
         if isinstance(retry_after, bool) or not isinstance(retry_after, (int, float)) or not 0 <= retry_after <= 86_400:
             raise ValueError(f"retry_after must be 0 to 86400 seconds, not {retry_after!r}")
-        super().__init__(retry_after, message)
+        if scope not in ("type", "queue"):
+            raise ValueError(f"scope must be 'type' or 'queue', not {scope!r}")
+        super().__init__(retry_after, message, scope)
         self.retry_after = float(retry_after)
         self.message = message
+        self.scope = scope
 
     def __str__(self) -> str:
         text = f"rate limited: retry after {self.retry_after:g} s"

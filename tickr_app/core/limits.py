@@ -155,7 +155,8 @@ class LimitState:
     held: int = 0
     """Jobs of a type waiting in its held list for the limit to free."""
     paused_ms: int = 0
-    """Time left of a pause a handler asked for with RateLimited (types only)."""
+    """Time left of a pause a handler asked for with RateLimited (of this type, or of the whole
+    queue with ``scope="queue"``)."""
     throttled: bool = False
 
     def to_dict(self) -> dict[str, Any]:

@@ -428,7 +428,7 @@ class WorkerPool:
             await self._record_failure(job, _describe(exc), tb.format_exc(), retryable=False)
             return
         except RateLimited as exc:
-            await self._record_rate_limited(job, exc.retry_after)
+            await self._record_rate_limited(job, exc.retry_after, whole_queue=exc.scope == "queue")
             return
         except Exception as exc:
             await self._record_failure(job, _describe(exc), tb.format_exc(), retryable=True)
@@ -473,12 +473,12 @@ class WorkerPool:
                 await asyncio.sleep(0.1 * (attempt + 1))
         self._held.drop(job.id)
 
-    async def _record_rate_limited(self, job: LeasedJob, retry_after: float) -> None:
-        """Give the job back uncounted and pause its type everywhere (RateLimited)."""
+    async def _record_rate_limited(self, job: LeasedJob, retry_after: float, *, whole_queue: bool) -> None:
+        """Give the job back uncounted and pause its type (or queue) everywhere (RateLimited)."""
         backoff = Reconnect()
         while True:
             try:
-                if await self.broker.rate_limited(job, round(retry_after * 1000)):
+                if await self.broker.rate_limited(job, round(retry_after * 1000), whole_queue=whole_queue):
                     self.counters.rate_limited += 1
                 break
             except RedisError as exc:

@@ -406,12 +406,12 @@ class Scripts(Generic[LeaseT]):
         )
         return r == "cancelled"
 
-    async def rate_limited(self, k: QueueKeys, job: LeaseT, retry_after_ms: int) -> bool:
-        """Give a job back uncounted and pause its type for ``retry_after_ms`` in every process;
-        False if its lease was lost."""
+    async def rate_limited(self, k: QueueKeys, job: LeaseT, retry_after_ms: int, *, whole_queue: bool = False) -> bool:
+        """Give a job back uncounted and pause its type (or its whole queue) for
+        ``retry_after_ms`` in every process; False if its lease was lost."""
         r = await self._rate_limited(
             [k.active, k.events, k.stats, k.job(job.id)],
-            [job.id, job.token, max(0, retry_after_ms), self._events_maxlen],
+            [job.id, job.token, max(0, retry_after_ms), self._events_maxlen, 1 if whole_queue else 0],
         )
         return r == "paused"
 

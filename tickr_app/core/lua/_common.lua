@@ -206,7 +206,7 @@ end
 -- '<prefix>:{queue}:'), so scripts that lease or end jobs reach them without more KEYS:
 --   limits        hash: rate, per (ms), conc for the queue; rate|T, per|T, conc|T for job type T
 --                 (set live); drate|T, dper|T, dconc|T (declared on @job; a live value wins);
---                 pause|T (ms a RateLimited pause ends); since, since|T (throttled-time clocks)
+--                 pause|T, pause (ms a RateLimited pause of T or the queue ends); since, since|T (throttled-time clocks)
 --   rlog, rlog:T  zset: starts in the current window (member id@ms, score ms)
 --   run:T         zset: running jobs of type T by lease deadline (the queue uses `active`)
 --   held          zset: job types with held jobs, by the ms to look at them again
@@ -266,6 +266,11 @@ end
 -- How many more jobs the queue-wide limits let start now, or 0 and the ms to wait (-1: until a
 -- running job ends).
 local function queue_room(base, active, cfg, now)
+  local pause = tonumber(cfg['pause'])
+  if pause then
+    if pause > now then return 0, pause - now end
+    redis.call('HDEL', base .. 'limits', 'pause')
+  end
   local room = 1e9
   local rate, per = limit_rate(cfg, '')
   if rate then

@@ -33,8 +33,9 @@ elseif rate ~= '' then
   put(pre .. 'per' .. scope, per)
 end
 put(pre .. 'conc' .. scope, conc)
-if jtype ~= '' and pre == '' and rate == '-' and conc == '-' then
-  put('pause|' .. jtype, '-')  -- clearing a type's limits also lifts a RateLimited pause
+if pre == '' and rate == '-' and conc == '-' then
+  -- clearing a scope's limits also lifts a RateLimited pause of that type or queue
+  if jtype ~= '' then put('pause|' .. jtype, '-') else put('pause', '-') end
 end
 if not changed then return 0 end
 if jtype ~= '' then
