@@ -18,10 +18,8 @@ from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Vertical
 from textual.css.query import NoMatches
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from ...core.engine import Tickr
@@ -30,6 +28,7 @@ from ...core.records import Schedule
 from ..format import clock, countdown, now_ms
 from ..messages import ConfirmRequested, ScheduleFormRequested
 from .job_table import theme_colors
+from .pane_commands import PaneCommands
 
 log = logging.getLogger("tickr.tui")
 
@@ -293,36 +292,14 @@ class SchedulesPane(Vertical):
         self.post_message(ScheduleFormRequested(saved))
 
 
-class ScheduleCommands(Provider):
+class ScheduleCommands(PaneCommands):
     """The Schedules pane's keys in the command palette, offered while that pane is shown."""
 
+    PANE = "schedules"
+    PANE_TYPE = SchedulesPane
     COMMANDS: ClassVar[tuple[tuple[str, str, str], ...]] = (
         ("Add schedule", "open_form", "Add or update a schedule (a), with a preview of its next runs"),
         ("Pause/resume schedule", "toggle_pause", "Pause or resume the selected schedule for every process (p)"),
         ("Run schedule now", "trigger", "Enqueue the selected schedule's job once now (n)"),
         ("Delete schedule", "delete", "Delete the selected schedule, asking first (D)"),
     )
-
-    def _pane(self) -> SchedulesPane | None:
-        if isinstance(self.screen, ModalScreen) or getattr(self.app, "pane", None) != "schedules":
-            return None
-        for pane in self.app.query(SchedulesPane):
-            return pane
-        return None
-
-    async def discover(self) -> Hits:
-        pane = self._pane()
-        if pane is None:
-            return
-        for title, method, help_text in self.COMMANDS:
-            yield DiscoveryHit(title, getattr(pane, method), text=title, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        pane = self._pane()
-        if pane is None:
-            return
-        matcher = self.matcher(query)
-        for title, method, help_text in self.COMMANDS:
-            score = matcher.match(title)
-            if score > 0:
-                yield Hit(score, matcher.highlight(title), getattr(pane, method), text=title, help=help_text)

@@ -21,10 +21,8 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Vertical
 from textual.css.query import NoMatches
-from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static, Tree
 from textual.widgets.tree import TreeNode
 
@@ -36,6 +34,7 @@ from ..format import duration, now_ms, one_line, progress_bar, short_id
 from ..messages import ConfirmRequested, OpenJob
 from ..workflow_outline import OutlineItem, counts_text, outline, shape_of
 from .job_table import theme_colors
+from .pane_commands import PaneCommands
 
 log = logging.getLogger("tickr.tui")
 
@@ -474,9 +473,11 @@ class WorkflowsPane(Vertical):
         )
 
 
-class WorkflowCommands(Provider):
+class WorkflowCommands(PaneCommands):
     """The Workflows pane's keys in the command palette, offered while that pane is shown."""
 
+    PANE = "workflows"
+    PANE_TYPE = WorkflowsPane
     COMMANDS: ClassVar[tuple[tuple[str, str, str], ...]] = (
         ("Cancel workflow", "action_cancel_workflow", "Cancel the selected workflow, asking first (c)"),
         (
@@ -486,27 +487,3 @@ class WorkflowCommands(Provider):
         ),
         ("Delete workflow", "action_delete_workflow", "Delete the selected ended workflow, asking first (D)"),
     )
-
-    def _pane(self) -> WorkflowsPane | None:
-        if isinstance(self.screen, ModalScreen) or getattr(self.app, "pane", None) != "workflows":
-            return None
-        for pane in self.app.query(WorkflowsPane):
-            return pane
-        return None
-
-    async def discover(self) -> Hits:
-        pane = self._pane()
-        if pane is None:
-            return
-        for title, method, help_text in self.COMMANDS:
-            yield DiscoveryHit(title, getattr(pane, method), text=title, help=help_text)
-
-    async def search(self, query: str) -> Hits:
-        pane = self._pane()
-        if pane is None:
-            return
-        matcher = self.matcher(query)
-        for title, method, help_text in self.COMMANDS:
-            score = matcher.match(title)
-            if score > 0:
-                yield Hit(score, matcher.highlight(title), getattr(pane, method), text=title, help=help_text)
